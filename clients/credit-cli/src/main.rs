@@ -1,0 +1,45 @@
+//! `credit`: the command-line tool for the public and for departments.
+//!
+//! Exit status: 0 on success, 1 when the command ran but its answer is negative or a call failed,
+//! 2 on usage errors. JSON goes to stdout, one compact object per line; messages go to stderr.
+
+mod id_check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "credit", version, about = "Unified credit and identity information: lookups and checks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Identifier tools that work offline, without a server.
+    #[command(subcommand)]
+    Id(IdCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IdCommand {
+    /// Validate identifiers (unified code, resident ID, organisation code, registration number) and
+    /// print one JSON object per input, in input order.
+    Check(id_check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Id(IdCommand::Check(args)) => id_check::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("credit: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The `credit` binary, run as a user runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn credit(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credit"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("credit starts");
+    let mut input = child.stdin.take().expect("stdin");
+    let text = stdin.unwrap_or("").to_string();
+    // Fed from a thread: the child fills its stdout pipe while we are still writing.
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(text.as_bytes());
+    });
+    let output = child.wait_with_output().expect("credit finishes");
+    feeder.join().expect("feeder thread");
+    output
+}
+
+fn lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .expect("utf-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect()
+}
+
+#[test]
+fn real_codes_are_valid_with_parts() {
+    let codes = [
+        "91110000600037341L",
+        "121200004013590816",
+        "911522010783762860",
+        "9115220107837757XE",
+        "91310115MA1K3BTP2B",
+        "92340602MA2PBMEM24",
+        "91620105L015101280",
+    ];
+    let out = credit(&[&["id", "check"][..], &codes[..]].concat(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports = lines(&out);
+    assert_eq!(reports.len(), codes.len());
+    for (report, code) in reports.iter().zip(codes) {
+        assert_eq!(report["input"], code);
+        assert_eq!(report["valid"], true);
+        assert_eq!(report["kind"], "uscc");
+        assert_eq!(report["normalized"], code);
+        assert_eq!(report["errors"], Value::Array(vec![]));
+        assert_eq!(report["parts"]["org_code"], &code[8..17]);
+    }
+    assert_eq!(reports[5]["parts"]["category_name"], "个体工商户");
+}
+
+#[test]
+fn invalid_inputs_exit_1_and_name_the_reason() {
+    let out = credit(&["id", "check", "91110000600037341N", "9111000060003IOZSV", "12345", "91110000600037341L"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let r = lines(&out);
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0]["valid"], false);
+    assert_eq!(r[0]["kind"], Value::Null);
+    assert_eq!(r[0]["errors"][0]["code"], "check");
+    assert_eq!(r[0]["errors"][0]["message"], "check character: expected L, found N");
+    assert_eq!(r[1]["errors"][0]["code"], "alphabet");
+    assert_eq!(r[2]["errors"][0]["code"], "length");
+    assert_eq!(r[3]["valid"], true);
+}
+
+#[test]
+fn resident_ids_and_legacy_numbers() {
+    let out =
+        credit(&["id", "check", "11010519491231002x", "110105491231002", "360426199113010079", "60003734-1"], None);
+    let r = lines(&out);
+    assert_eq!(r[0]["kind"], "ric");
+    assert_eq!(r[0]["normalized"], "11010519491231002X");
+    assert_eq!(r[0]["parts"]["sex"], "female");
+    assert_eq!(r[0]["parts"]["birth_date"], "1949-12-31");
+    assert_eq!(r[1]["valid"], true);
+    assert_eq!(r[1]["normalized"], "11010519491231002X");
+    assert_eq!(r[2]["valid"], false);
+    assert_eq!(r[2]["errors"][0]["code"], "birth_date");
+    assert_eq!(r[3]["kind"], "org_code");
+}
+
+#[test]
+fn stdin_lines_keep_input_order() {
+    let input = "91110000600037341L\r\n\n１２１２００００４０１３５９０８１６\n11010519491231002X\n";
+    let out = credit(&["id", "check", "-"], Some(input));
+    let r = lines(&out);
+    assert_eq!(r.len(), 4, "an empty line is an input too");
+    assert_eq!(r[0]["valid"], true);
+    assert_eq!(r[1]["errors"][0]["code"], "empty");
+    assert_eq!(r[2]["normalized"], "121200004013590816");
+    assert_eq!(r[3]["kind"], "ric");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(credit(&["id", "check"], None).status.code(), Some(2));
+    assert_eq!(credit(&["id", "nonsense"], None).status.code(), Some(2));
+    assert_eq!(credit(&["id", "check", "--no-such-flag", "x"], None).status.code(), Some(2));
+}
+
+#[test]
+fn many_lines_from_stdin() {
+    let input: String =
+        (0..20_000).map(|i| if i % 2 == 0 { "91310115MA1K3BTP2B\n" } else { "360426199101010071\n" }).collect();
+    let out = credit(&["id", "check", "-"], Some(&input));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 20_000);
+}
+
+#[test]
+fn division_table_can_be_overridden() {
+    let dir = std::env::temp_dir().join(format!("credit-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let table = dir.join("divisions.tsv");
+    std::fs::write(&table, "# revision: test-rev\ncode\tname\tlevel\tparent\n110000\t北京市\t1\t\n").expect("write");
+    let out = credit(
+        &[
+            "id",
+            "check",
+            "--divisions",
+            table.to_str().expect("utf-8 path"),
+            "91110000600037341L",
+            "91310115MA1K3BTP2B",
+        ],
+        None,
+    );
+    let r = lines(&out);
+    assert_eq!(r[0]["parts"]["division_name"], "北京市");
+    assert_eq!(r[1]["valid"], true);
+    assert_eq!(r[1]["warnings"][0]["code"], "unknown_division");
+    assert!(r[1]["warnings"][0]["message"].as_str().expect("message").contains("test-rev"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,11 @@
+//! The library behind the unified credit and identity information service.
+//!
+//! Approval systems embed this crate directly; `credit-server` puts it behind gRPC. Everything that
+//! decides whether an identifier, a record or a rule is valid lives here, once.
+
+pub mod division;
+pub mod ident;
+pub mod time;
+
+pub use division::{Division, DivisionLevel, DivisionTable};
+pub use ident::{IdError, IdKind, IdWarning, Identifier, Recognition};

@@ -8,7 +8,7 @@ server="$target/credit-server"
 listen="${CREDIT_LISTEN:-127.0.0.1:50051}"
 
 echo "== demo data (fixtures/demo)" >&2
-sed -n 's/^  "subjects": \(.*\),$/   subjects: \1/p; s/^  "records": \(.*\)$/   records:  \1/p' fixtures/demo/manifest.json >&2
+grep -E '^  "(subjects|records)"' fixtures/demo/manifest.json | tr -d '",' | sed 's/^ */   /' >&2
 
 echo "== every identifier in the demo data, through 'credit id check -'" >&2
 {

@@ -48,7 +48,8 @@ pub struct DivisionTableError {
 #[derive(Debug, Clone)]
 pub struct DivisionTable {
     revision: String,
-    by_code: HashMap<String, Division>,
+    /// Keyed by the code's numeric value: lookups sit on every validation's path.
+    by_code: HashMap<u32, Division>,
 }
 
 impl DivisionTable {
@@ -124,7 +125,7 @@ impl DivisionTable {
                 valid_from: year("valid_from")?,
                 valid_to: year("valid_to")?,
             };
-            by_code.insert(division.code.clone(), division);
+            by_code.insert(numeric(code).expect("checked above"), division);
         }
         if columns.is_none() {
             return Err(DivisionTableError { line: 0, reason: "no header line".to_string() });
@@ -146,7 +147,7 @@ impl DivisionTable {
     }
 
     pub fn get(&self, code: &str) -> Option<&Division> {
-        self.by_code.get(code)
+        self.by_code.get(&numeric(code)?)
     }
 
     /// Every division, in no particular order.
@@ -173,6 +174,15 @@ impl DivisionTable {
         parts.reverse();
         Some(parts.concat())
     }
+}
+
+/// The value of a 6-digit code, or `None` for anything else.
+fn numeric(code: &str) -> Option<u32> {
+    let bytes = code.as_bytes();
+    if bytes.len() != 6 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(bytes.iter().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
 }
 
 fn is_placeholder(name: &str) -> bool {

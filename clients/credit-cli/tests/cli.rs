@@ -143,3 +143,17 @@ fn division_table_can_be_overridden() {
     assert!(r[1]["warnings"][0]["message"].as_str().expect("message").contains("test-rev"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn every_public_real_code_is_valid() {
+    let list =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../credit-core/testdata/uscc_valid.txt"))
+            .expect("test vectors");
+    let codes: String = list.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let out = credit(&["id", "check", "-"], Some(&codes));
+    let reports = lines(&out);
+    assert!(reports.len() > 380);
+    let invalid: Vec<&Value> = reports.iter().filter(|r| r["valid"] != true).collect();
+    assert!(invalid.is_empty(), "{invalid:?}");
+    assert_eq!(out.status.code(), Some(0));
+}

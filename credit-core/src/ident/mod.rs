@@ -156,13 +156,13 @@ impl Identifier {
                     IdKind::Uscc,
                     Uscc::parse_normalized(&normalized, book).map(|v| (Identifier::Uscc(v.value), v.warnings)),
                 );
-                if looks_like_ric18(&normalized) {
-                    record(
-                        IdKind::Ric,
-                        ResidentId::parse_normalized(&normalized, book, today)
-                            .map(|v| (Identifier::Ric(v.value), v.warnings)),
-                    );
-                }
+                // Tried for every 18-character value: when both fail, its errors compete with the unified
+                // code's ("character 1: expected a digit" explains `T6042…` better than a check failure).
+                record(
+                    IdKind::Ric,
+                    ResidentId::parse_normalized(&normalized, book, today)
+                        .map(|v| (Identifier::Ric(v.value), v.warnings)),
+                );
             }
             9 => record(
                 IdKind::OrgCode,
@@ -309,6 +309,37 @@ mod tests {
         let err = parse("91110000600037341N").unwrap_err();
         assert_eq!(err.candidates[0].0, IdKind::Uscc);
         assert_eq!(err.to_string(), "not a valid uscc: check character: expected L, found N");
+    }
+
+    /// Public test suites' real codes (python-stdnum) and DOMAIN.md's examples, with the verdict expected.
+    #[test]
+    fn public_test_vectors() {
+        let codes = include_str!("../../testdata/uscc_valid.txt");
+        let mut count = 0;
+        for code in codes.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let r = parse(code).unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(r.identifier.kind(), IdKind::Uscc, "{code}");
+            // Old registrations keep abolished division codes (120224, 宝坻县 until 2001): warnings only.
+            assert!(r.warnings.iter().all(|w| w.code() == "unknown_division"), "{code}: {:?}", r.warnings);
+            count += 1;
+        }
+        assert!(count > 380, "only {count} codes read");
+
+        let verdicts = include_str!("../../testdata/verdicts.tsv");
+        for line in verdicts.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [value, valid, expected] = fields[..] else { panic!("bad line {line:?}") };
+            match parse(value) {
+                Ok(r) => {
+                    assert_eq!(valid, "true", "{value} accepted as {:?}", r.identifier.kind());
+                    assert_eq!(r.identifier.kind().as_str(), expected, "{value}");
+                }
+                Err(e) => {
+                    assert_eq!(valid, "false", "{value} rejected: {e}");
+                    assert_eq!(e.errors()[0].code(), expected, "{value}: {e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -33,10 +33,17 @@ pub struct UsccParts {
 impl Uscc {
     /// Validates an already normalised value against the given reference tables.
     pub fn parse_normalized(code: &str, book: &Codebook) -> Result<Validated<Uscc>, Vec<IdError>> {
-        let chars: Vec<char> = code.chars().collect();
-        if chars.len() != 18 {
-            return Err(vec![IdError::Length { expected: "18", found: chars.len() }]);
+        let count = code.chars().count();
+        if count != 18 {
+            return Err(vec![IdError::Length { expected: "18", found: count }]);
         }
+        let chars: [char; 18] = {
+            let mut out = ['\0'; 18];
+            for (slot, c) in out.iter_mut().zip(code.chars()) {
+                *slot = c;
+            }
+            out
+        };
         let mut values = [0u32; 18];
         let mut errors = Vec::new();
         for (i, &c) in chars.iter().enumerate() {
@@ -129,12 +136,20 @@ impl fmt::Display for Uscc {
     }
 }
 
+/// The symbol's value, by table: this sits on the hot path of every validation.
 fn symbol_value(c: char) -> Option<u32> {
-    // The alphabet is ASCII, so a byte search is exact.
-    if !c.is_ascii() {
-        return None;
-    }
-    ALPHABET.bytes().position(|b| b == c as u8).map(|i| i as u32)
+    const TABLE: [u8; 128] = {
+        let mut table = [u8::MAX; 128];
+        let alphabet = ALPHABET.as_bytes();
+        let mut i = 0;
+        while i < alphabet.len() {
+            table[alphabet[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    let value = *TABLE.get(c as usize)?;
+    (value != u8::MAX).then_some(u32::from(value))
 }
 
 /// `ALPHABET[(31 - sum mod 31) mod 31]`; the outer `mod 31` turns a sum divisible by 31 into `0`.

@@ -4,7 +4,11 @@
 //! decides whether an identifier, a record or a rule is valid lives here, once.
 
 pub mod division;
+pub mod engine;
 pub mod ident;
+pub mod import;
+pub mod model;
+pub mod store;
 pub mod time;
 
 pub use division::{Division, DivisionLevel, DivisionTable};

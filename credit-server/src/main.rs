@@ -1,6 +1,10 @@
-//! `credit-server`: the gRPC service, and (as the store arrives) the embedded administration commands.
+//! `credit-server`: the gRPC service, and the embedded administration commands that work on a data
+//! directory directly.
+
+mod commands;
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -24,23 +28,47 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:50051", env = "CREDIT_LISTEN")]
         listen: SocketAddr,
     },
+    /// Import department files (CSV, JSON Lines, .xlsx) as one atomic batch.
+    Import(commands::import::Args),
+    /// Counts of subjects, records, versions and active list entries.
+    Stats(commands::stats::Args),
+    /// A subject and its records (regulator view), now or as known at a given time.
+    Get(commands::get::Args),
+    /// Write a consistent copy of the store (RocksDB checkpoint).
+    Backup(commands::backup::BackupArgs),
+    /// Restore a copy written by `backup` into a new data directory.
+    Restore(commands::backup::RestoreArgs),
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json);
-    match cli.command {
-        Command::Serve { listen } => {
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(async {
-                let (addr, server) = credit_server::serve(listen, shutdown_signal()).await?;
-                info!(%addr, "serving credit.v1 (health and reflection enabled)");
-                server.await?;
-                info!("stopped");
-                Ok(())
-            })
+    let outcome = match cli.command {
+        Command::Serve { listen } => serve(listen).map(|()| 0),
+        Command::Import(args) => commands::import::run(&args),
+        Command::Stats(args) => commands::stats::run(&args),
+        Command::Get(args) => commands::get::run(&args),
+        Command::Backup(args) => commands::backup::backup(&args),
+        Command::Restore(args) => commands::backup::restore(&args),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(error) => {
+            eprintln!("credit-server: error: {error:#}");
+            ExitCode::from(1)
         }
     }
+}
+
+fn serve(listen: SocketAddr) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (addr, server) = credit_server::serve(listen, shutdown_signal()).await?;
+        info!(%addr, "serving credit.v1 (health and reflection enabled)");
+        server.await?;
+        info!("stopped");
+        Ok(())
+    })
 }
 
 fn init_logging(json: bool) {

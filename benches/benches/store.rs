@@ -1,0 +1,58 @@
+//! Store point reads by identifier, over the demo data in a real RocksDB store (warm cache).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use credit_core::ident::Codebook;
+use credit_core::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
+use credit_core::store::Store;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn demo_store(dir: &Path) -> Store<credit_core::engine::RocksEngine> {
+    let store = Store::open_dir(dir).expect("store opens");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+    for (kind, files) in [
+        (ImportKind::Subject, vec![demo.join("persons.csv"), demo.join("subjects.csv")]),
+        (ImportKind::Penalty, vec![demo.join("penalties.csv"), demo.join("penalties_2016_gb18030.csv")]),
+        (ImportKind::Licence, vec![demo.join("licences.csv"), demo.join("licences_health.jsonl")]),
+        (ImportKind::List, vec![demo.join("lists.csv")]),
+    ] {
+        let options = ImportOptions { kind, source_dept: None, strict: false, today: credit_core::time::today_cst() };
+        import_files(&store, &files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
+            .expect("imports");
+    }
+    store
+}
+
+fn codes() -> Vec<String> {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo/subjects.csv");
+    let text = std::fs::read_to_string(demo).expect("demo subjects");
+    text.lines().skip(1).map(|l| l.split(',').next().unwrap_or("").to_string()).collect()
+}
+
+fn point_reads(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = demo_store(dir.path());
+    let codes = codes();
+    let mut group = c.benchmark_group("store");
+    group.throughput(Throughput::Elements(codes.len() as u64));
+    group.bench_function("find_subject_by_uscc", |b| {
+        b.iter(|| {
+            for code in &codes {
+                black_box(store.find_subject(black_box(code)).expect("read").is_some());
+            }
+        })
+    });
+    group.bench_function("subject_with_records", |b| {
+        b.iter(|| {
+            for code in &codes {
+                let id = store.find_subject_id(code).expect("read").expect("known");
+                black_box(store.records_of(id, None).expect("read").len());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, point_reads);
+criterion_main!(benches);

@@ -1,0 +1,130 @@
+//! One contract, every engine: the same tests run against RocksDB and the in-memory engine.
+
+use super::*;
+
+fn put(engine: &dyn Engine, cf: Cf, key: &[u8], value: &[u8]) {
+    let mut batch = WriteBatch::new();
+    batch.put(cf, key, value);
+    engine.write(batch).unwrap();
+}
+
+fn reads_back_what_was_written(engine: &dyn Engine) {
+    assert_eq!(engine.get(Cf::Subjects, b"k").unwrap(), None);
+    put(engine, Cf::Subjects, b"k", b"v1");
+    assert_eq!(engine.get(Cf::Subjects, b"k").unwrap().as_deref(), Some(&b"v1"[..]));
+    put(engine, Cf::Subjects, b"k", b"v2");
+    assert_eq!(engine.get(Cf::Subjects, b"k").unwrap().as_deref(), Some(&b"v2"[..]));
+}
+
+fn families_are_separate(engine: &dyn Engine) {
+    put(engine, Cf::Records, b"same", b"records");
+    put(engine, Cf::Versions, b"same", b"versions");
+    assert_eq!(engine.get(Cf::Records, b"same").unwrap().as_deref(), Some(&b"records"[..]));
+    assert_eq!(engine.get(Cf::Versions, b"same").unwrap().as_deref(), Some(&b"versions"[..]));
+    assert_eq!(engine.get(Cf::Idents, b"same").unwrap(), None);
+}
+
+fn batches_apply_puts_and_deletes_across_families(engine: &dyn Engine) {
+    put(engine, Cf::Idents, b"gone", b"x");
+    let mut batch = WriteBatch::new();
+    batch.put(Cf::Meta, b"a", b"1");
+    batch.put(Cf::Journal, b"b", b"2");
+    batch.delete(Cf::Idents, b"gone");
+    batch.put(Cf::Meta, b"a", b"3");
+    assert_eq!(batch.len(), 4);
+    engine.write(batch).unwrap();
+    assert_eq!(engine.get(Cf::Meta, b"a").unwrap().as_deref(), Some(&b"3"[..]), "later op wins");
+    assert_eq!(engine.get(Cf::Journal, b"b").unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(engine.get(Cf::Idents, b"gone").unwrap(), None);
+}
+
+fn prefix_scans_are_ordered_and_bounded(engine: &dyn Engine) {
+    for key in [&b"p\x00\x02"[..], b"p\x00\x01", b"p\x01", b"q", b"o\xff"] {
+        put(engine, Cf::SubjectRecords, key, key);
+    }
+    let keys: Vec<Vec<u8>> =
+        collect_prefix(engine, Cf::SubjectRecords, b"p\x00").unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, vec![b"p\x00\x01".to_vec(), b"p\x00\x02".to_vec()]);
+    let mut seen = 0;
+    engine
+        .scan_prefix(Cf::SubjectRecords, b"p", &mut |_, _| {
+            seen += 1;
+            seen < 2
+        })
+        .unwrap();
+    assert_eq!(seen, 2, "the visitor stops the scan");
+    assert!(collect_prefix(engine, Cf::SubjectRecords, b"z").unwrap().is_empty());
+}
+
+fn empty_batches_are_fine(engine: &dyn Engine) {
+    engine.write(WriteBatch::new()).unwrap();
+}
+
+macro_rules! conformance_suite {
+    ($module:ident, $make:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn reads_back_what_was_written() {
+                let (_guard, engine) = $make;
+                super::reads_back_what_was_written(&engine);
+            }
+
+            #[test]
+            fn families_are_separate() {
+                let (_guard, engine) = $make;
+                super::families_are_separate(&engine);
+            }
+
+            #[test]
+            fn batches_apply_puts_and_deletes_across_families() {
+                let (_guard, engine) = $make;
+                super::batches_apply_puts_and_deletes_across_families(&engine);
+            }
+
+            #[test]
+            fn prefix_scans_are_ordered_and_bounded() {
+                let (_guard, engine) = $make;
+                super::prefix_scans_are_ordered_and_bounded(&engine);
+            }
+
+            #[test]
+            fn empty_batches_are_fine() {
+                let (_guard, engine) = $make;
+                super::empty_batches_are_fine(&engine);
+            }
+        }
+    };
+}
+
+conformance_suite!(memory, ((), MemoryEngine::new()));
+conformance_suite!(rocks, {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = RocksEngine::open(dir.path(), &RocksConfig::default()).unwrap();
+    (dir, engine)
+});
+
+#[test]
+fn rocks_data_survives_reopen_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = RocksEngine::open(dir.path(), &RocksConfig::default()).unwrap();
+        put(&engine, Cf::Subjects, b"durable", b"yes");
+        engine.checkpoint(&dir.path().join("copy")).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let engine = RocksEngine::open(dir.path(), &RocksConfig::default()).unwrap();
+    assert_eq!(engine.get(Cf::Subjects, b"durable").unwrap().as_deref(), Some(&b"yes"[..]));
+    let copy = RocksEngine::open(&dir.path().join("copy"), &RocksConfig::default()).unwrap();
+    assert_eq!(copy.get(Cf::Subjects, b"durable").unwrap().as_deref(), Some(&b"yes"[..]));
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = RocksEngine::open(dir.path(), &RocksConfig::default()).unwrap();
+    match RocksEngine::open(dir.path(), &RocksConfig::default()) {
+        Err(EngineError::Locked { .. }) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+}

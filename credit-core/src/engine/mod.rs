@@ -1,0 +1,151 @@
+//! Storage behind a small trait, so the engine can change and one test suite runs against every
+//! implementation (in the spirit of TiKV's `engine_traits`).
+//!
+//! The store above needs only: point reads, ordered prefix scans, atomic multi-family batches that are
+//! durable once `write` returns, and a consistent copy for backups.
+
+mod memory;
+pub mod rocks;
+
+#[cfg(test)]
+mod conformance;
+
+use std::path::Path;
+
+pub use memory::MemoryEngine;
+pub use rocks::{RocksConfig, RocksEngine};
+
+/// The column families (key spaces) of the store. Each has its own key layout, documented in `store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cf {
+    /// Schema version, id counters, import batches.
+    Meta,
+    /// Subject id → current subject.
+    Subjects,
+    /// Subject id + version → a subject version (its history).
+    SubjectVersions,
+    /// Identifier kind + value, or division + name → subject id.
+    Idents,
+    /// Record id → record head (subject, category, latest version).
+    Records,
+    /// Record id + version → record version.
+    Versions,
+    /// Natural key of a record (category, document number, subject, …) → record id.
+    RecordKeys,
+    /// Subject id + record id → nothing: a subject's records.
+    SubjectRecords,
+    /// Import batch id + sequence → undo entry, kept until the batch commits.
+    Journal,
+}
+
+impl Cf {
+    pub const ALL: [Cf; 9] = [
+        Cf::Meta,
+        Cf::Subjects,
+        Cf::SubjectVersions,
+        Cf::Idents,
+        Cf::Records,
+        Cf::Versions,
+        Cf::RecordKeys,
+        Cf::SubjectRecords,
+        Cf::Journal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Subjects => "subjects",
+            Cf::SubjectVersions => "subject_versions",
+            Cf::Idents => "idents",
+            Cf::Records => "records",
+            Cf::Versions => "versions",
+            Cf::RecordKeys => "record_keys",
+            Cf::SubjectRecords => "subject_records",
+            Cf::Journal => "journal",
+        }
+    }
+}
+
+/// One mutation of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put { cf: Cf, key: Vec<u8>, value: Vec<u8> },
+    Delete { cf: Cf, key: Vec<u8> },
+}
+
+/// Mutations applied atomically, across column families: all of them or none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    ops: Vec<Op>,
+}
+
+impl WriteBatch {
+    pub fn new() -> WriteBatch {
+        WriteBatch::default()
+    }
+
+    pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Put { cf, key: key.into(), value: value.into() });
+    }
+
+    pub fn delete(&mut self, cf: Cf, key: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Delete { cf, key: key.into() });
+    }
+
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Failures of the storage engine. None of them is the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("data directory {path} is in use by another process")]
+    Locked { path: String },
+    #[error("storage engine: {0}")]
+    Engine(String),
+    #[error("storage i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the store needs from a key-value engine.
+pub trait Engine: Send + Sync + 'static {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError>;
+
+    /// Calls `visit` with each key starting with `prefix`, in key order, until it returns `false`.
+    fn scan_prefix(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), EngineError>;
+
+    /// Applies the batch atomically; when this returns `Ok`, the batch survives a crash.
+    fn write(&self, batch: WriteBatch) -> Result<(), EngineError>;
+
+    /// Writes a consistent copy of the whole store to `dir` (which must not exist yet).
+    fn checkpoint(&self, dir: &Path) -> Result<(), EngineError>;
+
+    /// Approximate bytes on disk (0 for engines without one).
+    fn size_on_disk(&self) -> u64 {
+        0
+    }
+}
+
+/// Convenience: collects a prefix scan.
+pub fn collect_prefix(engine: &dyn Engine, cf: Cf, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError> {
+    let mut out = Vec::new();
+    engine.scan_prefix(cf, prefix, &mut |k, v| {
+        out.push((k.to_vec(), v.to_vec()));
+        true
+    })?;
+    Ok(out)
+}

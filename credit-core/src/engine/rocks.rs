@@ -1,0 +1,130 @@
+//! The RocksDB engine: one column family per key space, `WriteBatch` for atomic multi-family writes,
+//! the WAL on and synced on every acknowledged batch.
+
+use std::path::Path;
+
+use rocksdb::checkpoint::Checkpoint;
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Options, WriteOptions};
+
+use super::{Cf, Engine, EngineError, Op, WriteBatch};
+
+pub struct RocksEngine {
+    db: DB,
+    path: String,
+}
+
+impl std::fmt::Debug for RocksEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksEngine").field("path", &self.path).finish()
+    }
+}
+
+/// Tuning that matters for this workload; everything else stays at RocksDB's defaults.
+#[derive(Debug, Clone)]
+pub struct RocksConfig {
+    /// Shared block cache for all column families.
+    pub block_cache_bytes: usize,
+    /// Per column family memtable size.
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for RocksConfig {
+    fn default() -> Self {
+        RocksConfig { block_cache_bytes: 256 << 20, write_buffer_bytes: 32 << 20 }
+    }
+}
+
+impl RocksEngine {
+    /// Opens (creating when missing) the store in `path`. A second process gets [`EngineError::Locked`].
+    pub fn open(path: &Path, config: &RocksConfig) -> Result<RocksEngine, EngineError> {
+        std::fs::create_dir_all(path)?;
+        let mut db_options = Options::default();
+        db_options.create_if_missing(true);
+        db_options.create_missing_column_families(true);
+        db_options.set_max_background_jobs(2);
+        db_options.set_keep_log_file_num(5);
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let families = Cf::ALL.iter().map(|cf| {
+            let mut block = BlockBasedOptions::default();
+            block.set_block_cache(&cache);
+            block.set_bloom_filter(10.0, false);
+            block.set_cache_index_and_filter_blocks(true);
+            let mut options = Options::default();
+            options.set_block_based_table_factory(&block);
+            options.set_write_buffer_size(config.write_buffer_bytes);
+            options.set_compression_type(DBCompressionType::Lz4);
+            options.set_bottommost_compression_type(DBCompressionType::Zstd);
+            ColumnFamilyDescriptor::new(cf.name(), options)
+        });
+        let db = DB::open_cf_descriptors(&db_options, path, families).map_err(|e| {
+            let message = e.to_string();
+            if message.contains("LOCK") || message.contains("lock") {
+                EngineError::Locked { path: path.display().to_string() }
+            } else {
+                EngineError::Engine(message)
+            }
+        })?;
+        Ok(RocksEngine { db, path: path.display().to_string() })
+    }
+
+    fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, EngineError> {
+        self.db.cf_handle(cf.name()).ok_or_else(|| EngineError::Engine(format!("column family {} missing", cf.name())))
+    }
+}
+
+fn engine_error(e: rocksdb::Error) -> EngineError {
+    EngineError::Engine(e.to_string())
+}
+
+impl Engine for RocksEngine {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        self.db.get_cf(self.handle(cf)?, key).map_err(engine_error)
+    }
+
+    fn scan_prefix(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), EngineError> {
+        let iter =
+            self.db.iterator_cf(self.handle(cf)?, rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, v) = item.map_err(engine_error)?;
+            if !k.starts_with(prefix) || !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        let mut rocks_batch = rocksdb::WriteBatch::default();
+        for op in batch.ops() {
+            match op {
+                Op::Put { cf, key, value } => rocks_batch.put_cf(self.handle(*cf)?, key, value),
+                Op::Delete { cf, key } => rocks_batch.delete_cf(self.handle(*cf)?, key),
+            }
+        }
+        let mut options = WriteOptions::default();
+        // Acknowledged means on disk: the WAL is synced before `write` returns.
+        options.set_sync(true);
+        self.db.write_opt(rocks_batch, &options).map_err(engine_error)
+    }
+
+    fn checkpoint(&self, dir: &Path) -> Result<(), EngineError> {
+        self.db.flush_wal(true).map_err(engine_error)?;
+        let checkpoint = Checkpoint::new(&self.db).map_err(engine_error)?;
+        checkpoint.create_checkpoint(dir).map_err(engine_error)
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        Cf::ALL
+            .iter()
+            .filter_map(|cf| {
+                let handle = self.db.cf_handle(cf.name())?;
+                self.db.property_int_value_cf(handle, "rocksdb.total-sst-files-size").ok().flatten()
+            })
+            .sum()
+    }
+}

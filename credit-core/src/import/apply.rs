@@ -1,0 +1,312 @@
+//! Linking validated rows to subjects and writing them as new subjects, versions or nothing at all.
+
+use chrono::{DateTime, Utc};
+
+use super::ImportSummary;
+use super::rows::{RecordInput, SubjectInput};
+use crate::engine::{Cf, Engine};
+use crate::model::{
+    IdentifierKind, RecordHead, RecordVersion, RelatedPerson, StoredIdentifier, Subject, SubjectId, SubjectType,
+    SubjectVersion, content_hash,
+};
+use crate::store::{BatchGuard, StoreError, from_json, keys, parse_id, to_json};
+
+/// Writes rows into one batch.
+pub struct Applier<'g, 's, E: Engine> {
+    pub guard: &'g mut BatchGuard<'s, E>,
+    pub recorded_at: DateTime<Utc>,
+    pub source_dept: Option<String>,
+}
+
+impl<E: Engine> Applier<'_, '_, E> {
+    fn lookup(&self, kind: IdentifierKind, value: &str) -> Result<Option<SubjectId>, StoreError> {
+        match self.guard.writer.get(Cf::Idents, &keys::identifier(kind, value))? {
+            Some(bytes) => Ok(Some(SubjectId(parse_id(&bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn lookup_name(&self, division: &str, name: &str) -> Result<Option<SubjectId>, StoreError> {
+        match self.guard.writer.get(Cf::Idents, &keys::name_in_division(division, name))? {
+            Some(bytes) => Ok(Some(SubjectId(parse_id(&bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn load(&self, id: SubjectId) -> Result<Option<Subject>, StoreError> {
+        self.guard.writer.get(Cf::Subjects, &keys::subject(id))?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// Stores a new state of a subject: current value, a history version, and index entries.
+    fn save_subject(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
+        let version = self
+            .guard
+            .writer
+            .get(Cf::Meta, &subject_version_counter(subject.id))?
+            .and_then(|b| String::from_utf8(b).ok()?.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        let stored_version = SubjectVersion {
+            version,
+            recorded_at: self.recorded_at,
+            batch: self.guard.info.id,
+            source_dept: self.source_dept.clone(),
+            hash: content_hash(subject),
+            subject: subject.clone(),
+        };
+        let writer = &mut self.guard.writer;
+        writer.put(Cf::Meta, subject_version_counter(subject.id), version.to_string().into_bytes())?;
+        writer.put_new(Cf::SubjectVersions, keys::subject_version(subject.id, version), to_json(&stored_version))?;
+        writer.put(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
+        let id_bytes = subject.id.0.to_be_bytes().to_vec();
+        for identifier in &subject.identifiers {
+            if previous.is_none_or(|p| !p.identifiers.contains(identifier)) {
+                writer.put(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;
+            }
+        }
+        if subject.subject_type != SubjectType::NaturalPerson
+            && let Some(division) = &subject.division
+        {
+            let renamed = previous.is_none_or(|p| p.name != subject.name || p.division != subject.division);
+            if renamed {
+                writer.put(Cf::Idents, keys::name_in_division(division, &subject.name), id_bytes)?;
+            }
+        }
+        let counters = &mut self.guard.counters;
+        counters.subject_versions += 1;
+        match previous {
+            None => {
+                counters.subjects += 1;
+                if subject.provisional {
+                    counters.provisional_subjects += 1;
+                }
+            }
+            Some(p) if p.provisional && !subject.provisional => {
+                counters.provisional_subjects = counters.provisional_subjects.saturating_sub(1);
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// A natural person by ID number, created provisionally (named as the row names them) when unknown.
+    fn person(&mut self, name: &str, id_number: &str, summary: &mut ImportSummary) -> Result<SubjectId, StoreError> {
+        if let Some(id) = self.lookup(IdentifierKind::Ric, id_number)? {
+            return Ok(id);
+        }
+        let id = self.guard.next_subject_id()?;
+        let subject = Subject {
+            id,
+            subject_type: SubjectType::NaturalPerson,
+            base: SubjectType::NaturalPerson.base(),
+            name: name.to_string(),
+            former_names: Vec::new(),
+            identifiers: vec![StoredIdentifier { kind: IdentifierKind::Ric, value: id_number.to_string() }],
+            division: Some(id_number[..6].to_string()),
+            established: None,
+            status: None,
+            address: None,
+            phone: None,
+            related: Vec::new(),
+            provisional: true,
+            attributes: Default::default(),
+        };
+        self.save_subject(&subject, None)?;
+        summary.provisional_subjects += 1;
+        Ok(id)
+    }
+
+    /// Applies a subject row: completes a provisional subject in place, adds a version when something
+    /// changed, or does nothing when the row says what the store already knows.
+    pub fn subject(&mut self, input: SubjectInput, summary: &mut ImportSummary) -> Result<(), StoreError> {
+        let mut existing = None;
+        for identifier in input.identifiers.all() {
+            if let Some(id) = self.lookup(identifier.kind, &identifier.value)? {
+                existing = Some(id);
+                break;
+            }
+        }
+        let previous = match existing {
+            Some(id) => self.load(id)?,
+            None => None,
+        };
+        let id = match &previous {
+            Some(p) => p.id,
+            None => self.guard.next_subject_id()?,
+        };
+        let mut related = Vec::new();
+        if let Some(mut rep) = input.legal_rep.clone() {
+            if let Some(id_number) = rep.id_number.clone().filter(|n| n.len() == 18) {
+                rep.subject = Some(self.person(&rep.name, &id_number, summary)?);
+            }
+            related.push(rep);
+        }
+        // Related persons of other roles, delivered by other files, stay.
+        if let Some(p) = &previous {
+            related
+                .extend(p.related.iter().filter(|r| r.role != crate::model::RelatedRole::LegalRepresentative).cloned());
+        }
+        let mut identifiers = input.identifiers.all();
+        if let Some(p) = &previous {
+            for known in &p.identifiers {
+                if !identifiers.contains(known) {
+                    identifiers.push(known.clone());
+                }
+            }
+        }
+        let mut former_names = previous.as_ref().map(|p| p.former_names.clone()).unwrap_or_default();
+        for name in input.former_names {
+            if !former_names.contains(&name) {
+                former_names.push(name);
+            }
+        }
+        if let Some(p) = &previous
+            && p.name != input.name
+            && !p.provisional
+            && !former_names.contains(&p.name)
+        {
+            former_names.push(p.name.clone());
+        }
+        let subject = Subject {
+            id,
+            subject_type: input.subject_type,
+            base: input.subject_type.base(),
+            name: input.name,
+            former_names,
+            identifiers,
+            division: input.division,
+            established: input.established,
+            status: input.status,
+            address: input.address,
+            phone: input.phone,
+            related,
+            provisional: false,
+            attributes: input.attributes,
+        };
+        if previous.as_ref().is_some_and(|p| *p == subject) {
+            summary.unchanged += 1;
+            return Ok(());
+        }
+        match &previous {
+            None => summary.new_subjects += 1,
+            Some(_) => summary.updated_subjects += 1,
+        }
+        self.save_subject(&subject, previous.as_ref())
+    }
+
+    /// Finds the record's subject: by unified code, then other organisation identifiers, then exact name
+    /// in the division; natural persons by ID number only. Unknown subjects are created provisionally.
+    fn record_subject(&mut self, input: &RecordInput, summary: &mut ImportSummary) -> Result<SubjectId, StoreError> {
+        if input.identifiers.organisation.is_empty()
+            && let Some(id_number) = &input.identifiers.person
+        {
+            return self.person(&input.subject_name, id_number, summary);
+        }
+        for identifier in &input.identifiers.organisation {
+            if let Some(id) = self.lookup(identifier.kind, &identifier.value)? {
+                return Ok(id);
+            }
+        }
+        if let Some(division) = &input.division_hint
+            && let Some(id) = self.lookup_name(division, &input.subject_name)?
+        {
+            return Ok(id);
+        }
+        let id = self.guard.next_subject_id()?;
+        let uscc = input.identifiers.uscc();
+        let subject_type = uscc.map(SubjectType::from_uscc).unwrap_or(SubjectType::OtherOrganisation);
+        let related = match &input.legal_rep {
+            Some((name, id_number)) => vec![RelatedPerson {
+                role: crate::model::RelatedRole::LegalRepresentative,
+                name: name.clone(),
+                id_type: None,
+                id_number: Some(id_number.clone()),
+                subject: Some(self.person(name, id_number, summary)?),
+            }],
+            None => Vec::new(),
+        };
+        let subject = Subject {
+            id,
+            subject_type,
+            base: subject_type.base(),
+            name: input.subject_name.clone(),
+            former_names: Vec::new(),
+            identifiers: input.identifiers.organisation.clone(),
+            division: uscc.map(|c| c[2..8].to_string()).or_else(|| input.division_hint.clone()),
+            established: None,
+            status: None,
+            address: None,
+            phone: None,
+            related,
+            provisional: true,
+            attributes: Default::default(),
+        };
+        self.save_subject(&subject, None)?;
+        summary.provisional_subjects += 1;
+        Ok(id)
+    }
+
+    pub fn record(&mut self, input: RecordInput, summary: &mut ImportSummary) -> Result<(), StoreError> {
+        let subject = self.record_subject(&input, summary)?;
+        let key = format!("{}|{}", input.key, subject.0);
+        let hash = content_hash(&input.content);
+        let category = input.content.category();
+        let existing = match self.guard.writer.get(Cf::RecordKeys, key.as_bytes())? {
+            Some(bytes) => {
+                let id = crate::model::RecordId(parse_id(&bytes)?);
+                let head: RecordHead = self
+                    .guard
+                    .writer
+                    .get(Cf::Records, &keys::record(id))?
+                    .map(|b| from_json(&b))
+                    .transpose()?
+                    .ok_or_else(|| StoreError::Corrupt(format!("record key {key} points to missing {id}")))?;
+                Some(head)
+            }
+            None => None,
+        };
+        let head = match existing {
+            Some(head) if head.latest_hash == hash => {
+                summary.unchanged += 1;
+                return Ok(());
+            }
+            Some(mut head) => {
+                head.versions += 1;
+                head.latest_hash = hash.clone();
+                summary.new_versions += 1;
+                head
+            }
+            None => {
+                let id = self.guard.next_record_id()?;
+                let writer = &mut self.guard.writer;
+                writer.put_new(Cf::RecordKeys, key.clone().into_bytes(), id.0.to_be_bytes().to_vec())?;
+                writer.put_new(Cf::SubjectRecords, keys::subject_record(subject, id), Vec::new())?;
+                let counters = &mut self.guard.counters;
+                counters.records += 1;
+                *counters.records_by_category.entry(category.as_str().to_string()).or_default() += 1;
+                summary.new_records += 1;
+                RecordHead { id, subject, category, key, versions: 1, latest_hash: hash.clone() }
+            }
+        };
+        let version = RecordVersion {
+            record: head.id,
+            version: head.versions,
+            recorded_at: self.recorded_at,
+            batch: self.guard.info.id,
+            source_dept: input.content.source_dept.clone(),
+            hash,
+            content: input.content,
+        };
+        self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), to_json(&version))?;
+        self.guard.writer.put(Cf::Records, keys::record(head.id), to_json(&head))?;
+        self.guard.counters.versions += 1;
+        Ok(())
+    }
+}
+
+/// Meta key holding a subject's latest version number.
+fn subject_version_counter(id: SubjectId) -> Vec<u8> {
+    let mut key = b"subject_version/".to_vec();
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key
+}

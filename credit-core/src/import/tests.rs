@@ -1,0 +1,276 @@
+//! Import behaviour on the in-memory engine; the RocksDB path is exercised by `credit-server`'s tests.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::engine::MemoryEngine;
+use crate::model::{RecordDetails, RecordStatus};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+struct Collect {
+    rejects: Vec<Reject>,
+    warnings: Vec<String>,
+}
+
+impl ImportObserver for Collect {
+    fn reject(&mut self, reject: &Reject) {
+        self.rejects.push(reject.clone());
+    }
+    fn warning(&mut self, _file: &str, _row: u64, message: &str) {
+        self.warnings.push(message.to_string());
+    }
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(store: &Store<MemoryEngine>, kind: ImportKind, files: &[PathBuf], strict: bool) -> (ImportSummary, Collect) {
+    let mut observer = Collect { rejects: Vec::new(), warnings: Vec::new() };
+    let options = ImportOptions { kind, source_dept: None, strict, today: today() };
+    let summary =
+        import_files(store, files, &options, ImportTables::builtin(), Codebook::builtin(), &mut observer).unwrap();
+    (summary, observer)
+}
+
+fn store() -> Store<MemoryEngine> {
+    Store::open(MemoryEngine::new()).unwrap()
+}
+
+const SUBJECTS: &str = "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,CLRQ,ZT,ZCZJ,NEW_COLUMN\n\
+91110000600037341L,北京某某科技有限公司,110000,张三,11010519491231002X,2001-05-01,在业,100,kept\n\
+92340602MA2PBMEM24,杜集区李记五金店,340602,李四,360426199101010071,2016/03/02,1,5,\n";
+
+const PENALTIES: &str = "CF_XDR_MC,CF_XDR_SHXYM,CF_XDR_ZJHM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_ZT\n\
+北京某某科技有限公司,91110000600037341L,,京市监罚〔2024〕1号,警告；罚款,2.5,2024-03-01,北京市市场监督管理局,\n\
+深圳市未知贸易有限公司,91440300568520498A,,深市监罚〔2024〕9号,罚款,1,2024年3月2日,深圳市市场监督管理局,\n\
+张三,,11010519491231002X,京城管罚〔2024〕3号,罚款,0.05,20240305,北京市城市管理综合执法局,\n";
+
+#[test]
+fn subjects_records_and_idempotent_reimport() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    let subjects = write(&dir, "subjects.csv", SUBJECTS);
+    let (s, o) = run(&store, ImportKind::Subject, std::slice::from_ref(&subjects), false);
+    assert!(o.rejects.is_empty(), "{:?}", o.rejects);
+    assert_eq!((s.rows, s.accepted, s.new_subjects), (2, 2, 2));
+    assert_eq!(s.provisional_subjects, 2, "the legal representatives, as provisional persons");
+    assert!(s.committed);
+
+    let company = store.find_subject("91110000600037341L").unwrap().unwrap();
+    assert_eq!(company.status.as_deref(), Some("存续"), "在业 maps to 存续");
+    assert_eq!(company.attributes.get("NEW_COLUMN").map(String::as_str), Some("kept"), "unknown columns are kept");
+    let rep = &company.related[0];
+    let person = store.find_subject("11010519491231002x").unwrap().unwrap();
+    assert_eq!(rep.subject, Some(person.id), "the legal representative links to the person's subject");
+    assert!(person.provisional);
+    assert_eq!(store.find_subject("600037341").unwrap().unwrap().id, company.id, "found by its organisation code too");
+
+    let penalties = write(&dir, "penalties.csv", PENALTIES);
+    let (p, o) = run(&store, ImportKind::Penalty, std::slice::from_ref(&penalties), false);
+    assert!(o.rejects.is_empty(), "{:?}", o.rejects);
+    assert_eq!((p.new_records, p.provisional_subjects), (3, 1), "the unknown Shenzhen company is provisional");
+    let records = store.records_of(company.id, None).unwrap();
+    assert_eq!(records.len(), 1);
+    let RecordDetails::Penalty { penalty_types, fine, .. } = &records[0].current.content.details else { panic!() };
+    assert_eq!(penalty_types, &["警告", "罚款"]);
+    assert_eq!(fine.unwrap().to_string(), "2.5");
+    assert_eq!(records[0].current.content.source_dept.as_deref(), Some("北京市市场监督管理局"), "authority as source");
+    assert_eq!(store.records_of(person.id, None).unwrap().len(), 1, "the person's penalty links by ID number");
+
+    let stats_before = store.stats(today()).unwrap();
+    let (again, _) = run(&store, ImportKind::Penalty, std::slice::from_ref(&penalties), false);
+    assert_eq!((again.new_records, again.new_versions, again.unchanged), (0, 0, 3));
+    let (again, _) = run(&store, ImportKind::Subject, &[subjects], false);
+    assert_eq!((again.new_subjects, again.updated_subjects, again.unchanged), (0, 0, 2));
+    let stats_after = store.stats(today()).unwrap();
+    assert_eq!(stats_before.records, stats_after.records);
+    assert_eq!(stats_before.versions, stats_after.versions);
+    assert_eq!(stats_before.subject_versions, stats_after.subject_versions);
+}
+
+#[test]
+fn a_changed_row_is_a_new_version_and_the_old_one_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    let v1 = write(&dir, "v1.csv", PENALTIES);
+    run(&store, ImportKind::Penalty, &[v1], false);
+    let known_before_change = chrono::Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let v2 = write(&dir, "v2.csv", &PENALTIES.replace(",2.5,", ",3.5,"));
+    let (s, _) = run(&store, ImportKind::Penalty, &[v2], false);
+    assert_eq!((s.new_records, s.new_versions, s.unchanged), (0, 1, 2));
+
+    let company = store.find_subject("91110000600037341L").unwrap().unwrap();
+    let now = store.records_of(company.id, None).unwrap();
+    assert_eq!(now[0].versions, 2);
+    let RecordDetails::Penalty { fine, .. } = &now[0].current.content.details else { panic!() };
+    assert_eq!(fine.unwrap().to_string(), "3.5");
+    let then = store.records_of(company.id, Some(known_before_change)).unwrap();
+    let RecordDetails::Penalty { fine, .. } = &then[0].current.content.details else { panic!() };
+    assert_eq!(fine.unwrap().to_string(), "2.5", "known-at shows what the platform knew then");
+    let history = store.record_history(now[0].id).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_ne!(history[0].hash, history[1].hash);
+    assert!(history[0].recorded_at < history[1].recorded_at);
+}
+
+#[test]
+fn bad_rows_are_rejected_with_row_column_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    let text = "CF_XDR_MC,CF_XDR_SHXYM,CF_WSH,CF_JDRQ,CF_NR_FK,CF_CFLB\n\
+甲公司,91110000600037341N,罚〔2024〕1号,2024-03-01,1,罚款\n\
+乙公司,91110000600037341L,罚〔2024〕2号,2019-02-30,1,罚款\n\
+丙公司,91110000600037341L,,2024-03-01,1,罚款\n\
+丁公司,,罚〔2024〕4号,2024-03-01,1,罚款\n\
+戊公司,91110000600037341L,罚〔2024〕5号,2024-03-01,一万,罚款\n\
+己公司,91110000600037341L,罚〔2024〕6号,2024-03-01,1,神秘处罚\n";
+    let path = write(&dir, "bad.csv", text);
+    let (s, o) = run(&store, ImportKind::Penalty, &[path], false);
+    assert_eq!((s.rows, s.accepted, s.rejected), (6, 1, 5));
+    let by_row: Vec<(u64, Option<&str>, &str)> =
+        o.rejects.iter().map(|r| (r.row, r.column.as_deref(), r.reason.as_str())).collect();
+    assert_eq!(by_row[0].0, 2);
+    assert_eq!(by_row[0].1, Some("CF_XDR_SHXYM"));
+    assert!(by_row[0].2.contains("check character: expected L, found N"), "{}", by_row[0].2);
+    assert_eq!(by_row[1].1, Some("CF_JDRQ"));
+    assert!(by_row[1].2.contains("not a calendar date"));
+    assert_eq!((by_row[2].1, by_row[2].2), (Some("CF_WSH"), "required decision document number is missing"));
+    assert_eq!(by_row[3].1, None);
+    assert!(by_row[3].2.starts_with("no identifier"));
+    assert_eq!(by_row[4].1, Some("CF_NR_FK"));
+    assert_eq!(o.rejects[0].original[0], ("CF_XDR_MC".to_string(), "甲公司".to_string()));
+    assert_eq!(s.warnings, 1, "an unknown penalty type is a warning, not a rejection");
+    assert!(o.warnings[0].contains("神秘处罚"));
+}
+
+#[test]
+fn strict_imports_are_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    let text = format!("{PENALTIES}乙公司,91110000600037341L,罚〔2024〕2号,,,,2019-02-30,,\n");
+    let path = write(&dir, "mixed.csv", &text);
+    let (s, _) = run(&store, ImportKind::Penalty, std::slice::from_ref(&path), true);
+    assert!(!s.committed);
+    assert_eq!((s.rejected, s.new_records), (1, 0));
+    let stats = store.stats(today()).unwrap();
+    assert_eq!((stats.records, stats.subjects), (0, 0), "nothing landed");
+    let (s, _) = run(&store, ImportKind::Penalty, &[path], false);
+    assert!(s.committed);
+    assert_eq!(s.new_records, 3);
+}
+
+#[test]
+fn a_later_subject_row_completes_a_provisional_subject_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    run(&store, ImportKind::Penalty, &[write(&dir, "p.csv", PENALTIES)], false);
+    let provisional = store.find_subject("91440300568520498A").unwrap().unwrap();
+    assert!(provisional.provisional);
+    // The Beijing company, the Shenzhen company and the person: nothing was known before.
+    assert_eq!(store.stats(today()).unwrap().provisional_subjects, 3);
+
+    let row = "TYSHXYDM,JGMC,ZCDZ\n91440300568520498A,深圳市未知贸易有限公司,深圳市南山区科技园路1号\n";
+    let (s, _) = run(&store, ImportKind::Subject, &[write(&dir, "s.csv", row)], false);
+    assert_eq!((s.new_subjects, s.updated_subjects), (0, 1));
+    let completed = store.find_subject("91440300568520498A").unwrap().unwrap();
+    assert_eq!(completed.id, provisional.id, "same subject, completed in place");
+    assert!(!completed.provisional);
+    assert_eq!(store.records_of(completed.id, None).unwrap().len(), 1, "its records stay linked");
+    assert_eq!(store.stats(today()).unwrap().provisional_subjects, 2);
+    assert_eq!(store.subject_history(completed.id).unwrap().len(), 2, "history keeps the provisional state");
+}
+
+#[test]
+fn natural_persons_link_by_id_number_never_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    let text = "CF_XDR_MC,CF_XDR_ZJHM,CF_WSH,CF_JDRQ\n\
+张三,11010519491231002X,罚〔2024〕1号,2024-03-01\n\
+张三,360426199101010071,罚〔2024〕2号,2024-03-02\n";
+    run(&store, ImportKind::Penalty, &[write(&dir, "p.csv", text)], false);
+    let a = store.find_subject("11010519491231002X").unwrap().unwrap();
+    let b = store.find_subject("360426199101010071").unwrap().unwrap();
+    assert_ne!(a.id, b.id, "two people called 张三 stay two people");
+}
+
+#[test]
+fn records_without_a_known_code_link_by_exact_name_within_the_division() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    run(&store, ImportKind::Subject, &[write(&dir, "s.csv", SUBJECTS)], false);
+    // Only a tax number the store has never seen, and a division: the name decides.
+    let text = "CF_XDR_MC,CF_XDR_SWDJ,DFBM,CF_WSH,CF_JDRQ\n北京某某科技有限公司,110105600037341,110000,税罚〔2024〕1号,2024-03-01\n";
+    let (s, _) = run(&store, ImportKind::Penalty, &[write(&dir, "p.csv", text)], false);
+    assert_eq!(s.provisional_subjects, 0);
+    let company = store.find_subject("91110000600037341L").unwrap().unwrap();
+    assert_eq!(store.records_of(company.id, None).unwrap().len(), 1);
+}
+
+#[test]
+fn list_entries_both_spellings_and_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    let text = "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,LRRQ,YCRQ,ZT\n\
+失信被执行人,张三,,11010519491231002X,北京市朝阳区人民法院,2024-01-01,2026-01-01,有效\n\
+ABNORMAL_OPERATION,北京某某科技有限公司,91110000600037341L,,北京市市场监督管理局,2023-01-01,2024-06-01,已移出\n\
+NEW_LIST,北京某某科技有限公司,91110000600037341L,,某部门,2023-01-01,,有效\n";
+    let (s, o) = run(&store, ImportKind::List, &[write(&dir, "l.csv", text)], false);
+    assert!(o.rejects.is_empty(), "{:?}", o.rejects);
+    assert_eq!(s.new_records, 3);
+    assert_eq!(s.warnings, 1, "an unknown list type is kept with a warning");
+    let person = store.find_subject("11010519491231002X").unwrap().unwrap();
+    let entry = &store.records_of(person.id, None).unwrap()[0].current.content;
+    let RecordDetails::ListEntry { list_type, .. } = &entry.details else { panic!() };
+    assert_eq!(list_type, "COURT_DISHONEST_DEBTOR");
+    assert!(entry.in_force_on(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()));
+    assert!(!entry.in_force_on(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()));
+    let company = store.find_subject("91110000600037341L").unwrap().unwrap();
+    let removed = store
+        .records_of(company.id, None)
+        .unwrap()
+        .into_iter()
+        .find(|r| matches!(&r.current.content.details, RecordDetails::ListEntry { list_type, .. } if list_type == "ABNORMAL_OPERATION"))
+        .unwrap();
+    assert_eq!(removed.current.content.status, RecordStatus::Removed);
+    assert!(!removed.current.content.in_force_on(NaiveDate::from_ymd_opt(2024, 7, 1).unwrap()));
+    assert!(removed.current.content.in_force_on(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()));
+    assert_eq!(store.stats(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()).unwrap().list_entries_active, 2);
+}
+
+#[test]
+fn demo_fixtures_import_in_both_vintages_and_encodings() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+    let store = store();
+    let (persons, o) = run(&store, ImportKind::Subject, &[demo.join("persons.csv")], false);
+    assert_eq!(persons.rejected, 0, "{:?}", o.rejects.first());
+    let (subjects, o) = run(&store, ImportKind::Subject, &[demo.join("subjects.csv")], false);
+    assert_eq!(subjects.rejected, 0, "{:?}", o.rejects.first());
+    assert_eq!(subjects.provisional_subjects, 0, "legal representatives are persons of the data");
+    let (p2019, o) = run(&store, ImportKind::Penalty, &[demo.join("penalties.csv")], false);
+    assert_eq!(p2019.rejected, 0, "{:?}", o.rejects.first());
+    let (p2016, o) = run(&store, ImportKind::Penalty, &[demo.join("penalties_2016_gb18030.csv")], false);
+    assert_eq!(p2016.rejected, 0, "{:?}", o.rejects.first());
+    assert!(p2016.new_records > 50);
+    assert_eq!(p2016.provisional_subjects, 0, "2016-era rows find their subjects");
+    let (licences, o) =
+        run(&store, ImportKind::Licence, &[demo.join("licences.csv"), demo.join("licences_health.jsonl")], false);
+    assert_eq!(licences.rejected, 0, "{:?}", o.rejects.first());
+    let (lists, o) = run(&store, ImportKind::List, &[demo.join("lists.csv")], false);
+    assert_eq!(lists.rejected, 0, "{:?}", o.rejects.first());
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("manifest.json")).unwrap()).unwrap();
+    let stats = store.stats(today()).unwrap();
+    assert_eq!(stats.subjects, manifest["subjects"].as_u64().unwrap());
+    assert_eq!(stats.records, manifest["records"].as_u64().unwrap(), "every record row is one record");
+    assert_eq!(stats.provisional_subjects, 0);
+}

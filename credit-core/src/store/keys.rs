@@ -1,0 +1,82 @@
+//! Key layouts of every column family, in one place.
+//!
+//! | family | key | value |
+//! |---|---|---|
+//! | meta | `schema_version`, `next_subject`, `next_record`, `next_batch`, `counters` | JSON |
+//! | meta | `batch/` + batch id (8 bytes BE) | [`super::BatchInfo`] JSON |
+//! | subjects | subject id (8 bytes BE) | current [`crate::model::Subject`] JSON |
+//! | subject_versions | subject id + version (4 bytes BE) | [`crate::model::SubjectVersion`] JSON |
+//! | idents | `i/` kind `/` value, or `n/` division `/` name | subject id |
+//! | records | record id | [`crate::model::RecordHead`] JSON |
+//! | versions | record id + version | [`crate::model::RecordVersion`] JSON |
+//! | record_keys | natural key (UTF-8) | record id |
+//! | subject_records | subject id + record id | empty |
+//! | journal | batch id + chunk number (8 bytes BE) | undo entries of that chunk |
+//!
+//! Big-endian integers keep numeric order under RocksDB's byte order.
+
+use crate::model::{BatchId, IdentifierKind, RecordId, SubjectId};
+
+pub const SCHEMA_VERSION: &[u8] = b"schema_version";
+pub const NEXT_SUBJECT: &[u8] = b"next_subject";
+pub const NEXT_RECORD: &[u8] = b"next_record";
+pub const NEXT_BATCH: &[u8] = b"next_batch";
+pub const COUNTERS: &[u8] = b"counters";
+pub const BATCH_PREFIX: &[u8] = b"batch/";
+
+pub fn subject(id: SubjectId) -> Vec<u8> {
+    id.0.to_be_bytes().to_vec()
+}
+
+pub fn subject_version(id: SubjectId, version: u32) -> Vec<u8> {
+    let mut key = subject(id);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+pub fn record(id: RecordId) -> Vec<u8> {
+    id.0.to_be_bytes().to_vec()
+}
+
+pub fn record_version(id: RecordId, version: u32) -> Vec<u8> {
+    let mut key = record(id);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+pub fn subject_record(subject: SubjectId, record: RecordId) -> Vec<u8> {
+    let mut key = self::subject(subject);
+    key.extend_from_slice(&record.0.to_be_bytes());
+    key
+}
+
+pub fn identifier(kind: IdentifierKind, value: &str) -> Vec<u8> {
+    format!("i/{}/{value}", kind.as_str()).into_bytes()
+}
+
+/// Exact name within a division: how records without a known identifier find their organisation.
+pub fn name_in_division(division: &str, name: &str) -> Vec<u8> {
+    format!("n/{division}/{name}").into_bytes()
+}
+
+pub fn batch(id: BatchId) -> Vec<u8> {
+    let mut key = BATCH_PREFIX.to_vec();
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key
+}
+
+pub fn journal(batch: BatchId, chunk: u64) -> Vec<u8> {
+    let mut key = batch.0.to_be_bytes().to_vec();
+    key.extend_from_slice(&chunk.to_be_bytes());
+    key
+}
+
+pub fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
+    let slice: [u8; 8] = bytes.get(offset..offset + 8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(slice))
+}
+
+pub fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
+    let slice: [u8; 4] = bytes.get(offset..offset + 4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(slice))
+}

@@ -1,0 +1,459 @@
+//! The credit store: subjects, their identifiers, and credit records with full, bitemporal history,
+//! on any [`Engine`].
+//!
+//! Nothing is overwritten: a changed subject or record gets a new version; the current state is the
+//! latest version. Transaction time (`recorded_at`, "what did the platform know at T") and valid time
+//! ([`RecordContent::in_force_on`], "what was in force on D") are both answerable.
+
+mod batch;
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use batch::BatchWriter;
+
+use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch, collect_prefix};
+use crate::ident::normalize_code;
+use crate::model::{
+    BatchId, IdentifierKind, RecordCategory, RecordDetails, RecordHead, RecordId, RecordVersion, Subject, SubjectId,
+    SubjectVersion,
+};
+
+/// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
+type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
+const MIGRATIONS: &[Migration] = &[];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the store was written by a newer version (schema {found}; this build reads up to {supported})")]
+    SchemaTooNew { found: u32, supported: u32 },
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// What an import batch was and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchInfo {
+    pub id: BatchId,
+    pub started_at: DateTime<Utc>,
+    pub kind: String,
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_dept: Option<String>,
+    pub status: BatchStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    Running,
+    Committed,
+    RolledBack,
+}
+
+/// Counts kept current by every write, so `stats` needs no scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub subjects: u64,
+    pub provisional_subjects: u64,
+    pub subject_versions: u64,
+    pub records: u64,
+    pub versions: u64,
+    pub records_by_category: BTreeMap<String, u64>,
+}
+
+/// `credit-server stats`: counts, plus list entries in force today (computed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub subjects: u64,
+    pub provisional_subjects: u64,
+    pub subject_versions: u64,
+    pub records: u64,
+    pub versions: u64,
+    pub list_entries_active: u64,
+    pub records_by_category: BTreeMap<String, u64>,
+    pub batches: u64,
+    pub schema_version: u32,
+    pub size_on_disk_bytes: u64,
+}
+
+/// A record as seen at some transaction time: its head and the version then current.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordView {
+    pub id: RecordId,
+    pub category: RecordCategory,
+    pub versions: u32,
+    pub current: RecordVersion,
+}
+
+/// The store over an engine. Reads are concurrent; writes go through one batch at a time.
+pub struct Store<E: Engine> {
+    engine: E,
+    writer: Mutex<()>,
+}
+
+impl<E: Engine> std::fmt::Debug for Store<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store<RocksEngine> {
+    /// Opens (creating when missing) the RocksDB store in `dir`.
+    pub fn open_dir(dir: &Path) -> Result<Store<RocksEngine>, StoreError> {
+        Store::open(RocksEngine::open(dir, &RocksConfig::default())?)
+    }
+}
+
+impl<E: Engine> Store<E> {
+    /// Opens a store on `engine`: checks and migrates the schema, and rolls back any batch a crash
+    /// interrupted.
+    pub fn open(engine: E) -> Result<Store<E>, StoreError> {
+        let store = Store { engine, writer: Mutex::new(()) };
+        store.check_schema()?;
+        store.recover()?;
+        Ok(store)
+    }
+
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let found = match self.engine.get(Cf::Meta, keys::SCHEMA_VERSION)? {
+            Some(bytes) => parse_u64(&bytes)? as u32,
+            None => {
+                let mut batch = WriteBatch::new();
+                batch.put(Cf::Meta, keys::SCHEMA_VERSION, SCHEMA_VERSION.to_string());
+                self.engine.write(batch)?;
+                return Ok(());
+            }
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+        }
+        for version in found..SCHEMA_VERSION {
+            let migrate = MIGRATIONS
+                .get(version as usize - 1)
+                .ok_or_else(|| StoreError::Corrupt(format!("no migration from schema {version}")))?;
+            migrate(&self.engine)?;
+            let mut batch = WriteBatch::new();
+            batch.put(Cf::Meta, keys::SCHEMA_VERSION, (version + 1).to_string());
+            self.engine.write(batch)?;
+        }
+        Ok(())
+    }
+
+    fn recover(&self) -> Result<(), StoreError> {
+        for id in batch::unfinished_batches(&self.engine)? {
+            let info = self.batch(id)?;
+            if info.as_ref().is_some_and(|i| i.status == BatchStatus::Committed) {
+                // Crashed after committing, before the journal was dropped: keep the batch.
+                batch::drop_journal(&self.engine, id)?;
+                continue;
+            }
+            batch::roll_back(&self.engine, id)?;
+            if let Some(mut info) = info {
+                info.status = BatchStatus::RolledBack;
+                let mut write = WriteBatch::new();
+                write.put(Cf::Meta, keys::batch(id), to_json(&info));
+                self.engine.write(write)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a batch: allocates its id and records it as running. Holds the writer lock until the
+    /// returned guard is dropped.
+    pub fn begin_batch(
+        &self,
+        kind: &str,
+        files: Vec<String>,
+        source_dept: Option<String>,
+    ) -> Result<BatchGuard<'_, E>, StoreError> {
+        let lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let id = BatchId(self.next_id(keys::NEXT_BATCH)?);
+        let info = BatchInfo {
+            id,
+            started_at: Utc::now(),
+            kind: kind.to_string(),
+            files,
+            source_dept,
+            status: BatchStatus::Running,
+        };
+        let mut write = WriteBatch::new();
+        write.put(Cf::Meta, keys::NEXT_BATCH, (id.0 + 1).to_string());
+        write.put(Cf::Meta, keys::batch(id), to_json(&info));
+        self.engine.write(write)?;
+        Ok(BatchGuard {
+            store: self,
+            writer: BatchWriter::new(&self.engine, id),
+            info,
+            counters: self.counters()?,
+            _lock: lock,
+        })
+    }
+
+    fn next_id(&self, key: &[u8]) -> Result<u64, StoreError> {
+        Ok(match self.engine.get(Cf::Meta, key)? {
+            Some(bytes) => parse_u64(&bytes)?,
+            None => 1,
+        })
+    }
+
+    pub fn batch(&self, id: BatchId) -> Result<Option<BatchInfo>, StoreError> {
+        self.engine.get(Cf::Meta, &keys::batch(id))?.map(|b| from_json(&b)).transpose()
+    }
+
+    pub fn counters(&self) -> Result<Counters, StoreError> {
+        Ok(match self.engine.get(Cf::Meta, keys::COUNTERS)? {
+            Some(bytes) => from_json(&bytes)?,
+            None => Counters::default(),
+        })
+    }
+
+    pub fn subject(&self, id: SubjectId) -> Result<Option<Subject>, StoreError> {
+        self.engine.get(Cf::Subjects, &keys::subject(id))?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// Finds a subject by any identifier (unified code, organisation code, registration number, tax
+    /// number, ID number), typed or pasted in any form.
+    pub fn find_subject(&self, identifier: &str) -> Result<Option<Subject>, StoreError> {
+        let Some(id) = self.find_subject_id(identifier)? else {
+            return Ok(None);
+        };
+        self.subject(id)
+    }
+
+    pub fn find_subject_id(&self, identifier: &str) -> Result<Option<SubjectId>, StoreError> {
+        for (kind, value) in candidate_keys(identifier) {
+            if let Some(bytes) = self.engine.get(Cf::Idents, &keys::identifier(kind, &value))? {
+                return Ok(Some(SubjectId(parse_id(&bytes)?)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every version of a subject, oldest first.
+    pub fn subject_history(&self, id: SubjectId) -> Result<Vec<SubjectVersion>, StoreError> {
+        collect_prefix(&self.engine, Cf::SubjectVersions, &keys::subject(id))?
+            .into_iter()
+            .map(|(_, v)| from_json(&v))
+            .collect()
+    }
+
+    /// The subject as the platform knew it at `known_at` (`None`: now).
+    pub fn subject_known_at(
+        &self,
+        id: SubjectId,
+        known_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Subject>, StoreError> {
+        let Some(known_at) = known_at else {
+            return self.subject(id);
+        };
+        Ok(self.subject_history(id)?.into_iter().rev().find(|v| v.recorded_at <= known_at).map(|v| v.subject))
+    }
+
+    pub fn record_head(&self, id: RecordId) -> Result<Option<RecordHead>, StoreError> {
+        self.engine.get(Cf::Records, &keys::record(id))?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// Every version of a record, oldest first.
+    pub fn record_history(&self, id: RecordId) -> Result<Vec<RecordVersion>, StoreError> {
+        collect_prefix(&self.engine, Cf::Versions, &keys::record(id))?.into_iter().map(|(_, v)| from_json(&v)).collect()
+    }
+
+    /// The subject's records, each in the version current at `known_at` (`None`: now). Records the
+    /// platform did not know yet at `known_at` are left out.
+    pub fn records_of(
+        &self,
+        subject: SubjectId,
+        known_at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RecordView>, StoreError> {
+        let mut ids = Vec::new();
+        self.engine.scan_prefix(Cf::SubjectRecords, &keys::subject(subject), &mut |key, _| {
+            if let Some(id) = keys::u64_at(key, 8) {
+                ids.push(RecordId(id));
+            }
+            true
+        })?;
+        let mut views = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(head) = self.record_head(id)? else {
+                return Err(StoreError::Corrupt(format!("record {id} indexed but missing")));
+            };
+            let current = match known_at {
+                None => self.record_version(id, head.versions)?,
+                Some(t) => self.record_history(id)?.into_iter().rev().find(|v| v.recorded_at <= t),
+            };
+            if let Some(current) = current {
+                views.push(RecordView { id, category: head.category, versions: head.versions, current });
+            }
+        }
+        Ok(views)
+    }
+
+    pub fn record_version(&self, id: RecordId, version: u32) -> Result<Option<RecordVersion>, StoreError> {
+        self.engine.get(Cf::Versions, &keys::record_version(id, version))?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// Counts, with list entries in force on `today` computed from the list records.
+    pub fn stats(&self, today: NaiveDate) -> Result<Stats, StoreError> {
+        let counters = self.counters()?;
+        let mut list_ids = Vec::new();
+        self.engine.scan_prefix(Cf::RecordKeys, b"list|", &mut |_, value| {
+            if let Some(id) = keys::u64_at(value, 0) {
+                list_ids.push(RecordId(id));
+            }
+            true
+        })?;
+        let mut list_entries_active = 0;
+        for id in list_ids {
+            let Some(head) = self.record_head(id)? else { continue };
+            if let Some(v) = self.record_version(id, head.versions)?
+                && matches!(v.content.details, RecordDetails::ListEntry { .. })
+                && v.content.in_force_on(today)
+            {
+                list_entries_active += 1;
+            }
+        }
+        let batches = self.next_id(keys::NEXT_BATCH)? - 1;
+        Ok(Stats {
+            subjects: counters.subjects,
+            provisional_subjects: counters.provisional_subjects,
+            subject_versions: counters.subject_versions,
+            records: counters.records,
+            versions: counters.versions,
+            list_entries_active,
+            records_by_category: counters.records_by_category,
+            batches,
+            schema_version: SCHEMA_VERSION,
+            size_on_disk_bytes: self.engine.size_on_disk(),
+        })
+    }
+
+    /// Writes a consistent copy of the store to `dir` (RocksDB checkpoint: hard links where possible).
+    pub fn backup(&self, dir: &Path) -> Result<(), StoreError> {
+        let _lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self.engine.checkpoint(dir)?)
+    }
+}
+
+/// A running batch: the writer, its info and the counters it updates. Dropping it without
+/// [`BatchGuard::commit`] leaves the batch to be rolled back (now by `abort`, or on the next open).
+pub struct BatchGuard<'s, E: Engine> {
+    store: &'s Store<E>,
+    pub writer: BatchWriter<'s>,
+    pub info: BatchInfo,
+    pub counters: Counters,
+    _lock: std::sync::MutexGuard<'s, ()>,
+}
+
+impl<E: Engine> std::fmt::Debug for BatchGuard<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchGuard").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl<'s, E: Engine> BatchGuard<'s, E> {
+    pub fn store(&self) -> &'s Store<E> {
+        self.store
+    }
+
+    /// Allocates the next subject id (kept in the batch, so a rolled-back batch frees nothing it used).
+    pub fn next_subject_id(&mut self) -> Result<SubjectId, StoreError> {
+        let id = match self.writer.get(Cf::Meta, keys::NEXT_SUBJECT)? {
+            Some(b) => parse_u64(&b)?,
+            None => 1,
+        };
+        self.writer.put(Cf::Meta, keys::NEXT_SUBJECT.to_vec(), (id + 1).to_string().into_bytes())?;
+        Ok(SubjectId(id))
+    }
+
+    pub fn next_record_id(&mut self) -> Result<RecordId, StoreError> {
+        let id = match self.writer.get(Cf::Meta, keys::NEXT_RECORD)? {
+            Some(b) => parse_u64(&b)?,
+            None => 1,
+        };
+        self.writer.put(Cf::Meta, keys::NEXT_RECORD.to_vec(), (id + 1).to_string().into_bytes())?;
+        Ok(RecordId(id))
+    }
+
+    /// Commits: the counters and the batch's `committed` mark land with the last chunk.
+    pub fn commit(mut self) -> Result<BatchInfo, StoreError> {
+        self.info.status = BatchStatus::Committed;
+        let mut last = WriteBatch::new();
+        last.put(Cf::Meta, keys::COUNTERS, to_json(&self.counters));
+        last.put(Cf::Meta, keys::batch(self.info.id), to_json(&self.info));
+        self.writer.commit(last)?;
+        Ok(self.info)
+    }
+
+    /// Abandons the batch: undoes what was flushed and marks it rolled back.
+    pub fn abort(mut self) -> Result<BatchInfo, StoreError> {
+        self.writer.abort()?;
+        self.info.status = BatchStatus::RolledBack;
+        let mut write = WriteBatch::new();
+        write.put(Cf::Meta, keys::batch(self.info.id), to_json(&self.info));
+        self.store.engine.write(write)?;
+        Ok(self.info)
+    }
+}
+
+/// The index keys a typed identifier could be stored under, most specific first.
+fn candidate_keys(identifier: &str) -> Vec<(IdentifierKind, String)> {
+    let normalized = normalize_code(identifier);
+    let mut out = Vec::new();
+    if let Ok(found) = crate::ident::Identifier::parse(identifier) {
+        for id in std::iter::once(&found.identifier).chain(&found.alternatives) {
+            out.push((stored_kind(id.kind()), id.as_str().to_string()));
+        }
+    }
+    // Whatever the shape, it may be a stored tax number (never validated) or an unchecked legacy value.
+    for kind in
+        [IdentifierKind::Tax, IdentifierKind::Uscc, IdentifierKind::OrgCode, IdentifierKind::Gs15, IdentifierKind::Ric]
+    {
+        if !out.iter().any(|(k, v)| *k == kind && *v == normalized) {
+            out.push((kind, normalized.clone()));
+        }
+    }
+    out
+}
+
+pub fn stored_kind(kind: crate::ident::IdKind) -> IdentifierKind {
+    match kind {
+        crate::ident::IdKind::Uscc => IdentifierKind::Uscc,
+        crate::ident::IdKind::Ric => IdentifierKind::Ric,
+        crate::ident::IdKind::OrgCode => IdentifierKind::OrgCode,
+        crate::ident::IdKind::Gs15 => IdentifierKind::Gs15,
+    }
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("model types serialise")
+}
+
+pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("undecodable value: {e}")))
+}
+
+fn parse_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("counter is not a number".into()))
+}
+
+pub(crate) fn parse_id(bytes: &[u8]) -> Result<u64, StoreError> {
+    keys::u64_at(bytes, 0).ok_or_else(|| StoreError::Corrupt("id is not 8 bytes".into()))
+}

@@ -1,0 +1,4 @@
+//! `credit-server` integration tests: one test binary for the whole crate.
+
+mod commands;
+mod grpc;

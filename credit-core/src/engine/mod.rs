@@ -140,8 +140,11 @@ pub trait Engine: Send + Sync + 'static {
     }
 }
 
+/// Key and value pairs of a scan.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Convenience: collects a prefix scan.
-pub fn collect_prefix(engine: &dyn Engine, cf: Cf, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError> {
+pub fn collect_prefix(engine: &dyn Engine, cf: Cf, prefix: &[u8]) -> Result<Pairs, EngineError> {
     let mut out = Vec::new();
     engine.scan_prefix(cf, prefix, &mut |k, v| {
         out.push((k.to_vec(), v.to_vec()));

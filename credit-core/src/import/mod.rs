@@ -202,12 +202,12 @@ fn import_file<E: Engine>(
         let result = match options.kind {
             ImportKind::Subject => rows::subject_row(&mut fields, book, options.today).map(|input| {
                 let warnings = input.warnings.clone();
-                (Applied::Subject(input), warnings)
+                (Applied::Subject(Box::new(input)), warnings)
             }),
             kind => {
                 rows::record_row(&mut fields, kind, book, options.today, options.source_dept.as_deref()).map(|input| {
                     let warnings = input.warnings.clone();
-                    (Applied::Record(input), warnings)
+                    (Applied::Record(Box::new(input)), warnings)
                 })
             }
         };
@@ -219,8 +219,8 @@ fn import_file<E: Engine>(
                 summary.warnings += warnings.len() as u64;
                 summary.accepted += 1;
                 match input {
-                    Applied::Subject(s) => applier.subject(s, summary)?,
-                    Applied::Record(r) => applier.record(r, summary)?,
+                    Applied::Subject(s) => applier.subject(*s, summary)?,
+                    Applied::Record(r) => applier.record(*r, summary)?,
                 }
             }
             Err(error) => {
@@ -240,8 +240,8 @@ fn import_file<E: Engine>(
 }
 
 enum Applied {
-    Subject(rows::SubjectInput),
-    Record(rows::RecordInput),
+    Subject(Box<rows::SubjectInput>),
+    Record(Box<rows::RecordInput>),
 }
 
 /// The batch id a summary refers to.

@@ -1,4 +1,7 @@
 //! `credit-server` integration tests: one test binary for the whole crate.
 
+// All of this crate is test code, helpers included: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod commands;
 mod grpc;

@@ -20,14 +20,16 @@ pub struct Applier<'g, 's, E: Engine> {
 
 impl<E: Engine> Applier<'_, '_, E> {
     fn lookup(&self, kind: IdentifierKind, value: &str) -> Result<Option<SubjectId>, StoreError> {
-        match self.guard.writer.get(Cf::Idents, &keys::identifier(kind, value))? {
-            Some(bytes) => Ok(Some(SubjectId(parse_id(&bytes)?))),
-            None => Ok(None),
-        }
+        self.subject_at(&keys::identifier(kind, value))
     }
 
     fn lookup_name(&self, division: &str, name: &str) -> Result<Option<SubjectId>, StoreError> {
-        match self.guard.writer.get(Cf::Idents, &keys::name_in_division(division, name))? {
+        self.subject_at(&keys::name_in_division(division, name))
+    }
+
+    /// The subject an index key points to.
+    fn subject_at(&self, key: &[u8]) -> Result<Option<SubjectId>, StoreError> {
+        match self.guard.writer.get(Cf::Idents, key)? {
             Some(bytes) => Ok(Some(SubjectId(parse_id(&bytes)?))),
             None => Ok(None),
         }

@@ -21,7 +21,6 @@ pub use tables::{ImportTables, TablesError};
 
 use crate::engine::Engine;
 use crate::ident::Codebook;
-use crate::model::BatchId;
 use crate::store::{Store, StoreError};
 
 /// What a file holds.
@@ -242,11 +241,6 @@ fn import_file<E: Engine>(
 enum Applied {
     Subject(Box<rows::SubjectInput>),
     Record(Box<rows::RecordInput>),
-}
-
-/// The batch id a summary refers to.
-pub fn batch_of(summary: &ImportSummary) -> BatchId {
-    BatchId(summary.batch_id)
 }
 
 #[cfg(test)]

@@ -372,21 +372,20 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
 
     /// Allocates the next subject id (kept in the batch, so a rolled-back batch frees nothing it used).
     pub fn next_subject_id(&mut self) -> Result<SubjectId, StoreError> {
-        let id = match self.writer.get(Cf::Meta, keys::NEXT_SUBJECT)? {
-            Some(b) => parse_u64(&b)?,
-            None => 1,
-        };
-        self.writer.put(Cf::Meta, keys::NEXT_SUBJECT.to_vec(), (id + 1).to_string().into_bytes())?;
-        Ok(SubjectId(id))
+        self.next_counter(keys::NEXT_SUBJECT).map(SubjectId)
     }
 
     pub fn next_record_id(&mut self) -> Result<RecordId, StoreError> {
-        let id = match self.writer.get(Cf::Meta, keys::NEXT_RECORD)? {
+        self.next_counter(keys::NEXT_RECORD).map(RecordId)
+    }
+
+    fn next_counter(&mut self, key: &[u8]) -> Result<u64, StoreError> {
+        let id = match self.writer.get(Cf::Meta, key)? {
             Some(b) => parse_u64(&b)?,
             None => 1,
         };
-        self.writer.put(Cf::Meta, keys::NEXT_RECORD.to_vec(), (id + 1).to_string().into_bytes())?;
-        Ok(RecordId(id))
+        self.writer.put(Cf::Meta, key.to_vec(), (id + 1).to_string().into_bytes())?;
+        Ok(id)
     }
 
     /// Commits: the counters and the batch's `committed` mark land with the last chunk.

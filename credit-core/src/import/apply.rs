@@ -41,13 +41,17 @@ impl<E: Engine> Applier<'_, '_, E> {
 
     /// Stores a new state of a subject: current value, a history version, and index entries.
     fn save_subject(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
-        let version = self
-            .guard
-            .writer
-            .get(Cf::Meta, &subject_version_counter(subject.id))?
-            .and_then(|b| String::from_utf8(b).ok()?.parse::<u32>().ok())
-            .unwrap_or(0)
-            + 1;
+        let version = match previous {
+            None => 1,
+            Some(_) => {
+                self.guard
+                    .writer
+                    .get(Cf::Meta, &subject_version_counter(subject.id))?
+                    .and_then(|b| String::from_utf8(b).ok()?.parse::<u32>().ok())
+                    .unwrap_or(0)
+                    + 1
+            }
+        };
         let stored_version = SubjectVersion {
             version,
             recorded_at: self.recorded_at,
@@ -57,13 +61,26 @@ impl<E: Engine> Applier<'_, '_, E> {
             subject: subject.clone(),
         };
         let writer = &mut self.guard.writer;
-        writer.put(Cf::Meta, subject_version_counter(subject.id), version.to_string().into_bytes())?;
+        let counter = subject_version_counter(subject.id);
+        match previous {
+            // A new subject's keys are new: its identifiers were all looked up and not found.
+            None => writer.put_new(Cf::Meta, counter, version.to_string().into_bytes())?,
+            Some(_) => writer.put(Cf::Meta, counter, version.to_string().into_bytes())?,
+        }
         writer.put_new(Cf::SubjectVersions, keys::subject_version(subject.id, version), to_json(&stored_version))?;
-        writer.put(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
         let id_bytes = subject.id.0.to_be_bytes().to_vec();
-        for identifier in &subject.identifiers {
-            if previous.is_none_or(|p| !p.identifiers.contains(identifier)) {
-                writer.put(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;
+        match previous {
+            None => {
+                writer.put_new(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
+                for identifier in &subject.identifiers {
+                    writer.put_new(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;
+                }
+            }
+            Some(previous) => {
+                writer.put(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
+                for identifier in subject.identifiers.iter().filter(|i| !previous.identifiers.contains(i)) {
+                    writer.put(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;
+                }
             }
         }
         if subject.subject_type != SubjectType::NaturalPerson
@@ -96,7 +113,7 @@ impl<E: Engine> Applier<'_, '_, E> {
         if let Some(id) = self.lookup(IdentifierKind::Ric, id_number)? {
             return Ok(id);
         }
-        let id = self.guard.next_subject_id()?;
+        let id = self.guard.next_subject_id();
         let subject = Subject {
             id,
             subject_type: SubjectType::NaturalPerson,
@@ -134,7 +151,7 @@ impl<E: Engine> Applier<'_, '_, E> {
         };
         let id = match &previous {
             Some(p) => p.id,
-            None => self.guard.next_subject_id()?,
+            None => self.guard.next_subject_id(),
         };
         let mut related = Vec::new();
         if let Some(mut rep) = input.legal_rep.clone() {
@@ -214,7 +231,7 @@ impl<E: Engine> Applier<'_, '_, E> {
         {
             return Ok(id);
         }
-        let id = self.guard.next_subject_id()?;
+        let id = self.guard.next_subject_id();
         let uscc = input.identifiers.uscc();
         let subject_type = uscc.map(SubjectType::from_uscc).unwrap_or(SubjectType::OtherOrganisation);
         let related = match &input.legal_rep {
@@ -279,7 +296,7 @@ impl<E: Engine> Applier<'_, '_, E> {
                 head
             }
             None => {
-                let id = self.guard.next_record_id()?;
+                let id = self.guard.next_record_id();
                 let writer = &mut self.guard.writer;
                 writer.put_new(Cf::RecordKeys, key.clone().into_bytes(), id.0.to_be_bytes().to_vec())?;
                 writer.put_new(Cf::SubjectRecords, keys::subject_record(subject, id), Vec::new())?;
@@ -300,7 +317,11 @@ impl<E: Engine> Applier<'_, '_, E> {
             content: input.content,
         };
         self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), to_json(&version))?;
-        self.guard.writer.put(Cf::Records, keys::record(head.id), to_json(&head))?;
+        if head.versions == 1 {
+            self.guard.writer.put_new(Cf::Records, keys::record(head.id), to_json(&head))?;
+        } else {
+            self.guard.writer.put(Cf::Records, keys::record(head.id), to_json(&head))?;
+        }
         self.guard.counters.versions += 1;
         Ok(())
     }

@@ -12,7 +12,7 @@ mod tables;
 pub mod values;
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, mpsc};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -156,6 +156,8 @@ pub fn import_files<E: Engine>(
     Ok(summary)
 }
 
+/// Imports one file: a reader thread decodes and validates rows while this thread links and writes
+/// them, so parsing and storage overlap on two cores. Rows are applied in file order.
 fn import_file<E: Engine>(
     applier: &mut apply::Applier<'_, '_, E>,
     path: &Path,
@@ -166,76 +168,152 @@ fn import_file<E: Engine>(
     observer: &mut dyn ImportObserver,
 ) -> Result<(), ImportError> {
     let file = path.display().to_string();
-    let (rows, _encoding) = source::open(path)?;
-    let mut mapping: (Option<Rc<Vec<String>>>, Vec<Option<String>>) = (None, Vec::new());
-    let mut in_file = 0u64;
-    for row in rows {
-        summary.rows += 1;
-        in_file += 1;
-        if in_file % PROGRESS_EVERY == 0 {
-            observer.progress(&file, in_file);
-        }
-        let row = match row {
-            Ok(row) => row,
-            Err(unreadable) => {
-                summary.rejected += 1;
-                observer.reject(&Reject {
-                    file: file.clone(),
-                    row: unreadable.number,
-                    column: None,
-                    reason: unreadable.reason,
-                    original: vec![(String::new(), unreadable.raw)],
-                });
-                continue;
-            }
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel::<Vec<Parsed>>(CHANNEL_CHUNKS);
+        let reader = scope.spawn(|| read_file(path, options, tables, book, sender));
+        let applied = apply_parsed(applier, &file, &receiver, summary, observer);
+        // Dropping the receiver stops a reader still sending after a write failed.
+        drop(receiver);
+        let read = match reader.join() {
+            Ok(read) => read,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        if !mapping.0.as_ref().is_some_and(|c| Rc::ptr_eq(c, &row.columns)) {
-            let fields = row.columns.iter().map(|c| tables.field(options.kind, c).map(str::to_string)).collect();
-            mapping = (Some(Rc::clone(&row.columns)), fields);
-        }
-        if row.values.iter().all(String::is_empty) {
-            summary.rows -= 1;
-            continue;
-        }
-        let mut fields = rows::RowFields::new(&row, options.kind, tables, &mapping.1);
-        let result = match options.kind {
-            ImportKind::Subject => rows::subject_row(&mut fields, book, options.today).map(|input| {
-                let warnings = input.warnings.clone();
-                (Applied::Subject(Box::new(input)), warnings)
-            }),
-            kind => {
-                rows::record_row(&mut fields, kind, book, options.today, options.source_dept.as_deref()).map(|input| {
-                    let warnings = input.warnings.clone();
-                    (Applied::Record(Box::new(input)), warnings)
-                })
-            }
-        };
-        match result {
-            Ok((input, warnings)) => {
-                for w in &warnings {
-                    observer.warning(&file, row.number, w);
+        applied?;
+        read
+    })
+}
+
+/// Rows travel between the threads in chunks, to keep channel overhead out of the per-row cost.
+const CHANNEL_CHUNK_ROWS: usize = 256;
+/// Chunks in flight: bounds memory when the writer is slower than the reader.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// What the reader thread found in a row.
+enum Parsed {
+    Accepted { row: u64, input: Applied, warnings: Vec<String> },
+    Rejected(Reject),
+    /// Rows read so far in the file, empty ones included.
+    Progress(u64),
+}
+
+fn apply_parsed<E: Engine>(
+    applier: &mut apply::Applier<'_, '_, E>,
+    file: &str,
+    receiver: &mpsc::Receiver<Vec<Parsed>>,
+    summary: &mut ImportSummary,
+    observer: &mut dyn ImportObserver,
+) -> Result<(), ImportError> {
+    for chunk in receiver {
+        for parsed in chunk {
+            match parsed {
+                Parsed::Progress(rows) => observer.progress(file, rows),
+                Parsed::Rejected(reject) => {
+                    summary.rows += 1;
+                    summary.rejected += 1;
+                    observer.reject(&reject);
                 }
-                summary.warnings += warnings.len() as u64;
-                summary.accepted += 1;
-                match input {
-                    Applied::Subject(s) => applier.subject(*s, summary)?,
-                    Applied::Record(r) => applier.record(*r, summary)?,
+                Parsed::Accepted { row, input, warnings } => {
+                    summary.rows += 1;
+                    summary.accepted += 1;
+                    summary.warnings += warnings.len() as u64;
+                    for w in &warnings {
+                        observer.warning(file, row, w);
+                    }
+                    match input {
+                        Applied::Subject(s) => applier.subject(*s, summary)?,
+                        Applied::Record(r) => applier.record(*r, summary)?,
+                    }
                 }
-            }
-            Err(error) => {
-                summary.rejected += 1;
-                observer.reject(&Reject {
-                    file: file.clone(),
-                    row: row.number,
-                    column: error.column,
-                    reason: error.reason,
-                    original: row.pairs().map(|(c, v)| (c.to_string(), v.to_string())).collect(),
-                });
             }
         }
     }
-    observer.progress(&file, in_file);
     Ok(())
+}
+
+/// The reader thread: decodes `path` and validates each row. Returns early, without error, when the
+/// writer has gone away.
+fn read_file(
+    path: &Path,
+    options: &ImportOptions,
+    tables: &ImportTables,
+    book: &Codebook,
+    sender: mpsc::SyncSender<Vec<Parsed>>,
+) -> Result<(), ImportError> {
+    let file = path.display().to_string();
+    let (rows, _encoding) = source::open(path)?;
+    let mut mapping: (Option<Arc<Vec<String>>>, Vec<Option<String>>) = (None, Vec::new());
+    let mut chunk = Vec::with_capacity(CHANNEL_CHUNK_ROWS);
+    let mut in_file = 0u64;
+    for row in rows {
+        in_file += 1;
+        if in_file % PROGRESS_EVERY == 0 {
+            chunk.push(Parsed::Progress(in_file));
+        }
+        match row {
+            Ok(row) => {
+                if !mapping.0.as_ref().is_some_and(|c| Arc::ptr_eq(c, &row.columns)) {
+                    let fields =
+                        row.columns.iter().map(|c| tables.field(options.kind, c).map(str::to_string)).collect();
+                    mapping = (Some(Arc::clone(&row.columns)), fields);
+                }
+                if let Some(parsed) = parse_row(&file, &row, &mapping.1, options, tables, book) {
+                    chunk.push(parsed);
+                }
+            }
+            Err(unreadable) => chunk.push(Parsed::Rejected(Reject {
+                file: file.clone(),
+                row: unreadable.number,
+                column: None,
+                reason: unreadable.reason,
+                original: vec![(String::new(), unreadable.raw)],
+            })),
+        }
+        if chunk.len() >= CHANNEL_CHUNK_ROWS {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHANNEL_CHUNK_ROWS));
+            if sender.send(full).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    chunk.push(Parsed::Progress(in_file));
+    // The writer may have stopped on an error of its own; that error is the one reported.
+    let _ = sender.send(chunk);
+    Ok(())
+}
+
+/// Validates one row; `None` for a row with no values at all (not counted).
+fn parse_row(
+    file: &str,
+    row: &source::SourceRow,
+    mapping: &[Option<String>],
+    options: &ImportOptions,
+    tables: &ImportTables,
+    book: &Codebook,
+) -> Option<Parsed> {
+    if row.values.iter().all(String::is_empty) {
+        return None;
+    }
+    let mut fields = rows::RowFields::new(row, options.kind, tables, mapping);
+    let result = match options.kind {
+        ImportKind::Subject => rows::subject_row(&mut fields, book, options.today).map(|input| {
+            let warnings = input.warnings.clone();
+            (Applied::Subject(Box::new(input)), warnings)
+        }),
+        kind => rows::record_row(&mut fields, kind, book, options.today, options.source_dept.as_deref()).map(|input| {
+            let warnings = input.warnings.clone();
+            (Applied::Record(Box::new(input)), warnings)
+        }),
+    };
+    Some(match result {
+        Ok((input, warnings)) => Parsed::Accepted { row: row.number, input, warnings },
+        Err(error) => Parsed::Rejected(Reject {
+            file: file.to_string(),
+            row: row.number,
+            column: error.column,
+            reason: error.reason,
+            original: row.pairs().map(|(c, v)| (c.to_string(), v.to_string())).collect(),
+        }),
+    })
 }
 
 enum Applied {

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use encoding_rs::{Decoder, GB18030};
 
@@ -13,7 +13,7 @@ use super::ImportError;
 #[derive(Debug, Clone)]
 pub struct SourceRow {
     pub number: u64,
-    pub columns: Rc<Vec<String>>,
+    pub columns: Arc<Vec<String>>,
     pub values: Vec<String>,
 }
 
@@ -119,7 +119,7 @@ fn csv_rows(reader: Box<dyn BufRead>, path: &Path) -> Result<Box<dyn Iterator<It
     let headers = csv
         .byte_headers()
         .map_err(|e| ImportError::Format { path: path.display().to_string(), reason: format!("header row: {e}") })?;
-    let columns: Rc<Vec<String>> = Rc::new(
+    let columns: Arc<Vec<String>> = Arc::new(
         headers.iter().map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{FEFF}').trim().to_string()).collect(),
     );
     let mut number = 1u64;
@@ -143,7 +143,7 @@ fn csv_rows(reader: Box<dyn BufRead>, path: &Path) -> Result<Box<dyn Iterator<It
                 }
             }
         }
-        Ok(SourceRow { number, columns: Rc::clone(&columns), values })
+        Ok(SourceRow { number, columns: Arc::clone(&columns), values })
     });
     Ok(Box::new(rows))
 }
@@ -186,7 +186,7 @@ fn json_lines(reader: Box<dyn BufRead>) -> impl Iterator<Item = RowResult> {
             columns.push(key);
             values.push(text);
         }
-        Some(Ok(SourceRow { number, columns: Rc::new(columns), values }))
+        Some(Ok(SourceRow { number, columns: Arc::new(columns), values }))
     })
 }
 
@@ -209,14 +209,14 @@ fn xlsx_rows(path: &Path) -> Result<Box<dyn Iterator<Item = RowResult>>, ImportE
         }
     };
     let mut rows = range.rows();
-    let columns: Rc<Vec<String>> = Rc::new(rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default());
+    let columns: Arc<Vec<String>> = Arc::new(rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default());
     let start = range.start().map(|(r, _)| u64::from(r)).unwrap_or(0);
     let data: Vec<RowResult> = rows
         .enumerate()
         .map(|(i, r)| {
             Ok(SourceRow {
                 number: start + i as u64 + 2,
-                columns: Rc::clone(&columns),
+                columns: Arc::clone(&columns),
                 values: r.iter().map(cell_text).collect(),
             })
         })

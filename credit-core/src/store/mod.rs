@@ -200,6 +200,8 @@ impl<E: Engine> Store<E> {
             writer: BatchWriter::new(&self.engine, id),
             info,
             counters: self.counters()?,
+            next_subject: self.next_id(keys::NEXT_SUBJECT)?,
+            next_record: self.next_id(keys::NEXT_RECORD)?,
             _lock: lock,
         })
     }
@@ -356,6 +358,10 @@ pub struct BatchGuard<'s, E: Engine> {
     pub writer: BatchWriter<'s>,
     pub info: BatchInfo,
     pub counters: Counters,
+    /// Id counters, kept here and written with the commit: ids a rolled-back batch used are free again,
+    /// because nothing it wrote survives.
+    next_subject: u64,
+    next_record: u64,
     _lock: std::sync::MutexGuard<'s, ()>,
 }
 
@@ -370,22 +376,15 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
         self.store
     }
 
-    /// Allocates the next subject id (kept in the batch, so a rolled-back batch frees nothing it used).
-    pub fn next_subject_id(&mut self) -> Result<SubjectId, StoreError> {
-        self.next_counter(keys::NEXT_SUBJECT).map(SubjectId)
+    /// Allocates the next subject id.
+    pub fn next_subject_id(&mut self) -> SubjectId {
+        self.next_subject += 1;
+        SubjectId(self.next_subject - 1)
     }
 
-    pub fn next_record_id(&mut self) -> Result<RecordId, StoreError> {
-        self.next_counter(keys::NEXT_RECORD).map(RecordId)
-    }
-
-    fn next_counter(&mut self, key: &[u8]) -> Result<u64, StoreError> {
-        let id = match self.writer.get(Cf::Meta, key)? {
-            Some(b) => parse_u64(&b)?,
-            None => 1,
-        };
-        self.writer.put(Cf::Meta, key.to_vec(), (id + 1).to_string().into_bytes())?;
-        Ok(id)
+    pub fn next_record_id(&mut self) -> RecordId {
+        self.next_record += 1;
+        RecordId(self.next_record - 1)
     }
 
     /// Commits: the counters and the batch's `committed` mark land with the last chunk.
@@ -393,6 +392,8 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
         self.info.status = BatchStatus::Committed;
         let mut last = WriteBatch::new();
         last.put(Cf::Meta, keys::COUNTERS, to_json(&self.counters));
+        last.put(Cf::Meta, keys::NEXT_SUBJECT, self.next_subject.to_string());
+        last.put(Cf::Meta, keys::NEXT_RECORD, self.next_record.to_string());
         last.put(Cf::Meta, keys::batch(self.info.id), to_json(&self.info));
         self.writer.commit(last)?;
         Ok(self.info)

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod ident;
 pub mod import;
 pub mod model;
+pub mod rules;
 pub mod store;
 pub mod time;
 

@@ -420,18 +420,86 @@ impl RecordContent {
         }
         match &self.details {
             RecordDetails::ListEntry { listed_on, planned_removal, removed_on, .. } => {
-                // Removed with no date given: the removal date is unknown, so it is not in force.
-                if self.status == RecordStatus::Removed && removed_on.is_none() {
-                    return false;
-                }
-                let end = removed_on.or(*planned_removal);
-                *listed_on <= date && end.is_none_or(|end| date < end)
+                list_entry_in_force(self.status, *listed_on, *planned_removal, *removed_on, date)
             }
             _ => {
                 let start = self.valid_from.or(self.decision_date);
                 start.is_none_or(|s| s <= date) && self.valid_to.is_none_or(|end| date <= end)
             }
         }
+    }
+}
+
+/// Whether a list entry was in force on `date`: listed by then, not yet removed (or due for removal),
+/// and neither repaired nor revoked.
+fn list_entry_in_force(
+    status: RecordStatus,
+    listed_on: NaiveDate,
+    planned_removal: Option<NaiveDate>,
+    removed_on: Option<NaiveDate>,
+    date: NaiveDate,
+) -> bool {
+    if matches!(status, RecordStatus::Repaired | RecordStatus::Revoked) {
+        return false;
+    }
+    // Removed with no date given: the removal date is unknown, so it is not in force.
+    if status == RecordStatus::Removed && removed_on.is_none() {
+        return false;
+    }
+    let end = removed_on.or(planned_removal);
+    listed_on <= date && end.is_none_or(|end| date < end)
+}
+
+/// The current version of a list entry, kept per subject so a joint check reads a few small values
+/// instead of every record of the subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntryIndex {
+    pub record: RecordId,
+    pub version: u32,
+    pub list_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_name: Option<String>,
+    pub listed_on: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_removal: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_on: Option<NaiveDate>,
+    pub status: RecordStatus,
+    /// The identifying department (认定部门) and its code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority_code: Option<String>,
+    /// The basis document (认定依据).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
+}
+
+impl ListEntryIndex {
+    /// The index entry of a record version; `None` when it is not a list entry.
+    pub fn of(record: RecordId, version: u32, content: &RecordContent) -> Option<ListEntryIndex> {
+        let RecordDetails::ListEntry { list_type, list_name, listed_on, planned_removal, removed_on } =
+            &content.details
+        else {
+            return None;
+        };
+        Some(ListEntryIndex {
+            record,
+            version,
+            list_type: list_type.clone(),
+            list_name: list_name.clone(),
+            listed_on: *listed_on,
+            planned_removal: *planned_removal,
+            removed_on: *removed_on,
+            status: content.status,
+            authority: content.authority.clone(),
+            authority_code: content.authority_code.clone(),
+            document_number: content.document_number.clone(),
+        })
+    }
+
+    pub fn in_force_on(&self, date: NaiveDate) -> bool {
+        list_entry_in_force(self.status, self.listed_on, self.planned_removal, self.removed_on, date)
     }
 }
 

@@ -60,6 +60,17 @@ fn empty_batches_are_fine(engine: &dyn Engine) {
     engine.write(WriteBatch::new()).unwrap();
 }
 
+fn unsynced_writes_are_applied_atomically_in_every_family(engine: &dyn Engine) {
+    let mut batch = WriteBatch::new();
+    for cf in Cf::ALL {
+        batch.put(cf, cf.name().as_bytes().to_vec(), b"v".to_vec());
+    }
+    engine.write_unsynced(batch).unwrap();
+    for cf in Cf::ALL {
+        assert_eq!(engine.get(cf, cf.name().as_bytes()).unwrap().as_deref(), Some(&b"v"[..]), "{}", cf.name());
+    }
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -87,6 +98,12 @@ macro_rules! conformance_suite {
             fn prefix_scans_are_ordered_and_bounded() {
                 let (_guard, engine) = $make;
                 super::prefix_scans_are_ordered_and_bounded(&engine);
+            }
+
+            #[test]
+            fn unsynced_writes_are_applied_atomically_in_every_family() {
+                let (_guard, engine) = $make;
+                super::unsynced_writes_are_applied_atomically_in_every_family(&engine);
             }
 
             #[test]

@@ -36,10 +36,19 @@ pub enum Cf {
     SubjectRecords,
     /// Import batch id + sequence → undo entry, kept until the batch commits.
     Journal,
+    /// Subject id + record id → the current version of a list entry, for joint checks (schema 2).
+    ListEntries,
+    /// Person subject id + organisation subject id + role → nothing: where a person holds a role (schema 2).
+    Related,
+    /// Check id → a joint check as answered (schema 2).
+    Checks,
+    /// Check id + sequence → feedback on a measure of that check (schema 2).
+    Feedback,
 }
 
 impl Cf {
-    pub const ALL: [Cf; 9] = [
+    /// Every family. The position is the family's code in undo journals: only ever append.
+    pub const ALL: [Cf; 13] = [
         Cf::Meta,
         Cf::Subjects,
         Cf::SubjectVersions,
@@ -49,6 +58,10 @@ impl Cf {
         Cf::RecordKeys,
         Cf::SubjectRecords,
         Cf::Journal,
+        Cf::ListEntries,
+        Cf::Related,
+        Cf::Checks,
+        Cf::Feedback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +75,10 @@ impl Cf {
             Cf::RecordKeys => "record_keys",
             Cf::SubjectRecords => "subject_records",
             Cf::Journal => "journal",
+            Cf::ListEntries => "list_entries",
+            Cf::Related => "related",
+            Cf::Checks => "checks",
+            Cf::Feedback => "feedback",
         }
     }
 }
@@ -130,6 +147,12 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Applies the batch atomically; when this returns `Ok`, the batch survives a crash.
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError>;
+
+    /// Applies the batch atomically without waiting for the disk: it survives a crash of the process
+    /// (`kill -9`), not necessarily a power loss. For logs that are not acknowledged data (the check log).
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        self.write(batch)
+    }
 
     /// Writes a consistent copy of the whole store to `dir` (which must not exist yet).
     fn checkpoint(&self, dir: &Path) -> Result<(), EngineError>;

@@ -67,6 +67,20 @@ impl RocksEngine {
         Ok(RocksEngine { db, path: path.display().to_string() })
     }
 
+    /// Acknowledged means on disk: with `sync`, the WAL is synced before this returns.
+    fn write_with(&self, batch: WriteBatch, sync: bool) -> Result<(), EngineError> {
+        let mut rocks_batch = rocksdb::WriteBatch::default();
+        for op in batch.ops() {
+            match op {
+                Op::Put { cf, key, value } => rocks_batch.put_cf(self.handle(*cf)?, key, value),
+                Op::Delete { cf, key } => rocks_batch.delete_cf(self.handle(*cf)?, key),
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(sync);
+        self.db.write_opt(rocks_batch, &options).map_err(engine_error)
+    }
+
     fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, EngineError> {
         self.db.cf_handle(cf.name()).ok_or_else(|| EngineError::Engine(format!("column family {} missing", cf.name())))
     }
@@ -99,17 +113,11 @@ impl Engine for RocksEngine {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {
-        let mut rocks_batch = rocksdb::WriteBatch::default();
-        for op in batch.ops() {
-            match op {
-                Op::Put { cf, key, value } => rocks_batch.put_cf(self.handle(*cf)?, key, value),
-                Op::Delete { cf, key } => rocks_batch.delete_cf(self.handle(*cf)?, key),
-            }
-        }
-        let mut options = WriteOptions::default();
-        // Acknowledged means on disk: the WAL is synced before `write` returns.
-        options.set_sync(true);
-        self.db.write_opt(rocks_batch, &options).map_err(engine_error)
+        self.write_with(batch, true)
+    }
+
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        self.write_with(batch, false)
     }
 
     fn checkpoint(&self, dir: &Path) -> Result<(), EngineError> {

@@ -6,8 +6,8 @@ use super::ImportSummary;
 use super::rows::{RecordInput, SubjectInput};
 use crate::engine::{Cf, Engine};
 use crate::model::{
-    IdentifierKind, RecordHead, RecordVersion, RelatedPerson, StoredIdentifier, Subject, SubjectId, SubjectType,
-    SubjectVersion, content_hash,
+    IdentifierKind, ListEntryIndex, RecordHead, RecordVersion, RelatedPerson, StoredIdentifier, Subject, SubjectId,
+    SubjectType, SubjectVersion, content_hash,
 };
 use crate::store::{BatchGuard, StoreError, from_json, keys, parse_id, to_json};
 
@@ -73,7 +73,11 @@ impl<E: Engine> Applier<'_, '_, E> {
             None => {
                 writer.put_new(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
                 for identifier in &subject.identifiers {
-                    writer.put_new(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;
+                    writer.put_new(
+                        Cf::Idents,
+                        keys::identifier(identifier.kind, &identifier.value),
+                        id_bytes.clone(),
+                    )?;
                 }
             }
             Some(previous) => {
@@ -91,6 +95,7 @@ impl<E: Engine> Applier<'_, '_, E> {
                 writer.put(Cf::Idents, keys::name_in_division(division, &subject.name), id_bytes)?;
             }
         }
+        self.save_related(subject, previous)?;
         let counters = &mut self.guard.counters;
         counters.subject_versions += 1;
         match previous {
@@ -104,6 +109,22 @@ impl<E: Engine> Applier<'_, '_, E> {
                 counters.provisional_subjects = counters.provisional_subjects.saturating_sub(1);
             }
             Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Keeps the person → organisation index in step with the subject's related persons.
+    fn save_related(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
+        let links = |s: &Subject| -> Vec<Vec<u8>> {
+            s.related.iter().filter_map(|r| Some(keys::related(r.subject?, s.id, r.role))).collect()
+        };
+        let now = links(subject);
+        let before = previous.map(links).unwrap_or_default();
+        for key in before.iter().filter(|k| !now.contains(k)) {
+            self.guard.writer.delete(Cf::Related, key.clone())?;
+        }
+        for key in now.into_iter().filter(|k| !before.contains(k)) {
+            self.guard.writer.put(Cf::Related, key, Vec::new())?;
         }
         Ok(())
     }
@@ -317,6 +338,14 @@ impl<E: Engine> Applier<'_, '_, E> {
             content: input.content,
         };
         self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), to_json(&version))?;
+        if let Some(entry) = ListEntryIndex::of(head.id, head.versions, &version.content) {
+            let key = keys::subject_record(subject, head.id);
+            if head.versions == 1 {
+                self.guard.writer.put_new(Cf::ListEntries, key, to_json(&entry))?;
+            } else {
+                self.guard.writer.put(Cf::ListEntries, key, to_json(&entry))?;
+            }
+        }
         if head.versions == 1 {
             self.guard.writer.put_new(Cf::Records, keys::record(head.id), to_json(&head))?;
         } else {

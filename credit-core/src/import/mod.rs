@@ -190,7 +190,11 @@ const CHANNEL_CHUNKS: usize = 16;
 
 /// What the reader thread found in a row.
 enum Parsed {
-    Accepted { row: u64, input: Applied, warnings: Vec<String> },
+    Accepted {
+        row: u64,
+        input: Applied,
+        warnings: Vec<String>,
+    },
     Rejected(Reject),
     /// Rows read so far in the file, empty ones included.
     Progress(u64),

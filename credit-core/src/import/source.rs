@@ -209,7 +209,8 @@ fn xlsx_rows(path: &Path) -> Result<Box<dyn Iterator<Item = RowResult>>, ImportE
         }
     };
     let mut rows = range.rows();
-    let columns: Arc<Vec<String>> = Arc::new(rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default());
+    let columns: Arc<Vec<String>> =
+        Arc::new(rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default());
     let start = range.start().map(|(r, _)| u64::from(r)).unwrap_or(0);
     let data: Vec<RowResult> = rows
         .enumerate()

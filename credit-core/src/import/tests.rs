@@ -274,3 +274,52 @@ fn demo_fixtures_import_in_both_vintages_and_encodings() {
     assert_eq!(stats.records, manifest["records"].as_u64().unwrap(), "every record row is one record");
     assert_eq!(stats.provisional_subjects, 0);
 }
+
+#[test]
+fn joint_check_indexes_follow_imports_and_the_schema_1_migration_rebuilds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    run(&store, ImportKind::Subject, &[write(&dir, "s.csv", SUBJECTS)], false);
+    let lists = "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,LRRQ,ZT\n\
+失信被执行人,张三,,11010519491231002X,北京市朝阳区人民法院,2024-01-01,有效\n\
+ABNORMAL_OPERATION,北京某某科技有限公司,91110000600037341L,,北京市市场监督管理局,2023-01-01,有效\n";
+    run(&store, ImportKind::List, &[write(&dir, "l.csv", lists)], false);
+    let company = store.find_subject_id("91110000600037341L").unwrap().unwrap();
+    let person = store.find_subject_id("11010519491231002X").unwrap().unwrap();
+    assert_eq!(
+        store.organisations_of(person).unwrap(),
+        vec![(company, crate::model::RelatedRole::LegalRepresentative)]
+    );
+    let entries = store.list_entries_of(company).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].list_type, "ABNORMAL_OPERATION");
+    assert_eq!(store.list_entries_of(person).unwrap()[0].list_type, "COURT_DISHONEST_DEBTOR");
+
+    // A new version of the entry (removed from the list) replaces the indexed one.
+    let removed = lists.replace("2023-01-01,有效", "2023-01-01,已移出");
+    run(&store, ImportKind::List, &[write(&dir, "l2.csv", &removed)], false);
+    let entries = store.list_entries_of(company).unwrap();
+    assert_eq!((entries[0].version, entries[0].status), (2, RecordStatus::Removed));
+
+    // A new legal representative moves the link.
+    let other_rep = SUBJECTS.replace("张三,11010519491231002X", "王五,110105194912310038");
+    run(&store, ImportKind::Subject, &[write(&dir, "s2.csv", &other_rep)], false);
+    assert!(store.organisations_of(person).unwrap().is_empty());
+    let new_rep = store.find_subject_id("110105194912310038").unwrap().unwrap();
+    assert_eq!(store.organisations_of(new_rep).unwrap().len(), 1);
+
+    // A store written by schema 1 had neither index: opening it builds both.
+    let expected = (store.list_entries_of(company).unwrap(), store.organisations_of(new_rep).unwrap());
+    let engine = store.into_engine();
+    let mut v1 = crate::engine::WriteBatch::new();
+    for cf in [crate::engine::Cf::ListEntries, crate::engine::Cf::Related] {
+        for (key, _) in crate::engine::collect_prefix(&engine, cf, b"").unwrap() {
+            v1.delete(cf, key);
+        }
+    }
+    v1.put(crate::engine::Cf::Meta, crate::store::keys::SCHEMA_VERSION, "1");
+    engine.write(v1).unwrap();
+    let reopened = Store::open(engine).unwrap();
+    assert_eq!((reopened.list_entries_of(company).unwrap(), reopened.organisations_of(new_rep).unwrap()), expected);
+    assert_eq!(reopened.stats(today()).unwrap().schema_version, 2);
+}

@@ -75,6 +75,15 @@ impl<'e> BatchWriter<'e> {
         self.flush_if_full()
     }
 
+    /// Deletes a key, remembering what it held.
+    pub fn delete(&mut self, cf: Cf, key: Vec<u8>) -> Result<(), StoreError> {
+        let before = self.get(cf, &key)?;
+        self.record_undo(cf, &key, before.as_deref());
+        self.pending.delete(cf, key.clone());
+        self.overlay.insert((cf, key), None);
+        self.flush_if_full()
+    }
+
     fn record_undo(&mut self, cf: Cf, key: &[u8], before: Option<&[u8]>) {
         encode_undo(&mut self.undo, cf, key, before);
     }
@@ -242,6 +251,7 @@ mod tests {
         let engine = MemoryEngine::new();
         let mut seed = WriteBatch::new();
         seed.put(Cf::Subjects, b"a".to_vec(), b"original".to_vec());
+        seed.put(Cf::Meta, b"gone".to_vec(), b"kept".to_vec());
         engine.write(seed).unwrap();
 
         let mut writer = BatchWriter::new(&engine, BatchId(7)).with_chunk_ops(2);
@@ -249,14 +259,19 @@ mod tests {
         writer.put_new(Cf::Subjects, b"b".to_vec(), b"new".to_vec()).unwrap();
         writer.put(Cf::Subjects, b"a".to_vec(), b"changed twice".to_vec()).unwrap();
         writer.put_new(Cf::Subjects, b"c".to_vec(), b"new".to_vec()).unwrap();
-        // Two chunks flushed; nothing committed. A crash here leaves them on disk:
+        writer.delete(Cf::Meta, b"gone".to_vec()).unwrap();
+        writer.put_new(Cf::Subjects, b"d".to_vec(), b"new".to_vec()).unwrap();
+        // Three chunks flushed; nothing committed. A crash here leaves them on disk:
         assert_eq!(engine.get(Cf::Subjects, b"a").unwrap().as_deref(), Some(&b"changed twice"[..]));
+        assert_eq!(engine.get(Cf::Meta, b"gone").unwrap(), None);
         drop(writer);
         assert_eq!(unfinished_batches(&engine).unwrap(), vec![BatchId(7)]);
         roll_back(&engine, BatchId(7)).unwrap();
         assert_eq!(engine.get(Cf::Subjects, b"a").unwrap().as_deref(), Some(&b"original"[..]));
         assert_eq!(engine.get(Cf::Subjects, b"b").unwrap(), None);
         assert_eq!(engine.get(Cf::Subjects, b"c").unwrap(), None);
+        assert_eq!(engine.get(Cf::Subjects, b"d").unwrap(), None);
+        assert_eq!(engine.get(Cf::Meta, b"gone").unwrap().as_deref(), Some(&b"kept"[..]));
         assert!(unfinished_batches(&engine).unwrap().is_empty());
     }
 

@@ -12,16 +12,21 @@
 //! | record_keys | natural key (UTF-8) | record id |
 //! | subject_records | subject id + record id | empty |
 //! | journal | batch id + chunk number (8 bytes BE) | undo entries of that chunk |
+//! | list_entries | subject id + record id | [`crate::model::ListEntryIndex`] JSON |
+//! | related | person id + organisation id + role (1 byte) | empty |
+//! | checks | check id | [`crate::checks::CheckRecord`] JSON |
+//! | feedback | check id + sequence (4 bytes BE) | [`crate::checks::Feedback`] JSON |
 //!
 //! Big-endian integers keep numeric order under RocksDB's byte order.
 
-use crate::model::{BatchId, IdentifierKind, RecordId, SubjectId};
+use crate::model::{BatchId, IdentifierKind, RecordId, RelatedRole, SubjectId};
 
 pub const SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const NEXT_SUBJECT: &[u8] = b"next_subject";
 pub const NEXT_RECORD: &[u8] = b"next_record";
 pub const NEXT_BATCH: &[u8] = b"next_batch";
 pub const COUNTERS: &[u8] = b"counters";
+pub const NEXT_CHECK: &[u8] = b"next_check";
 pub const BATCH_PREFIX: &[u8] = b"batch/";
 
 pub fn subject(id: SubjectId) -> Vec<u8> {
@@ -47,6 +52,41 @@ pub fn record_version(id: RecordId, version: u32) -> Vec<u8> {
 pub fn subject_record(subject: SubjectId, record: RecordId) -> Vec<u8> {
     let mut key = self::subject(subject);
     key.extend_from_slice(&record.0.to_be_bytes());
+    key
+}
+
+/// Where a person holds a role: found from the person's side when checking them.
+pub fn related(person: SubjectId, organisation: SubjectId, role: RelatedRole) -> Vec<u8> {
+    let mut key = subject(person);
+    key.extend_from_slice(&organisation.0.to_be_bytes());
+    key.push(role_code(role));
+    key
+}
+
+pub fn role_code(role: RelatedRole) -> u8 {
+    match role {
+        RelatedRole::LegalRepresentative => 0,
+        RelatedRole::PrincipalManager => 1,
+        RelatedRole::ActualController => 2,
+    }
+}
+
+pub fn role_of_code(code: u8) -> Option<RelatedRole> {
+    match code {
+        0 => Some(RelatedRole::LegalRepresentative),
+        1 => Some(RelatedRole::PrincipalManager),
+        2 => Some(RelatedRole::ActualController),
+        _ => None,
+    }
+}
+
+pub fn check(id: u64) -> Vec<u8> {
+    id.to_be_bytes().to_vec()
+}
+
+pub fn feedback(check: u64, sequence: u32) -> Vec<u8> {
+    let mut key = self::check(check);
+    key.extend_from_slice(&sequence.to_be_bytes());
     key
 }
 

@@ -7,6 +7,7 @@
 
 mod batch;
 pub mod keys;
+mod migrations;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,16 +21,12 @@ pub use batch::BatchWriter;
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch, collect_prefix};
 use crate::ident::normalize_code;
 use crate::model::{
-    BatchId, IdentifierKind, RecordCategory, RecordDetails, RecordHead, RecordId, RecordVersion, Subject, SubjectId,
-    SubjectVersion,
+    BatchId, IdentifierKind, ListEntryIndex, RecordCategory, RecordDetails, RecordHead, RecordId, RecordVersion,
+    RelatedRole, Subject, SubjectId, SubjectVersion,
 };
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
-type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
-const MIGRATIONS: &[Migration] = &[];
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -129,6 +126,10 @@ impl<E: Engine> Store<E> {
         &self.engine
     }
 
+    pub fn into_engine(self) -> E {
+        self.engine
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
         let found = match self.engine.get(Cf::Meta, keys::SCHEMA_VERSION)? {
             Some(bytes) => parse_u64(&bytes)? as u32,
@@ -143,7 +144,7 @@ impl<E: Engine> Store<E> {
             return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
         }
         for version in found..SCHEMA_VERSION {
-            let migrate = MIGRATIONS
+            let migrate = migrations::MIGRATIONS
                 .get(version as usize - 1)
                 .ok_or_else(|| StoreError::Corrupt(format!("no migration from schema {version}")))?;
             migrate(&self.engine)?;
@@ -307,6 +308,37 @@ impl<E: Engine> Store<E> {
 
     pub fn record_version(&self, id: RecordId, version: u32) -> Result<Option<RecordVersion>, StoreError> {
         self.engine.get(Cf::Versions, &keys::record_version(id, version))?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// The current version of every list entry of a subject (in force or not).
+    pub fn list_entries_of(&self, subject: SubjectId) -> Result<Vec<ListEntryIndex>, StoreError> {
+        let mut entries = Vec::new();
+        let mut undecodable = None;
+        self.engine.scan_prefix(Cf::ListEntries, &keys::subject(subject), &mut |_, value| {
+            match from_json(value) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => undecodable = Some(e),
+            }
+            undecodable.is_none()
+        })?;
+        match undecodable {
+            Some(e) => Err(e),
+            None => Ok(entries),
+        }
+    }
+
+    /// The organisations where a person holds a role, with the role.
+    pub fn organisations_of(&self, person: SubjectId) -> Result<Vec<(SubjectId, RelatedRole)>, StoreError> {
+        let mut out = Vec::new();
+        self.engine.scan_prefix(Cf::Related, &keys::subject(person), &mut |key, _| {
+            if let (Some(organisation), Some(role)) =
+                (keys::u64_at(key, 8), key.get(16).and_then(|c| keys::role_of_code(*c)))
+            {
+                out.push((SubjectId(organisation), role));
+            }
+            true
+        })?;
+        Ok(out)
     }
 
     /// Counts, with list entries in force on `today` computed from the list records.

@@ -1,0 +1,67 @@
+//! Upgrades of the on-disk format, one function per schema step. Each is idempotent: a migration
+//! interrupted by a crash runs again on the next open, because the schema version moves only after it.
+
+use crate::engine::{Cf, Engine, WriteBatch};
+use crate::model::{ListEntryIndex, RecordHead, RecordId, RecordVersion, Subject};
+
+use super::{StoreError, from_json, keys, to_json};
+
+/// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
+pub(super) type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
+pub(super) const MIGRATIONS: &[Migration] = &[v1_to_v2_joint_check_indexes];
+
+/// Writes per engine write while migrating.
+const MIGRATION_CHUNK: usize = 10_000;
+
+/// Schema 2 adds what joint checks read: each subject's list entries, and where each person holds a
+/// role. Both are derived from data schema 1 already has.
+fn v1_to_v2_joint_check_indexes(engine: &dyn Engine) -> Result<(), StoreError> {
+    let mut related = Vec::new();
+    let mut undecodable = None;
+    engine.scan_prefix(Cf::Subjects, b"", &mut |_, value| {
+        match from_json::<Subject>(value) {
+            Ok(subject) => related
+                .extend(subject.related.iter().filter_map(|r| Some(keys::related(r.subject?, subject.id, r.role)))),
+            Err(e) => undecodable = Some(e),
+        }
+        undecodable.is_none()
+    })?;
+    if let Some(e) = undecodable {
+        return Err(e);
+    }
+    for chunk in related.chunks(MIGRATION_CHUNK) {
+        let mut write = WriteBatch::new();
+        for key in chunk {
+            write.put(Cf::Related, key.clone(), Vec::new());
+        }
+        engine.write(write)?;
+    }
+
+    let mut list_records = Vec::new();
+    engine.scan_prefix(Cf::RecordKeys, b"list|", &mut |_, value| {
+        if let Some(id) = keys::u64_at(value, 0) {
+            list_records.push(RecordId(id));
+        }
+        true
+    })?;
+    for chunk in list_records.chunks(MIGRATION_CHUNK) {
+        let mut write = WriteBatch::new();
+        for id in chunk {
+            let head: RecordHead = engine
+                .get(Cf::Records, &keys::record(*id))?
+                .map(|b| from_json(&b))
+                .transpose()?
+                .ok_or_else(|| StoreError::Corrupt(format!("list record {id} has no head")))?;
+            let version: RecordVersion = engine
+                .get(Cf::Versions, &keys::record_version(*id, head.versions))?
+                .map(|b| from_json(&b))
+                .transpose()?
+                .ok_or_else(|| StoreError::Corrupt(format!("list record {id} has no version {}", head.versions)))?;
+            if let Some(entry) = ListEntryIndex::of(*id, head.versions, &version.content) {
+                write.put(Cf::ListEntries, keys::subject_record(head.subject, *id), to_json(&entry));
+            }
+        }
+        engine.write(write)?;
+    }
+    Ok(())
+}

@@ -3,11 +3,13 @@
 //! Approval systems embed this crate directly; `credit-server` puts it behind gRPC. Everything that
 //! decides whether an identifier, a record or a rule is valid lives here, once.
 
+pub mod checks;
 pub mod division;
 pub mod engine;
 pub mod ident;
 pub mod import;
 pub mod model;
+pub mod privacy;
 pub mod rules;
 pub mod store;
 pub mod time;

@@ -30,7 +30,7 @@ enum Command {
     },
     /// Import department files (CSV, JSON Lines, .xlsx) as one atomic batch.
     Import(commands::import::Args),
-    /// Counts of subjects, records, versions and active list entries.
+    /// Counts of subjects, records, versions and active list entries; with --checks, check statistics.
     Stats(commands::stats::Args),
     /// A subject and its records (regulator view), now or as known at a given time.
     Get(commands::get::Args),
@@ -38,6 +38,13 @@ enum Command {
     Backup(commands::backup::BackupArgs),
     /// Restore a copy written by `backup` into a new data directory.
     Restore(commands::backup::RestoreArgs),
+    /// Joint check: the verdict and the measures that apply to an approval item (exit 0: all answered,
+    /// 1: some identifiers invalid, 2: unknown item).
+    Check(commands::check::CheckArgs),
+    /// Report what was done about a measure of a recorded check.
+    Feedback(commands::check::FeedbackArgs),
+    /// Validate joint reward and punishment rule sets.
+    Rules(commands::check::RulesCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +57,9 @@ fn main() -> ExitCode {
         Command::Get(args) => commands::get::run(&args),
         Command::Backup(args) => commands::backup::backup(&args),
         Command::Restore(args) => commands::backup::restore(&args),
+        Command::Check(args) => commands::check::check(&args),
+        Command::Feedback(args) => commands::check::feedback(&args),
+        Command::Rules(command) => commands::check::rules(&command),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

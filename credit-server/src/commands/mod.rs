@@ -2,6 +2,7 @@
 //! JSON goes to stdout, one compact object per line; progress and logs go to stderr.
 
 pub mod backup;
+pub mod check;
 pub mod get;
 pub mod import;
 pub mod stats;

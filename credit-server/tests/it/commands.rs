@@ -12,11 +12,11 @@ fn bin() -> Command {
     command
 }
 
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("credit-server runs")
 }
 
-fn last_json(output: &Output) -> Value {
+pub(crate) fn last_json(output: &Output) -> Value {
     let stdout = String::from_utf8(output.stdout.clone()).expect("utf-8");
     let line = stdout
         .lines()
@@ -25,7 +25,7 @@ fn last_json(output: &Output) -> Value {
     serde_json::from_str(line).expect("the last line is one JSON object")
 }
 
-fn demo() -> PathBuf {
+pub(crate) fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo")
 }
 
@@ -46,7 +46,7 @@ fn stats(data: &Path) -> Value {
 }
 
 /// Loads the committed demo data the way `make demo` does.
-fn load_demo(data: &Path) {
+pub(crate) fn load_demo(data: &Path) {
     let d = demo();
     for (kind, files) in [
         ("subject", vec![d.join("persons.csv"), d.join("subjects.csv")]),

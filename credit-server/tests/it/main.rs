@@ -3,5 +3,6 @@
 // All of this crate is test code, helpers included: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod checks;
 mod commands;
 mod grpc;

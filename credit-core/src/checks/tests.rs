@@ -255,3 +255,45 @@ fn checks_are_recorded_and_feedback_feeds_the_statistics() {
     let future = StatsFilter { from: Some(tomorrow), ..StatsFilter::default() };
     assert_eq!(checker.statistics(&future).unwrap().checks, 0);
 }
+
+#[test]
+fn managers_and_controllers_carry_measures_where_the_scope_names_their_role() {
+    let store = store();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,ZYGLRYXM,ZYGLRYZJHM,SJKZRXM,SJKZRZJHM\n\
+91350100M000100Y43,福州某某有限公司,350100,赵六,,孙八;钱七,;110105194912310038,张三,11010519491231002X\n\
+91350100M000100Y43,福州某某有限公司,350100,赵六,,钱七,11010519491231002Y,,\n";
+    let path = dir.path().join("s.csv");
+    std::fs::write(&path, rows).unwrap();
+    let mut rejects = Vec::new();
+    struct Rejects<'a>(&'a mut Vec<String>);
+    impl crate::import::ImportObserver for Rejects<'_> {
+        fn reject(&mut self, r: &crate::import::Reject) {
+            self.0.push(format!("{:?}: {}", r.column, r.reason));
+        }
+    }
+    let options =
+        ImportOptions { kind: ImportKind::Subject, source_dept: None, strict: false, today: date("2026-11-23") };
+    import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Rejects(&mut rejects))
+        .unwrap();
+    assert_eq!(rejects.len(), 1, "an invalid manager ID number rejects the row: {rejects:?}");
+    assert!(rejects[0].contains("ZYGLRYZJHM"), "{rejects:?}");
+
+    let subject = store.find_subject("91350100M000100Y43").unwrap().unwrap();
+    let roles: Vec<RelatedRole> = subject.related.iter().map(|r| r.role).collect();
+    assert_eq!(
+        roles,
+        vec![
+            RelatedRole::LegalRepresentative,
+            RelatedRole::PrincipalManager,
+            RelatedRole::PrincipalManager,
+            RelatedRole::ActualController
+        ]
+    );
+    let result = evaluate(&store, "91350100M000100Y43", "GOV_PROCUREMENT", "2025-06-01");
+    assert_eq!(result.verdict, Verdict::Block, "{:?}", result.reasons);
+    assert_eq!(result.hits[0].path, Link::RelatedPerson { role: RelatedRole::ActualController });
+    // The debtor now reaches the organisation they control, from their side too.
+    let debtor = evaluate(&store, DEBTOR, "GOV_PROCUREMENT", "2025-06-01");
+    assert_eq!(debtor.hits.len(), 1, "only their own entry: the organisations they are linked to are not listed");
+}

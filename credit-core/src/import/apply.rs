@@ -6,8 +6,8 @@ use super::ImportSummary;
 use super::rows::{RecordInput, SubjectInput};
 use crate::engine::{Cf, Engine};
 use crate::model::{
-    IdentifierKind, ListEntryIndex, RecordHead, RecordVersion, RelatedPerson, StoredIdentifier, Subject, SubjectId,
-    SubjectType, SubjectVersion, content_hash,
+    IdentifierKind, ListEntryIndex, RecordHead, RecordVersion, RelatedPerson, RelatedRole, StoredIdentifier, Subject,
+    SubjectId, SubjectType, SubjectVersion, content_hash,
 };
 use crate::store::{BatchGuard, StoreError, from_json, keys, parse_id, to_json};
 
@@ -174,17 +174,19 @@ impl<E: Engine> Applier<'_, '_, E> {
             Some(p) => p.id,
             None => self.guard.next_subject_id(),
         };
+        // The row's related persons replace those of the roles it names; the legal representative
+        // column is always part of a subject file, other roles only when delivered.
+        let mut delivered = vec![RelatedRole::LegalRepresentative];
+        delivered.extend(input.other_related.iter().map(|r| r.role));
         let mut related = Vec::new();
-        if let Some(mut rep) = input.legal_rep.clone() {
-            if let Some(id_number) = rep.id_number.clone().filter(|n| n.len() == 18) {
-                rep.subject = Some(self.person(&rep.name, &id_number, summary)?);
+        for mut person in input.legal_rep.clone().into_iter().chain(input.other_related.clone()) {
+            if let Some(id_number) = person.id_number.clone().filter(|n| n.len() == 18) {
+                person.subject = Some(self.person(&person.name, &id_number, summary)?);
             }
-            related.push(rep);
+            related.push(person);
         }
-        // Related persons of other roles, delivered by other files, stay.
         if let Some(p) = &previous {
-            related
-                .extend(p.related.iter().filter(|r| r.role != crate::model::RelatedRole::LegalRepresentative).cloned());
+            related.extend(p.related.iter().filter(|r| !delivered.contains(&r.role)).cloned());
         }
         let mut identifiers = input.identifiers.all();
         if let Some(p) = &previous {

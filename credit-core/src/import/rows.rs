@@ -230,6 +230,8 @@ pub struct SubjectInput {
     pub address: Option<String>,
     pub phone: Option<String>,
     pub legal_rep: Option<RelatedPerson>,
+    /// Principal managers and the actual controller, when the row names them.
+    pub other_related: Vec<RelatedPerson>,
     pub attributes: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }
@@ -288,6 +290,15 @@ pub fn subject_row<'r>(f: &mut RowFields<'r>, book: &Codebook, today: NaiveDate)
             })
         }
     };
+    let mut other_related = related_persons(f, RelatedRole::PrincipalManager, "managers", "manager_ids", book, today)?;
+    other_related.extend(related_persons(
+        f,
+        RelatedRole::ActualController,
+        "controller",
+        "controller_id",
+        book,
+        today,
+    )?);
     let former_names = f.all("former_names").into_iter().flat_map(split_list).map(str::to_string).collect();
     let mut attributes = BTreeMap::new();
     if let Some(c) = capital {
@@ -325,9 +336,45 @@ pub fn subject_row<'r>(f: &mut RowFields<'r>, book: &Codebook, today: NaiveDate)
         address,
         phone,
         legal_rep,
+        other_related,
         attributes,
         warnings,
     })
+}
+
+/// Persons of one role: names, and resident ID numbers in the same order (an ID may be left empty).
+fn related_persons<'r>(
+    f: &mut RowFields<'r>,
+    role: RelatedRole,
+    names_field: &'r str,
+    ids_field: &'r str,
+    book: &Codebook,
+    today: NaiveDate,
+) -> Result<Vec<RelatedPerson>, RowError> {
+    let split = |text: &'r str| text.split([';', '；', '、', '|']).map(str::trim).collect::<Vec<_>>();
+    let names = f.get(names_field).map(|(_, v)| split(v)).unwrap_or_default();
+    let (ids_column, ids) = match f.get(ids_field) {
+        Some((column, value)) => (column, split(value)),
+        None => ("", Vec::new()),
+    };
+    if ids.len() > names.len() {
+        return Err(RowError::at(ids_column, format!("{} ID numbers for {} names", ids.len(), names.len())));
+    }
+    let mut persons = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let id_number = match ids.get(i).filter(|id| !id.is_empty()) {
+            Some(id) => Some(resident_id(ids_column, id, book, today)?),
+            None => None,
+        };
+        if name.is_empty() {
+            if id_number.is_some() {
+                return Err(RowError::at(ids_column, format!("ID number {} has no name", i + 1)));
+            }
+            continue;
+        }
+        persons.push(RelatedPerson { role, name: name.to_string(), id_type: None, id_number, subject: None });
+    }
+    Ok(persons)
 }
 
 /// A validated record row, before it is linked to its subject.

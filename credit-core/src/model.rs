@@ -532,12 +532,16 @@ pub struct RecordVersion {
 /// blake3 of a value's JSON: struct fields serialise in declaration order and maps are ordered, so the
 /// same content always hashes the same.
 pub fn content_hash<T: Serialize>(value: &T) -> String {
-    let bytes = serde_json::to_vec(value).expect("model types serialise");
-    blake3::hash(&bytes).to_hex().to_string()
+    hash_json(&serde_json::to_vec(value).expect("model types serialise"))
+}
+
+/// [`content_hash`] of a value already serialised with `serde_json`.
+pub fn hash_json(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -565,7 +569,7 @@ mod tests {
         assert_eq!(SubjectType::from_uscc("91110000600037341L").base(), BaseDatabase::EnterpriseLegalPerson);
     }
 
-    fn list_entry(listed: &str, planned: Option<&str>, removed: Option<&str>) -> RecordContent {
+    pub(crate) fn list_entry(listed: &str, planned: Option<&str>, removed: Option<&str>) -> RecordContent {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         RecordContent {
             subject_name: "x".into(),

@@ -96,6 +96,20 @@ pub struct WriteBatch {
     ops: Vec<Op>,
 }
 
+impl Op {
+    pub fn cf(&self) -> Cf {
+        match self {
+            Op::Put { cf, .. } | Op::Delete { cf, .. } => *cf,
+        }
+    }
+
+    pub fn key(&self) -> &[u8] {
+        match self {
+            Op::Put { key, .. } | Op::Delete { key, .. } => key,
+        }
+    }
+}
+
 impl WriteBatch {
     pub fn new() -> WriteBatch {
         WriteBatch::default()

@@ -43,6 +43,10 @@ impl RocksEngine {
         db_options.create_missing_column_families(true);
         db_options.set_max_background_jobs(2);
         db_options.set_keep_log_file_num(5);
+        // Sync the WAL and table files in the background as they grow, so the fsync that acknowledges
+        // a batch has little left to write and does not stall the writer.
+        db_options.set_wal_bytes_per_sync(1 << 20);
+        db_options.set_bytes_per_sync(1 << 20);
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
         let families = Cf::ALL.iter().map(|cf| {
             let mut block = BlockBasedOptions::default();
@@ -52,8 +56,14 @@ impl RocksEngine {
             let mut options = Options::default();
             options.set_block_based_table_factory(&block);
             options.set_write_buffer_size(config.write_buffer_bytes);
+            // Most reads while importing look for keys that do not exist yet (new identifiers, undo
+            // entries): a whole-key bloom filter on the memtable answers those without walking it.
+            options.set_memtable_whole_key_filtering(true);
+            options.set_memtable_prefix_bloom_ratio(0.1);
             options.set_compression_type(DBCompressionType::Lz4);
-            options.set_bottommost_compression_type(DBCompressionType::Zstd);
+            // LZ4 on every level: with dynamic level sizes most compactions write the last level, and
+            // zstd there took a tenth of the CPU of an import on 2 cores, for about a fifth less disk.
+            options.set_bottommost_compression_type(DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(cf.name(), options)
         });
         let db = DB::open_cf_descriptors(&db_options, path, families).map_err(|e| {
@@ -70,7 +80,11 @@ impl RocksEngine {
     /// Acknowledged means on disk: with `sync`, the WAL is synced before this returns.
     fn write_with(&self, batch: WriteBatch, sync: bool) -> Result<(), EngineError> {
         let mut rocks_batch = rocksdb::WriteBatch::default();
-        for op in batch.ops() {
+        // Memtable inserts in key order reuse the skiplist position of the previous insert; the sort is
+        // stable, so of two writes to one key the later still wins.
+        let mut ops: Vec<&Op> = batch.ops().iter().collect();
+        ops.sort_by(|a, b| (a.cf(), a.key()).cmp(&(b.cf(), b.key())));
+        for op in ops {
             match op {
                 Op::Put { cf, key, value } => rocks_batch.put_cf(self.handle(*cf)?, key, value),
                 Op::Delete { cf, key } => rocks_batch.delete_cf(self.handle(*cf)?, key),
@@ -83,6 +97,20 @@ impl RocksEngine {
 
     fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, EngineError> {
         self.db.cf_handle(cf.name()).ok_or_else(|| EngineError::Engine(format!("column family {} missing", cf.name())))
+    }
+}
+
+impl Drop for RocksEngine {
+    /// Writes the memtables out on a clean close, so the next open does not replay them from the WAL
+    /// (seconds, after a large import). Losing this to a crash loses nothing: the WAL still has it all.
+    fn drop(&mut self) {
+        for cf in Cf::ALL {
+            if let Some(handle) = self.db.cf_handle(cf.name())
+                && let Err(error) = self.db.flush_cf(handle)
+            {
+                tracing::warn!(family = cf.name(), %error, "flush on close failed; the wal will be replayed");
+            }
+        }
     }
 }
 

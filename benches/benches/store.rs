@@ -8,6 +8,10 @@ use credit_core::import::{ImportKind, ImportOptions, ImportTables, Quiet, import
 use credit_core::store::Store;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// The allocator `credit-server` runs with, so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn demo_store(dir: &Path) -> Store<credit_core::engine::RocksEngine> {
     let store = Store::open_dir(dir).expect("store opens");
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");

@@ -177,6 +177,33 @@ pub struct Subject {
 }
 
 impl Subject {
+    /// A subject known only from a record or as someone's related person: flagged provisional until a
+    /// subject row completes it in place.
+    pub fn provisional(
+        id: SubjectId,
+        subject_type: SubjectType,
+        name: &str,
+        identifiers: Vec<StoredIdentifier>,
+        division: Option<String>,
+    ) -> Subject {
+        Subject {
+            id,
+            subject_type,
+            base: subject_type.base(),
+            name: name.to_string(),
+            former_names: Vec::new(),
+            identifiers,
+            division,
+            established: None,
+            status: None,
+            address: None,
+            phone: None,
+            related: Vec::new(),
+            provisional: true,
+            attributes: BTreeMap::new(),
+        }
+    }
+
     pub fn identifier(&self, kind: IdentifierKind) -> Option<&str> {
         self.identifiers.iter().find(|i| i.kind == kind).map(|i| i.value.as_str())
     }

@@ -137,7 +137,7 @@ impl<E: Engine> Checker<'_, E> {
             operator: required(&input.operator, "operator")?,
             recorded_at: now,
         };
-        feedback.sequence = self.store.append_feedback(input.check_id, |sequence| {
+        self.store.append_feedback(input.check_id, |sequence| {
             feedback.sequence = sequence;
             to_json(&feedback)
         })?;

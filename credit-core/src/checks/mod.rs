@@ -51,9 +51,6 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 5] =
-        [Verdict::Block, Verdict::Restrict, Verdict::Caution, Verdict::Priority, Verdict::Clear];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Block => "BLOCK",

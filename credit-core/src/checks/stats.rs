@@ -38,16 +38,12 @@ pub struct StatsGroup {
 impl StatsGroup {
     fn add(&mut self, outcome: Option<Outcome>) {
         self.measure_hits += 1;
+        let Some(outcome) = outcome else { return };
+        self.with_feedback += 1;
         match outcome {
-            None => {}
-            Some(o) => {
-                self.with_feedback += 1;
-                match o {
-                    Outcome::Applied => self.applied += 1,
-                    Outcome::NotApplied => self.not_applied += 1,
-                    Outcome::Escalated => self.escalated += 1,
-                }
-            }
+            Outcome::Applied => self.applied += 1,
+            Outcome::NotApplied => self.not_applied += 1,
+            Outcome::Escalated => self.escalated += 1,
         }
     }
 

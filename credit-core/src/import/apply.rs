@@ -141,22 +141,9 @@ impl<E: Engine> Applier<'_, '_, E> {
             return Ok(id);
         }
         let id = self.guard.next_subject_id();
-        let subject = Subject {
-            id,
-            subject_type: SubjectType::NaturalPerson,
-            base: SubjectType::NaturalPerson.base(),
-            name: name.to_string(),
-            former_names: Vec::new(),
-            identifiers: vec![StoredIdentifier { kind: IdentifierKind::Ric, value: id_number.to_string() }],
-            division: Some(id_number[..6].to_string()),
-            established: None,
-            status: None,
-            address: None,
-            phone: None,
-            related: Vec::new(),
-            provisional: true,
-            attributes: Default::default(),
-        };
+        let identifiers = vec![StoredIdentifier { kind: IdentifierKind::Ric, value: id_number.to_string() }];
+        let division = Some(id_number[..6].to_string());
+        let subject = Subject::provisional(id, SubjectType::NaturalPerson, name, identifiers, division);
         self.save_subject(&subject, None)?;
         summary.provisional_subjects += 1;
         Ok(id)
@@ -273,22 +260,15 @@ impl<E: Engine> Applier<'_, '_, E> {
             }],
             None => Vec::new(),
         };
-        let subject = Subject {
+        let division = uscc.map(|c| c[2..8].to_string()).or_else(|| input.division_hint.clone());
+        let mut subject = Subject::provisional(
             id,
             subject_type,
-            base: subject_type.base(),
-            name: input.subject_name.clone(),
-            former_names: Vec::new(),
-            identifiers: input.identifiers.organisation.clone(),
-            division: uscc.map(|c| c[2..8].to_string()).or_else(|| input.division_hint.clone()),
-            established: None,
-            status: None,
-            address: None,
-            phone: None,
-            related,
-            provisional: true,
-            attributes: Default::default(),
-        };
+            &input.subject_name,
+            input.identifiers.organisation.clone(),
+            division,
+        );
+        subject.related = related;
         self.save_subject(&subject, None)?;
         summary.provisional_subjects += 1;
         Ok(id)

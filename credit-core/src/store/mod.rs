@@ -314,19 +314,10 @@ impl<E: Engine> Store<E> {
 
     /// The current version of every list entry of a subject (in force or not).
     pub fn list_entries_of(&self, subject: SubjectId) -> Result<Vec<ListEntryIndex>, StoreError> {
-        let mut entries = Vec::new();
-        let mut undecodable = None;
-        self.engine.scan_prefix(Cf::ListEntries, &keys::subject(subject), &mut |_, value| {
-            match from_json(value) {
-                Ok(entry) => entries.push(entry),
-                Err(e) => undecodable = Some(e),
-            }
-            undecodable.is_none()
-        })?;
-        match undecodable {
-            Some(e) => Err(e),
-            None => Ok(entries),
-        }
+        collect_prefix(&self.engine, Cf::ListEntries, &keys::subject(subject))?
+            .into_iter()
+            .map(|(_, v)| from_json(&v))
+            .collect()
     }
 
     /// The organisations where a person holds a role, with the role.
@@ -368,10 +359,7 @@ impl<E: Engine> Store<E> {
 
     /// Visits every check-log entry in id order until `visit` returns `false`.
     pub fn scan_checks(&self, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError> {
-        Ok(self.engine.scan_prefix(Cf::Checks, b"", &mut |key, value| match keys::u64_at(key, 0) {
-            Some(id) => visit(id, value),
-            None => true,
-        })?)
+        self.scan_by_check(Cf::Checks, visit)
     }
 
     /// Appends feedback on a check, synced (it is a department's acknowledged report). `build` gets the
@@ -396,7 +384,12 @@ impl<E: Engine> Store<E> {
 
     /// Visits every feedback entry (check id order, then sequence) until `visit` returns `false`.
     pub fn scan_feedback(&self, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError> {
-        Ok(self.engine.scan_prefix(Cf::Feedback, b"", &mut |key, value| match keys::u64_at(key, 0) {
+        self.scan_by_check(Cf::Feedback, visit)
+    }
+
+    /// Scans a family keyed by check id first, handing `visit` the check id of each entry.
+    fn scan_by_check(&self, cf: Cf, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError> {
+        Ok(self.engine.scan_prefix(cf, b"", &mut |key, value| match keys::u64_at(key, 0) {
             Some(id) => visit(id, value),
             None => true,
         })?)

@@ -1,4 +1,5 @@
-//! Store point reads by identifier, over the demo data in a real RocksDB store (warm cache).
+//! Store point reads by identifier, over the demo data in a real RocksDB store (warm cache), with and
+//! without the cache of decoded subjects.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -44,6 +45,16 @@ fn point_reads(c: &mut Criterion) {
         b.iter(|| {
             for code in &codes {
                 black_box(store.find_subject(black_box(code)).expect("read").is_some());
+            }
+        })
+    });
+    // The same reads decoding every subject: what a read costs when its subject is not in the cache.
+    let cold_dir = tempfile::tempdir().expect("tempdir");
+    let uncached = demo_store(cold_dir.path()).with_subject_cache_bytes(0);
+    group.bench_function("find_subject_by_uscc_uncached", |b| {
+        b.iter(|| {
+            for code in &codes {
+                black_box(uncached.find_subject(black_box(code)).expect("read").is_some());
             }
         })
     });

@@ -115,6 +115,10 @@ impl WriteBatch {
         WriteBatch::default()
     }
 
+    pub fn with_capacity(ops: usize) -> WriteBatch {
+        WriteBatch { ops: Vec::with_capacity(ops) }
+    }
+
     pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.ops.push(Op::Put { cf, key: key.into(), value: value.into() });
     }
@@ -166,6 +170,19 @@ pub trait Engine: Send + Sync + 'static {
     /// (`kill -9`), not necessarily a power loss. For logs that are not acknowledged data (the check log).
     fn write_unsynced(&self, batch: WriteBatch) -> Result<(), EngineError> {
         self.write(batch)
+    }
+
+    /// Applies the batch atomically without logging it, for bulk writes that keep their own undo
+    /// journal: it becomes durable with the next [`Engine::persist`]. A crash before that keeps or loses
+    /// each such batch whole, never a part of one, and keeps them in order (a kept batch implies every
+    /// earlier one was kept).
+    fn write_unlogged(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        self.write(batch)
+    }
+
+    /// Makes every earlier unlogged write durable.
+    fn persist(&self) -> Result<(), EngineError> {
+        Ok(())
     }
 
     /// Writes a consistent copy of the whole store to `dir` (which must not exist yet).

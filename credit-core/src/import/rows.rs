@@ -1,6 +1,8 @@
 //! One source row → a validated subject or record, or the reason it is rejected.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashSet, HashSetExt};
 
 use chrono::NaiveDate;
 

@@ -1,7 +1,10 @@
 //! Column aliases and enumeration mappings: data (`data/columns.toml`, `data/enums.toml`), compiled in
 //! and replaceable by configuration.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// Looked up for every enumerated cell of every row: a fast hash (tables are our own data).
+use foldhash::{HashMap, HashMapExt};
 use std::sync::LazyLock;
 
 use super::ImportKind;

@@ -181,6 +181,7 @@ fn a_later_subject_row_completes_a_provisional_subject_in_place() {
     let row = "TYSHXYDM,JGMC,ZCDZ\n91440300568520498A,深圳市未知贸易有限公司,深圳市南山区科技园路1号\n";
     let (s, _) = run(&store, ImportKind::Subject, &[write(&dir, "s.csv", row)], false);
     assert_eq!((s.new_subjects, s.updated_subjects), (0, 1));
+    // The first read left the provisional state in the subject cache; the import must have emptied it.
     let completed = store.find_subject("91440300568520498A").unwrap().unwrap();
     assert_eq!(completed.id, provisional.id, "same subject, completed in place");
     assert!(!completed.provisional);

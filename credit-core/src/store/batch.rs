@@ -6,11 +6,15 @@
 //! never committed (the process was killed) is rolled back on the next open by replaying its undo
 //! entries backwards, chunk by chunk. So a batch is, after any crash, either whole or absent.
 //!
+//! Chunks are written without the engine's log ([`Engine::write_unlogged`]): a crash may lose them, but
+//! each together with its undo entry, and the commit persists them all before writing its mark.
+//!
 //! With a [`Committer`], a chunk is written on another thread while the next one is being built; at
 //! most one chunk is in flight, and reads see it until it has landed.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+// The overlays see every key of an import several times: a fast, seeded hash.
+use foldhash::{HashMap, HashMapExt};
 use std::sync::mpsc;
 
 use crate::engine::{Cf, Engine, EngineError, WriteBatch};
@@ -34,7 +38,7 @@ impl Committer {
         scope.spawn(move || {
             for (batch, ack) in queue {
                 // The writer may have stopped waiting (it is dropping the batch): nothing to tell.
-                let _ = ack.send(engine.write(batch));
+                let _ = ack.send(engine.write_unlogged(batch));
             }
         });
         Committer { jobs }
@@ -205,12 +209,15 @@ impl<'e> BatchWriter<'e> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut batch = std::mem::take(&mut self.pending);
-        batch.put(Cf::Journal, keys::journal(self.id, self.chunks_flushed), std::mem::take(&mut self.undo));
+        // The next chunk starts at the size of this one: no reallocation while it fills up.
+        let mut batch = std::mem::replace(&mut self.pending, WriteBatch::with_capacity(self.chunk_ops + 1));
+        let (undo_bytes, overlay_keys) = (self.undo.len(), self.overlay.len());
+        let undo = std::mem::replace(&mut self.undo, Vec::with_capacity(undo_bytes));
+        batch.put(Cf::Journal, keys::journal(self.id, self.chunks_flushed), undo);
         self.chunks_flushed += 1;
-        let overlay = std::mem::take(&mut self.overlay);
+        let overlay = std::mem::replace(&mut self.overlay, HashMap::with_capacity(overlay_keys));
         let Some(committer) = &self.committer else {
-            return Ok(self.engine.write(batch)?);
+            return Ok(self.engine.write_unlogged(batch)?);
         };
         let (ack, landed) = mpsc::sync_channel(1);
         let sent = committer.jobs.send((batch, ack));
@@ -224,6 +231,10 @@ impl<'e> BatchWriter<'e> {
     /// journal of the earlier chunks. After this returns, the batch survives any crash.
     pub fn commit(mut self, last: WriteBatch) -> Result<(), StoreError> {
         self.wait_inflight()?;
+        // The chunks went without the WAL: they must be on disk before the commit mark is.
+        if self.chunks_flushed > 0 {
+            self.engine.persist()?;
+        }
         let mut batch = std::mem::take(&mut self.pending);
         for op in last.ops() {
             match op {

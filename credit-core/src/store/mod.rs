@@ -6,17 +6,21 @@
 //! ([`RecordContent::in_force_on`], "what was in force on D") are both answerable.
 
 mod batch;
+#[cfg(test)]
+mod crash_tests;
 pub mod keys;
 mod migrations;
+mod subject_cache;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use batch::{BatchWriter, Committer};
+use subject_cache::{Lookup, SubjectCache};
 
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch, collect_prefix};
 use crate::ident::normalize_code;
@@ -27,6 +31,9 @@ use crate::model::{
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
+pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -99,6 +106,7 @@ pub struct Store<E: Engine> {
     writer: Mutex<()>,
     /// Serialises check-id allocation and feedback sequence numbers (short, one write each).
     check_log: Mutex<()>,
+    subject_cache: SubjectCache,
 }
 
 impl<E: Engine> std::fmt::Debug for Store<E> {
@@ -118,10 +126,21 @@ impl<E: Engine> Store<E> {
     /// Opens a store on `engine`: checks and migrates the schema, and rolls back any batch a crash
     /// interrupted.
     pub fn open(engine: E) -> Result<Store<E>, StoreError> {
-        let store = Store { engine, writer: Mutex::new(()), check_log: Mutex::new(()) };
+        let store = Store {
+            engine,
+            writer: Mutex::new(()),
+            check_log: Mutex::new(()),
+            subject_cache: SubjectCache::new(DEFAULT_SUBJECT_CACHE_BYTES),
+        };
         store.check_schema()?;
         store.recover()?;
         Ok(store)
+    }
+
+    /// Sets the memory for decoded current subjects (0: decode on every read).
+    pub fn with_subject_cache_bytes(mut self, bytes: u64) -> Store<E> {
+        self.subject_cache = SubjectCache::new(bytes);
+        self
     }
 
     pub fn engine(&self) -> &E {
@@ -185,6 +204,7 @@ impl<E: Engine> Store<E> {
         source_dept: Option<String>,
     ) -> Result<BatchGuard<'_, E>, StoreError> {
         let lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let cache_fence = CacheFence::new(&self.subject_cache);
         let id = BatchId(self.next_id(keys::NEXT_BATCH)?);
         let info = BatchInfo {
             id,
@@ -205,6 +225,7 @@ impl<E: Engine> Store<E> {
             counters: self.counters()?,
             next_subject: self.next_id(keys::NEXT_SUBJECT)?,
             next_record: self.next_id(keys::NEXT_RECORD)?,
+            _cache_fence: cache_fence,
             _lock: lock,
         })
     }
@@ -228,7 +249,21 @@ impl<E: Engine> Store<E> {
     }
 
     pub fn subject(&self, id: SubjectId) -> Result<Option<Subject>, StoreError> {
-        self.engine.get(Cf::Subjects, &keys::subject(id))?.map(|b| from_json(&b)).transpose()
+        Ok(self.subject_shared(id)?.map(Arc::unwrap_or_clone))
+    }
+
+    /// The current subject, shared with the subject cache (no copy).
+    pub fn subject_shared(&self, id: SubjectId) -> Result<Option<Arc<Subject>>, StoreError> {
+        let ticket = match self.subject_cache.lookup(id) {
+            Lookup::Hit(subject) => return Ok(Some(subject)),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let Some(bytes) = self.engine.get(Cf::Subjects, &keys::subject(id))? else {
+            return Ok(None);
+        };
+        let subject = Arc::new(from_json::<Subject>(&bytes)?);
+        self.subject_cache.offer(ticket, &subject, bytes.len());
+        Ok(Some(subject))
     }
 
     /// Finds a subject by any identifier (unified code, organisation code, registration number, tax
@@ -448,7 +483,25 @@ pub struct BatchGuard<'s, E: Engine> {
     /// because nothing it wrote survives.
     next_subject: u64,
     next_record: u64,
+    /// Declared before the lock: the cache reopens before the next batch may start.
+    _cache_fence: CacheFence<'s>,
     _lock: std::sync::MutexGuard<'s, ()>,
+}
+
+/// Keeps the subject cache out of the way for as long as a batch runs, however the batch ends.
+struct CacheFence<'s>(&'s SubjectCache);
+
+impl<'s> CacheFence<'s> {
+    fn new(cache: &'s SubjectCache) -> CacheFence<'s> {
+        cache.batch_started();
+        CacheFence(cache)
+    }
+}
+
+impl Drop for CacheFence<'_> {
+    fn drop(&mut self) {
+        self.0.batch_ended();
+    }
 }
 
 impl<E: Engine> std::fmt::Debug for BatchGuard<'_, E> {

@@ -11,6 +11,7 @@ pub mod import;
 pub mod model;
 pub mod privacy;
 pub mod rules;
+pub mod search;
 pub mod store;
 pub mod time;
 

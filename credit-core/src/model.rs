@@ -67,6 +67,39 @@ pub enum SubjectType {
 }
 
 impl SubjectType {
+    pub const ALL: [SubjectType; 10] = [
+        SubjectType::NaturalPerson,
+        SubjectType::Enterprise,
+        SubjectType::IndividualBusiness,
+        SubjectType::FarmerCooperative,
+        SubjectType::GovernmentBody,
+        SubjectType::PublicInstitution,
+        SubjectType::SocialOrganisation,
+        SubjectType::PrivateNonProfit,
+        SubjectType::Foundation,
+        SubjectType::OtherOrganisation,
+    ];
+
+    /// The name used in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::NaturalPerson => "natural_person",
+            SubjectType::Enterprise => "enterprise",
+            SubjectType::IndividualBusiness => "individual_business",
+            SubjectType::FarmerCooperative => "farmer_cooperative",
+            SubjectType::GovernmentBody => "government_body",
+            SubjectType::PublicInstitution => "public_institution",
+            SubjectType::SocialOrganisation => "social_organisation",
+            SubjectType::PrivateNonProfit => "private_non_profit",
+            SubjectType::Foundation => "foundation",
+            SubjectType::OtherOrganisation => "other_organisation",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<SubjectType> {
+        SubjectType::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+
     pub fn base(self) -> BaseDatabase {
         match self {
             SubjectType::NaturalPerson => BaseDatabase::NaturalPerson,

@@ -50,6 +50,11 @@ enum Command {
     Feedback(commands::check::FeedbackArgs),
     /// Validate joint reward and punishment rule sets.
     Rules(commands::check::RulesCommand),
+    /// Search subjects by name (any script, pinyin, initials), code or its prefix, ID number, document
+    /// number; the index catches up with the store first (exit 2: invalid filter or cursor).
+    Search(commands::search::SearchArgs),
+    /// Rebuild the search index from the store.
+    Reindex(commands::search::ReindexArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::check(&args),
         Command::Feedback(args) => commands::check::feedback(&args),
         Command::Rules(command) => commands::check::rules(&command),
+        Command::Search(args) => commands::search::search(&args),
+        Command::Reindex(args) => commands::search::reindex(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

@@ -56,6 +56,30 @@ fn prefix_scans_are_ordered_and_bounded(engine: &dyn Engine) {
     assert!(collect_prefix(engine, Cf::SubjectRecords, b"z").unwrap().is_empty());
 }
 
+fn scans_from_a_key_run_to_the_end(engine: &dyn Engine) {
+    let mut batch = WriteBatch::new();
+    for key in [&b"a1"[..], b"b1", b"b2", b"c1"] {
+        batch.put(Cf::Changes, key.to_vec(), b"".to_vec());
+    }
+    engine.write(batch).unwrap();
+    let mut seen = Vec::new();
+    engine
+        .scan_from(Cf::Changes, b"b", &mut |k, _| {
+            seen.push(k.to_vec());
+            true
+        })
+        .unwrap();
+    assert_eq!(seen, vec![b"b1".to_vec(), b"b2".to_vec(), b"c1".to_vec()]);
+    let mut first = Vec::new();
+    engine
+        .scan_from(Cf::Changes, b"b2", &mut |k, _| {
+            first.push(k.to_vec());
+            false
+        })
+        .unwrap();
+    assert_eq!(first, vec![b"b2".to_vec()], "the visitor stops the scan");
+}
+
 fn empty_batches_are_fine(engine: &dyn Engine) {
     engine.write(WriteBatch::new()).unwrap();
 }
@@ -104,6 +128,12 @@ macro_rules! conformance_suite {
             fn unsynced_writes_are_applied_atomically_in_every_family() {
                 let (_guard, engine) = $make;
                 super::unsynced_writes_are_applied_atomically_in_every_family(&engine);
+            }
+
+            #[test]
+            fn scans_from_a_key_run_to_the_end() {
+                let (_guard, engine) = $make;
+                super::scans_from_a_key_run_to_the_end(&engine);
             }
 
             #[test]

@@ -48,6 +48,19 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
+    fn scan_from(&self, cf: Cf, start: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), EngineError> {
+        let families = self.families.read().unwrap_or_else(|e| e.into_inner());
+        let Some(map) = families.get(&cf) else {
+            return Ok(());
+        };
+        for (k, v) in map.range(start.to_vec()..) {
+            if !visit(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {
         let mut families = self.families.write().unwrap_or_else(|e| e.into_inner());
         // Nothing below can panic or fail part-way, so the batch applies whole.

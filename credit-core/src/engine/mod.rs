@@ -44,11 +44,14 @@ pub enum Cf {
     Checks,
     /// Check id + sequence → feedback on a measure of that check (schema 2).
     Feedback,
+    /// Batch id + subject id → nothing: subjects a committed batch changed, for indexes that follow the
+    /// store (schema 3).
+    Changes,
 }
 
 impl Cf {
     /// Every family. The position is the family's code in undo journals: only ever append.
-    pub const ALL: [Cf; 13] = [
+    pub const ALL: [Cf; 14] = [
         Cf::Meta,
         Cf::Subjects,
         Cf::SubjectVersions,
@@ -62,6 +65,7 @@ impl Cf {
         Cf::Related,
         Cf::Checks,
         Cf::Feedback,
+        Cf::Changes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +83,7 @@ impl Cf {
             Cf::Related => "related",
             Cf::Checks => "checks",
             Cf::Feedback => "feedback",
+            Cf::Changes => "changes",
         }
     }
 }
@@ -162,6 +167,9 @@ pub trait Engine: Send + Sync + 'static {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), EngineError>;
+
+    /// Calls `visit` with each key from `start` on, in key order, until it returns `false`.
+    fn scan_from(&self, cf: Cf, start: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), EngineError>;
 
     /// Applies the batch atomically; when this returns `Ok`, the batch survives a crash.
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError>;

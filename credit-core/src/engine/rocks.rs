@@ -161,6 +161,18 @@ impl Engine for RocksEngine {
         Ok(())
     }
 
+    fn scan_from(&self, cf: Cf, start: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), EngineError> {
+        let iter =
+            self.db.iterator_cf(self.handle(cf)?, rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, v) = item.map_err(engine_error)?;
+            if !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {
         self.write_with(batch, Durability::Synced)
     }

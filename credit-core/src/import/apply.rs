@@ -98,6 +98,7 @@ impl<E: Engine> Applier<'_, '_, E> {
             }
         }
         self.save_related(subject, previous)?;
+        self.guard.touch(subject.id)?;
         let counters = &mut self.guard.counters;
         counters.subject_versions += 1;
         match previous {
@@ -327,6 +328,7 @@ impl<E: Engine> Applier<'_, '_, E> {
         };
         let version = with_field(&header, "content", &content_json);
         self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), version)?;
+        self.guard.touch(subject)?;
         if let Some(entry) = ListEntryIndex::of(head.id, head.versions, &input.content) {
             let key = keys::subject_record(subject, head.id);
             if head.versions == 1 {

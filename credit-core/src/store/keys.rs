@@ -16,6 +16,7 @@
 //! | related | person id + organisation id + role (1 byte) | empty |
 //! | checks | check id | [`crate::checks::CheckRecord`] JSON |
 //! | feedback | check id + sequence (4 bytes BE) | [`crate::checks::Feedback`] JSON |
+//! | changes | batch id + subject id | empty |
 //!
 //! Big-endian integers keep numeric order under RocksDB's byte order.
 
@@ -97,6 +98,13 @@ pub fn identifier(kind: IdentifierKind, value: &str) -> Vec<u8> {
 /// Exact name within a division: how records without a known identifier find their organisation.
 pub fn name_in_division(division: &str, name: &str) -> Vec<u8> {
     format!("n/{division}/{name}").into_bytes()
+}
+
+/// A subject changed by a batch: batch first, so a follower reads every change after a batch in order.
+pub fn change(batch: BatchId, subject: SubjectId) -> Vec<u8> {
+    let mut key = batch.0.to_be_bytes().to_vec();
+    key.extend_from_slice(&subject.0.to_be_bytes());
+    key
 }
 
 pub fn batch(id: BatchId) -> Vec<u8> {

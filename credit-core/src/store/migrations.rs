@@ -8,7 +8,7 @@ use super::{StoreError, from_json, keys, to_json};
 
 /// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
 pub(super) type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
-pub(super) const MIGRATIONS: &[Migration] = &[v1_to_v2_joint_check_indexes];
+pub(super) const MIGRATIONS: &[Migration] = &[v1_to_v2_joint_check_indexes, v2_to_v3_change_log];
 
 /// Writes per engine write while migrating.
 const MIGRATION_CHUNK: usize = 10_000;
@@ -63,5 +63,11 @@ fn v1_to_v2_joint_check_indexes(engine: &dyn Engine) -> Result<(), StoreError> {
         }
         engine.write(write)?;
     }
+    Ok(())
+}
+
+/// Schema 3 adds the change log (subjects each batch changed). It starts empty: a search index opened on
+/// an older store has never been built, and builds itself from the subjects family.
+fn v2_to_v3_change_log(_engine: &dyn Engine) -> Result<(), StoreError> {
     Ok(())
 }

@@ -30,7 +30,7 @@ use crate::model::{
 };
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;
@@ -225,6 +225,7 @@ impl<E: Engine> Store<E> {
             counters: self.counters()?,
             next_subject: self.next_id(keys::NEXT_SUBJECT)?,
             next_record: self.next_id(keys::NEXT_RECORD)?,
+            touched: foldhash::HashSet::default(),
             _cache_fence: cache_fence,
             _lock: lock,
         })
@@ -282,6 +283,63 @@ impl<E: Engine> Store<E> {
             }
         }
         Ok(None)
+    }
+
+    /// Subjects changed by committed batches after `after` (none: every batch), in batch order, with the
+    /// last such batch. A running batch's changes are not included.
+    pub fn changes_after(&self, after: Option<BatchId>) -> Result<(Vec<SubjectId>, Option<BatchId>), StoreError> {
+        let start = after.map_or(0, |b| b.0 + 1);
+        let mut entries = Vec::new();
+        let mut scan_error = None;
+        let mut batches: Vec<BatchId> = Vec::new();
+        self.engine.scan_from(Cf::Changes, &start.to_be_bytes(), &mut |key, _| {
+            match (keys::u64_at(key, 0), keys::u64_at(key, 8)) {
+                (Some(batch), Some(subject)) => {
+                    if batches.last() != Some(&BatchId(batch)) {
+                        batches.push(BatchId(batch));
+                    }
+                    entries.push((BatchId(batch), SubjectId(subject)));
+                }
+                _ => scan_error = Some(StoreError::Corrupt("change log key".into())),
+            }
+            scan_error.is_none()
+        })?;
+        if let Some(e) = scan_error {
+            return Err(e);
+        }
+        let mut committed = foldhash::HashSet::default();
+        for batch in &batches {
+            if self.batch(*batch)?.is_some_and(|b| b.status == BatchStatus::Committed) {
+                committed.insert(*batch);
+            }
+        }
+        let last = batches.iter().rev().find(|b| committed.contains(*b)).copied();
+        let subjects = entries.into_iter().filter(|(b, _)| committed.contains(b)).map(|(_, s)| s).collect();
+        Ok((subjects, last))
+    }
+
+    /// The last batch that committed, if any.
+    pub fn last_committed_batch(&self) -> Result<Option<BatchId>, StoreError> {
+        let next = self.next_id(keys::NEXT_BATCH)?;
+        for id in (1..next).rev() {
+            if self.batch(BatchId(id))?.is_some_and(|b| b.status == BatchStatus::Committed) {
+                return Ok(Some(BatchId(id)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every current subject, in id order, until `visit` returns `false`.
+    pub fn scan_subjects(&self, visit: &mut dyn FnMut(Subject) -> bool) -> Result<(), StoreError> {
+        let mut failed = None;
+        self.engine.scan_prefix(Cf::Subjects, b"", &mut |_, value| match from_json::<Subject>(value) {
+            Ok(subject) => visit(subject),
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// Every version of a subject, oldest first.
@@ -483,6 +541,8 @@ pub struct BatchGuard<'s, E: Engine> {
     /// because nothing it wrote survives.
     next_subject: u64,
     next_record: u64,
+    /// Subjects this batch changed, each written once to the change log.
+    touched: foldhash::HashSet<SubjectId>,
     /// Declared before the lock: the cache reopens before the next batch may start.
     _cache_fence: CacheFence<'s>,
     _lock: std::sync::MutexGuard<'s, ()>,
@@ -519,6 +579,14 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
     pub fn next_subject_id(&mut self) -> SubjectId {
         self.next_subject += 1;
         SubjectId(self.next_subject - 1)
+    }
+
+    /// Notes in the change log that the batch changed `subject` (its data, records or list entries).
+    pub fn touch(&mut self, subject: SubjectId) -> Result<(), StoreError> {
+        if !self.touched.insert(subject) {
+            return Ok(());
+        }
+        self.writer.put_new(Cf::Changes, keys::change(self.info.id, subject), Vec::new())
     }
 
     pub fn next_record_id(&mut self) -> RecordId {

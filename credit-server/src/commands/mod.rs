@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod get;
 pub mod import;
+pub mod search;
 pub mod stats;
 
 use std::io::Write;

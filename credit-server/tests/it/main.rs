@@ -6,3 +6,4 @@
 mod checks;
 mod commands;
 mod grpc;
+mod search;

@@ -1,0 +1,416 @@
+//! Full-text search over subjects and their records (tantivy), for people who type partial names,
+//! traditional characters, pinyin, full-width digits, code prefixes or document numbers.
+//!
+//! The index follows the store: each commit records the last store batch it contains, and
+//! [`SearchIndex::catch_up`] indexes the subjects every later committed batch changed (the store's change
+//! log), so a crash between a store write and the index heals on the next open. Hits are joined with the
+//! store: a subject the store no longer has is never returned, and what a hit shows is current.
+
+mod analysis;
+mod document;
+mod normalize;
+mod query;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::schema::Value;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use normalize::{code_key, core_name, normalize};
+pub use query::{Filters, SearchView};
+
+use crate::engine::Engine;
+use crate::model::{BatchId, IdentifierKind, RecordCategory, Subject, SubjectId, SubjectType};
+use crate::privacy::{mask_id_number, mask_name};
+use crate::store::{Store, StoreError};
+use document::Fields;
+
+/// Bumped when the index layout changes: an index of another version is rebuilt.
+const INDEX_VERSION: u32 = 1;
+/// Memory for the tantivy writer (split between its threads).
+const WRITER_MEMORY: usize = 192 << 20;
+/// Largest page of hits.
+pub const MAX_LIMIT: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("invalid cursor: {0}")]
+    BadCursor(String),
+    #[error("invalid filter {field}: {reason}")]
+    BadFilter { field: &'static str, reason: String },
+}
+
+impl SearchError {
+    /// The caller's fault (returned as is) rather than ours (logged).
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, SearchError::BadCursor(_) | SearchError::BadFilter { .. })
+    }
+}
+
+/// What the index's last commit contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Payload {
+    version: u32,
+    /// The last store batch whose changes are indexed (none: the store had no committed batch).
+    last_batch: Option<u64>,
+}
+
+/// What a catch-up did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CatchUp {
+    /// A full build from the subjects family (new or outdated index).
+    pub rebuilt: bool,
+    pub subjects_indexed: u64,
+    pub subjects_removed: u64,
+    pub last_batch: Option<u64>,
+}
+
+/// One hit, joined with the store's current data, masked for display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// The unified code, or the masked ID number of a natural person.
+    pub code: Option<String>,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub subject_type: &'static str,
+    pub score: f32,
+    pub subject_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The name with the characters the query matched in `<em>…</em>`.
+    pub highlight: String,
+    /// Pass as `cursor` to get the hits after this one.
+    pub cursor: String,
+}
+
+/// A search: query text, filters, page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub filters: Filters,
+    pub limit: usize,
+    pub cursor: Option<String>,
+    pub view: SearchView,
+}
+
+/// The search index of one store, in its own directory.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: IndexWriter,
+    fields: Fields,
+    /// Keys the hash of ID numbers: the index never holds one in clear (nor a hash anyone could
+    /// reverse by trying every date of birth without this key).
+    id_key: [u8; 32],
+    payload: Option<Payload>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("dir", &self.dir).field("payload", &self.payload).finish_non_exhaustive()
+    }
+}
+
+/// Where a store's search index lives by default: beside the store's files, in its data directory.
+pub fn default_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("search")
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it (empty, to be built by [`SearchIndex::catch_up`]) when missing
+    /// or of another layout version.
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        std::fs::create_dir_all(dir)?;
+        let id_key = id_key(dir)?;
+        let (schema, fields) = document::schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+        let mut index = Index::open_or_create(directory, schema.clone())?;
+        let mut payload = read_payload(&index)?;
+        if payload.is_some_and(|p| p.version != INDEX_VERSION) || index.schema() != schema {
+            drop(index);
+            clear_index_files(dir)?;
+            let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+            index = Index::open_or_create(directory, schema)?;
+            payload = None;
+        }
+        analysis::register(&index)?;
+        let writer = index.writer_with_num_threads(2, WRITER_MEMORY)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex { index, reader, writer, fields, id_key, payload, dir: dir.to_path_buf() })
+    }
+
+    /// Brings the index up to the store: a full build when it has never been built, otherwise the
+    /// subjects changed by every committed batch since its last commit.
+    pub fn catch_up<E: Engine>(&mut self, store: &Store<E>) -> Result<CatchUp, SearchError> {
+        let today = crate::time::today_cst();
+        let Some(payload) = self.payload else {
+            return self.rebuild(store);
+        };
+        let (changed, last) = store.changes_after(payload.last_batch.map(BatchId))?;
+        let Some(last) = last else {
+            return Ok(CatchUp { last_batch: payload.last_batch, ..CatchUp::default() });
+        };
+        let mut outcome = CatchUp { last_batch: Some(last.0), ..CatchUp::default() };
+        let mut seen = foldhash::HashSet::default();
+        for id in changed {
+            if !seen.insert(id) {
+                continue;
+            }
+            self.writer.delete_term(Term::from_field_u64(self.fields.id, id.0));
+            match store.subject(id)? {
+                Some(subject) => {
+                    self.add(store, &subject, today)?;
+                    outcome.subjects_indexed += 1;
+                }
+                None => outcome.subjects_removed += 1,
+            }
+        }
+        self.commit(Some(last))?;
+        Ok(outcome)
+    }
+
+    /// Builds the index again from every subject of the store (`credit-server reindex`).
+    pub fn rebuild<E: Engine>(&mut self, store: &Store<E>) -> Result<CatchUp, SearchError> {
+        let today = crate::time::today_cst();
+        // The batch is read first: a batch committing during the scan is then caught up next time.
+        let last = store.last_committed_batch()?;
+        self.writer.delete_all_documents()?;
+        let mut indexed = 0;
+        let mut failed = None;
+        store.scan_subjects(&mut |subject| match self.add(store, &subject, today) {
+            Ok(()) => {
+                indexed += 1;
+                true
+            }
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        self.commit(last)?;
+        Ok(CatchUp { rebuilt: true, subjects_indexed: indexed, subjects_removed: 0, last_batch: last.map(|b| b.0) })
+    }
+
+    fn add<E: Engine>(&mut self, store: &Store<E>, subject: &Subject, today: NaiveDate) -> Result<(), SearchError> {
+        let records = store.records_of(subject.id, None)?;
+        let doc = document::build(&self.fields, subject, &records, today, &self.id_key);
+        self.writer.add_document(doc)?;
+        Ok(())
+    }
+
+    fn commit(&mut self, last: Option<BatchId>) -> Result<(), SearchError> {
+        let payload = Payload { version: INDEX_VERSION, last_batch: last.map(|b| b.0) };
+        let mut commit = self.writer.prepare_commit()?;
+        commit.set_payload(&serde_json::to_string(&payload).expect("payload serialises"));
+        commit.commit()?;
+        self.reader.reload()?;
+        self.payload = Some(payload);
+        Ok(())
+    }
+
+    /// Number of subjects in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hits best first, joined with the store (current data; subjects it no longer has are dropped).
+    pub fn search<E: Engine>(&self, store: &Store<E>, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        let limit = request.limit.clamp(1, MAX_LIMIT);
+        let after = request.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let normalized = normalize(&request.query);
+        let Some(query) =
+            query::build(&self.index, &self.fields, &normalized, &request.filters, request.view, &self.id_key)?
+        else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        // Fetch enough to skip what earlier pages showed; more when the join drops hits.
+        let mut fetch = after.map_or(0, |c| c.position as usize) + limit + 8;
+        let today = crate::time::today_cst();
+        loop {
+            let top = searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
+            let exhausted = top.len() < fetch;
+            let mut ranked = Vec::with_capacity(top.len());
+            for (score, address) in top {
+                let doc: TantivyDocument = searcher.doc(address)?;
+                if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_u64()) {
+                    ranked.push((score, id));
+                }
+            }
+            // Best first; equal scores in subject order, so pages are stable.
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // The lowest score fetched: hits scoring more are all here, ties at it maybe not.
+            let floor = ranked.last().map_or(f32::MIN, |r| r.0);
+            let mut hits = Vec::new();
+            for (position, (score, id)) in ranked.into_iter().enumerate() {
+                if after.is_some_and(|c| !c.is_before(score, id)) {
+                    continue;
+                }
+                let Some(subject) = store.subject_shared(SubjectId(id))? else {
+                    continue;
+                };
+                if !request.filters.still_holds(store, &subject, today)? {
+                    continue;
+                }
+                if !exhausted && score <= floor {
+                    // Equal scores are ordered by subject id: all of them must be in hand first.
+                    break;
+                }
+                let cursor = Cursor { score, id, position: position as u64 + 1 }.encode();
+                hits.push(hit(&subject, score, &normalized, request.view, cursor));
+                if hits.len() == limit {
+                    return Ok(hits);
+                }
+            }
+            if exhausted {
+                return Ok(hits);
+            }
+            fetch *= 4;
+        }
+    }
+}
+
+fn hit(subject: &Subject, score: f32, normalized_query: &str, view: SearchView, cursor: String) -> SearchHit {
+    let person = subject.subject_type == SubjectType::NaturalPerson;
+    let code = if person {
+        subject.identifier(IdentifierKind::Ric).map(mask_id_number)
+    } else {
+        subject.primary_code().map(str::to_string)
+    };
+    let name = if person && view == SearchView::Public { mask_name(&subject.name) } else { subject.name.clone() };
+    let highlight =
+        if person && view == SearchView::Public { name.clone() } else { highlight(&name, normalized_query) };
+    SearchHit {
+        code,
+        name,
+        subject_type: subject.subject_type.as_str(),
+        score,
+        subject_id: subject.id.0,
+        division: subject.division.clone(),
+        status: subject.status.clone(),
+        highlight,
+        cursor,
+    }
+}
+
+/// Marks the characters of `name` that occur in the query (after normalisation), merging neighbours.
+fn highlight(name: &str, normalized_query: &str) -> String {
+    let wanted: Vec<char> = normalized_query.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut out = String::new();
+    let mut open = false;
+    for c in name.chars() {
+        let hit = normalize(c.encode_utf8(&mut [0; 4])).chars().all(|n| wanted.contains(&n));
+        match (hit, open) {
+            (true, false) => out.push_str("<em>"),
+            (false, true) => out.push_str("</em>"),
+            _ => {}
+        }
+        open = hit;
+        out.push(c);
+    }
+    if open {
+        out.push_str("</em>");
+    }
+    out
+}
+
+/// Position after a hit: its score and subject id (the order), and how many hits came before (a hint for
+/// how many to fetch).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cursor {
+    score: f32,
+    id: u64,
+    position: u64,
+}
+
+impl Cursor {
+    fn encode(self) -> String {
+        format!("{:08x}.{:x}.{:x}", self.score.to_bits(), self.id, self.position)
+    }
+
+    fn decode(text: &str) -> Result<Cursor, SearchError> {
+        let bad = || SearchError::BadCursor(format!("{text:?} is not a cursor this search returned"));
+        let mut parts = text.split('.');
+        let (Some(score), Some(id), Some(position), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        Ok(Cursor {
+            score: f32::from_bits(u32::from_str_radix(score, 16).map_err(|_| bad())?),
+            id: u64::from_str_radix(id, 16).map_err(|_| bad())?,
+            position: u64::from_str_radix(position, 16).map_err(|_| bad())?,
+        })
+    }
+
+    /// Whether this cursor comes before a hit of `score` and `id` in result order.
+    fn is_before(self, score: f32, id: u64) -> bool {
+        score < self.score || (score == self.score && id > self.id)
+    }
+}
+
+fn read_payload(index: &Index) -> Result<Option<Payload>, SearchError> {
+    let metas = index.load_metas()?;
+    Ok(metas.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()))
+}
+
+/// The key for hashing ID numbers, made once per index from the system's randomness.
+fn id_key(dir: &Path) -> Result<[u8; 32], SearchError> {
+    let path = dir.join("id-hash.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?.write_all(&key)?;
+    Ok(key)
+}
+
+/// Removes an outdated index (its files, not the key).
+fn clear_index_files(dir: &Path) -> Result<(), SearchError> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() != "id-hash.key" && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The pinyin syllables the index reads a (normalised) name as: one per Chinese character, words with
+/// another reading first, runs of ASCII letters and digits as one.
+pub fn pinyin_syllables(text: &str) -> Vec<String> {
+    analysis::syllables(&normalize(text))
+}
+
+/// Record categories as filter values.
+pub fn parse_category(value: &str) -> Option<RecordCategory> {
+    [RecordCategory::Licence, RecordCategory::Penalty, RecordCategory::ListEntry, RecordCategory::Other]
+        .into_iter()
+        .find(|c| c.as_str() == value)
+}

@@ -1,0 +1,75 @@
+//! The one normalisation applied to everything indexed and to every query, so both meet in the middle:
+//! NFKC (full-width digits and letters become ASCII), lower case, traditional → simplified.
+
+use std::sync::LazyLock;
+
+use ferrous_opencc::OpenCC;
+use ferrous_opencc::config::BuiltinConfig;
+use unicode_normalization::UnicodeNormalization;
+
+static T2S: LazyLock<OpenCC> =
+    LazyLock::new(|| OpenCC::from_config(BuiltinConfig::T2s).expect("the compiled-in t2s dictionaries load"));
+
+/// Legal-form endings, longest first: a name's distinctive part is what comes before them.
+const LEGAL_FORMS: [&str; 7] = ["股份有限公司", "有限责任公司", "有限公司", "分公司", "合作社", "集团", "公司"];
+
+pub fn normalize(text: &str) -> String {
+    let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    T2S.convert(&folded)
+}
+
+/// A normalised name without its legal-form endings (`腾跃科技有限公司` → `腾跃科技`); the name itself when
+/// nothing would be left.
+pub fn core_name(normalized: &str) -> &str {
+    let mut core = normalized.trim();
+    while !LEGAL_FORMS.contains(&core)
+        && let Some(form) = LEGAL_FORMS.iter().find(|f| core.len() > f.len() && core.ends_with(*f))
+    {
+        let rest = core[..core.len() - form.len()].trim_end();
+        if LEGAL_FORMS.contains(&rest) {
+            break;
+        }
+        core = rest;
+    }
+    core
+}
+
+/// A code or document number as a key: normalised, with spaces, hyphens and brackets dropped, upper case
+/// (codes are stored upper case).
+pub fn code_key(text: &str) -> String {
+    normalize(text).chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn width_case_and_script_fold_together() {
+        assert_eq!(normalize("ＡＢＣ１２３"), "abc123");
+        assert_eq!(normalize("騰躍科技有限公司"), "腾跃科技有限公司");
+        assert_eq!(normalize("唐山市榮遠房地產開發有限公司"), "唐山市荣远房地产开发有限公司");
+    }
+
+    #[test]
+    fn legal_forms_are_cut_from_the_end_only() {
+        assert_eq!(core_name("腾跃科技集团有限公司"), "腾跃科技");
+        assert_eq!(core_name("有限公司"), "有限公司");
+        assert_eq!(core_name("公司之家餐饮店"), "公司之家餐饮店");
+    }
+
+    #[test]
+    fn code_keys_ignore_punctuation_and_width() {
+        assert_eq!(code_key("京市监罚〔2024〕１２３号"), "京市监罚2024123号");
+        assert_eq!(code_key("９１１３-0272 867247399r"), "91130272867247399R");
+    }
+
+    proptest! {
+        #[test]
+        fn normalizing_twice_changes_nothing(text in "\\PC{0,20}") {
+            let once = normalize(&text);
+            prop_assert_eq!(normalize(&once), once.clone());
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! From what someone typed to a tantivy query, ranked: exact identifier > exact name > name prefix >
+//! word matches, with legal-form endings weighing little (they are not in the word fields at all).
+
+use std::ops::Bound;
+
+use chrono::NaiveDate;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{Index, Term};
+
+use super::SearchError;
+use super::analysis;
+use super::document::{Fields, id_hash};
+use super::normalize::{code_key, core_name};
+use crate::engine::Engine;
+use crate::model::{RecordCategory, Subject, SubjectType};
+use crate::store::Store;
+
+/// Who is searching: the public never finds natural persons by name, only by their full ID number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchView {
+    #[default]
+    Public,
+    Regulator,
+}
+
+/// Filters; every one given must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    pub subject_type: Option<SubjectType>,
+    /// A province, city or county code (2, 4 or 6 digits).
+    pub division: Option<String>,
+    pub status: Option<String>,
+    /// On a list now: `Some(None)` any list, `Some(Some(code))` a given list type.
+    pub listed: Option<Option<String>>,
+    /// Has a record of this category (with `from`/`to`: decided in that range).
+    pub category: Option<RecordCategory>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl Filters {
+    fn queries(&self, fields: &Fields) -> Result<Vec<Box<dyn Query>>, SearchError> {
+        let mut out: Vec<Box<dyn Query>> = Vec::new();
+        if let Some(t) = self.subject_type {
+            out.push(term(fields.subject_type, t.as_str()));
+        }
+        if let Some(division) = &self.division {
+            if !matches!(division.len(), 2 | 4 | 6) || !division.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(SearchError::BadFilter {
+                    field: "division",
+                    reason: format!("{division:?} is not a 2-, 4- or 6-digit division code"),
+                });
+            }
+            out.push(term(fields.division, division));
+        }
+        if let Some(status) = &self.status {
+            out.push(term(fields.status, &super::normalize(status)));
+        }
+        if let Some(listed) = &self.listed {
+            out.push(term(fields.lists, listed.as_deref().unwrap_or("any")));
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(SearchError::BadFilter { field: "from", reason: format!("{from} is after {to}") });
+        }
+        if self.category.is_some() || self.from.is_some() || self.to.is_some() {
+            let category = self.category.map_or("any", RecordCategory::as_str);
+            let lower =
+                Term::from_field_text(fields.record_dates, &format!("{category}|{}", bound_date(self.from, "0000")));
+            let upper =
+                Term::from_field_text(fields.record_dates, &format!("{category}|{}", bound_date(self.to, "9999")));
+            out.push(Box::new(RangeQuery::new(Bound::Included(lower), Bound::Included(upper))));
+        }
+        Ok(out)
+    }
+
+    /// What the index cannot know for sure (list entries end by date): checked again on the store.
+    pub(super) fn still_holds<E: Engine>(
+        &self,
+        store: &Store<E>,
+        subject: &Subject,
+        today: NaiveDate,
+    ) -> Result<bool, crate::store::StoreError> {
+        if let Some(t) = self.subject_type
+            && subject.subject_type != t
+        {
+            return Ok(false);
+        }
+        let Some(listed) = &self.listed else {
+            return Ok(true);
+        };
+        let entries = store.list_entries_of(subject.id)?;
+        Ok(entries.iter().any(|e| e.in_force_on(today) && listed.as_deref().is_none_or(|code| e.list_type == code)))
+    }
+}
+
+fn bound_date(date: Option<NaiveDate>, open: &str) -> String {
+    date.map_or_else(|| open.to_string(), |d| d.to_string())
+}
+
+fn term(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+fn constant(query: Box<dyn Query>, score: f32) -> (Occur, Box<dyn Query>) {
+    (Occur::Should, Box::new(ConstScoreQuery::new(query, score)))
+}
+
+fn boosted(query: Box<dyn Query>, boost: f32) -> (Occur, Box<dyn Query>) {
+    (Occur::Should, Box::new(BoostQuery::new(query, boost)))
+}
+
+/// A disjunction of the tokens `tokenizer` makes of `text` in `field`, BM25-scored.
+fn tokens(index: &Index, field: Field, text: &str) -> Result<Option<Box<dyn Query>>, SearchError> {
+    let mut analyzer = index.tokenizer_for_field(field)?;
+    let mut stream = analyzer.token_stream(text);
+    let mut terms = Vec::new();
+    while let Some(token) = stream.next() {
+        let term = Term::from_field_text(field, &token.text);
+        if !terms.contains(&term) {
+            terms.push(term);
+        }
+    }
+    if terms.is_empty() {
+        return Ok(None);
+    }
+    let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+        .into_iter()
+        .map(|t| (Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)) as Box<dyn Query>))
+        .collect();
+    Ok(Some(Box::new(BooleanQuery::new(clauses))))
+}
+
+/// Scores of the exact kinds of match: far above what word matches add up to.
+const EXACT_CODE: f32 = 1000.0;
+const EXACT_NAME: f32 = 500.0;
+const EXACT_CORE_NAME: f32 = 400.0;
+const EXACT_DOCUMENT: f32 = 350.0;
+const CODE_PREFIX: f32 = 300.0;
+const NAME_PREFIX: f32 = 200.0;
+const PINYIN_WHOLE_PREFIX: f32 = 60.0;
+
+/// The query for `normalized` text, or `None` when there is nothing to look for.
+pub fn build(
+    index: &Index,
+    fields: &Fields,
+    normalized: &str,
+    filters: &Filters,
+    view: SearchView,
+    id_key: &[u8; 32],
+) -> Result<Option<Box<dyn Query>>, SearchError> {
+    let text = normalized.trim();
+    let filter_queries = filters.queries(fields)?;
+    if text.is_empty() {
+        if filter_queries.is_empty() {
+            return Ok(None);
+        }
+        // Filters alone: every subject they select, in subject order (no natural person, publicly).
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_queries.into_iter().map(|q| (Occur::Must, q)).collect();
+        if view == SearchView::Public {
+            clauses.push((Occur::MustNot, term(fields.subject_type, SubjectType::NaturalPerson.as_str())));
+        }
+        return Ok(Some(Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 1.0))));
+    }
+    let key = code_key(text);
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let core = core_name(&compact);
+
+    let mut by_name: Vec<(Occur, Box<dyn Query>)> = vec![
+        constant(term(fields.codes, &key), EXACT_CODE),
+        constant(term(fields.names, &compact), EXACT_NAME),
+        constant(term(fields.core_names, core), EXACT_CORE_NAME),
+        constant(term(fields.documents, &key), EXACT_DOCUMENT),
+    ];
+    let looks_like_code = key.len() >= 4 && key.chars().all(|c| c.is_ascii_alphanumeric());
+    if looks_like_code {
+        by_name.push(constant(prefix(fields.codes, &key), CODE_PREFIX));
+    }
+    if compact.chars().count() >= 2 {
+        by_name.push(constant(prefix(fields.names, &compact), NAME_PREFIX));
+        by_name.push(constant(prefix(fields.core_names, core), NAME_PREFIX));
+    }
+    if let Some(q) = tokens(index, fields.name_words, core)? {
+        by_name.push(boosted(q, 3.0));
+    }
+    if let Some(q) = tokens(index, fields.name_grams, core)? {
+        by_name.push(boosted(q, 2.0));
+    }
+    let letters = compact.chars().all(|c| c.is_ascii_lowercase());
+    if letters && compact.len() >= 2 {
+        by_name.push(boosted(term_scored(fields.pinyin, &compact), 8.0));
+        // Pinyin typed word by word ("tengyue keji"): each word is a run of syllables.
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() > 1 {
+            for word in words {
+                by_name.push(boosted(term_scored(fields.pinyin, word), 4.0));
+            }
+        }
+        by_name.push(boosted(term_scored(fields.initials, &compact), 6.0));
+        by_name.push(constant(prefix(fields.pinyin_whole, &compact), PINYIN_WHOLE_PREFIX));
+    } else if !letters {
+        // Chinese typed in: its pinyin finds homophones (a wrong character of the same sound).
+        let syllables = analysis::syllables(core);
+        if syllables.len() >= 2 {
+            by_name.push(constant(prefix(fields.pinyin_whole, &syllables.concat()), PINYIN_WHOLE_PREFIX / 2.0));
+        }
+    }
+    if let Some(q) = tokens(index, fields.people, text)? {
+        by_name.push(boosted(q, 0.5));
+    }
+    if let Some(q) = tokens(index, fields.address, text)? {
+        by_name.push(boosted(q, 0.3));
+    }
+    if let Some(q) = tokens(index, fields.record_text, text)? {
+        by_name.push(boosted(q, 0.5));
+    }
+    let matched: Box<dyn Query> = Box::new(BooleanQuery::new(by_name));
+    let by_id_number = constant(term(fields.id_hashes, &id_hash(id_key, text)), EXACT_CODE);
+    let visible: Box<dyn Query> = match view {
+        SearchView::Regulator => Box::new(BooleanQuery::new(vec![(Occur::Should, matched), by_id_number])),
+        // Natural persons are found by their full ID number only.
+        SearchView::Public => Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Should,
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, matched),
+                    (Occur::MustNot, term(fields.subject_type, SubjectType::NaturalPerson.as_str())),
+                ])),
+            ),
+            by_id_number,
+        ])),
+    };
+    let mut clauses = vec![(Occur::Must, visible)];
+    clauses.extend(filter_queries.into_iter().map(|q| (Occur::Must, q)));
+    Ok(Some(Box::new(BooleanQuery::new(clauses))))
+}
+
+fn prefix(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(PhrasePrefixQuery::new(vec![Term::from_field_text(field, value)]))
+}
+
+fn term_scored(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::WithFreqs))
+}

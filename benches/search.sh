@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Search over the store `benches/import.sh` leaves behind (1,000,000 subjects by default): a full index
+# build (`credit-server reindex`, timed, peak RSS), then the latency of labelled queries made from the same
+# fixtures (`credit-fixtures --queries-from`), top 10, one at a time, 5 rounds. JSON lines on stdout.
+#
+#   WORK_DIR=/tmp/bench-import benches/search.sh [SUBJECTS]
+set -euo pipefail
+
+subjects=${1:-1000000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/credit-target-release}
+work=${WORK_DIR:?set WORK_DIR to the directory benches/import.sh used}
+store=$work/store
+fixtures=$work/fixtures-$subjects
+[ -d "$store" ] || { echo "no store in $store: run benches/import.sh first" >&2; exit 2; }
+
+(cd "$root" && cargo build --release --workspace --bins >&2)
+bin=$CARGO_TARGET_DIR/release
+
+"$bin/credit-fixtures" --queries-from "$fixtures" --out "$work/queries.tsv"
+timing=$(mktemp)
+/usr/bin/time -f '%e %M' -o "$timing" "$bin/credit-server" reindex --data-dir "$store" >"$work/reindex.json"
+read -r seconds kib <"$timing"
+rm -f "$timing"
+echo "{\"reindex\":$(cat "$work/reindex.json"),\"wall_seconds\":$seconds,\"peak_rss_mib\":$((kib / 1024))}"
+"$bin/search-latency" "$store" "$work/queries.tsv" 5

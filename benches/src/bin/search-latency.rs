@@ -27,30 +27,39 @@ fn main() -> Result<()> {
     let caught = index.catch_up(&store)?;
     eprintln!("search-latency: index ready in {:.1}s ({caught:?})", started.elapsed().as_secs_f64());
     let text = std::fs::read_to_string(queries).context("reading the queries")?;
-    let labelled: Vec<(String, String)> = text
+    let labelled: Vec<(String, String, String)> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| {
             let mut parts = l.split('\t');
-            let (_kind, query, code) = (parts.next()?, parts.next()?, parts.next()?);
-            Some((query.to_string(), code.to_string()))
+            let (kind, query, code) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((kind.to_string(), query.to_string(), code.to_string()))
         })
         .collect();
     anyhow::ensure!(!labelled.is_empty(), "no queries in {queries}");
     let mut micros = Vec::with_capacity(labelled.len() * rounds);
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
     let mut found = 0;
     for round in 0..rounds {
-        for (query, code) in &labelled {
+        for (kind, query, code) in &labelled {
             let request = SearchRequest { query: query.clone(), limit: 10, ..SearchRequest::default() };
             let start = Instant::now();
             let hits = index.search(&store, &request)?;
-            micros.push(start.elapsed().as_micros() as u64);
+            let took = start.elapsed().as_micros() as u64;
+            micros.push(took);
+            by_kind.entry(kind).or_default().push(took);
             if round == 0 && hits.iter().take(5).any(|h| h.code.as_deref() == Some(code.as_str())) {
                 found += 1;
             }
         }
     }
     micros.sort_unstable();
+    // Per kind of query, on stderr: where the slow ones come from.
+    for (kind, mut times) in by_kind {
+        times.sort_unstable();
+        let p = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
+        eprintln!("search-latency: {kind:<20} p50 {:>7.2} ms  p99 {:>7.2} ms", p(0.5), p(0.99));
+    }
     let at = |q: f64| micros[((micros.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
     println!(
         "{}",

@@ -239,15 +239,16 @@ impl SearchIndex {
         let limit = request.limit.clamp(1, MAX_LIMIT);
         let after = request.cursor.as_deref().map(Cursor::decode).transpose()?;
         let normalized = normalize(&request.query);
-        let Some(query) =
-            query::build(&self.index, &self.fields, &normalized, &request.filters, request.view, &self.id_key)?
-        else {
-            return Ok(Vec::new());
-        };
+        let stages =
+            query::build(&self.index, &self.fields, &normalized, &request.filters, request.view, &self.id_key)?;
         let searcher = self.reader.searcher();
         // Fetch enough to skip what earlier pages showed; more when the join drops hits.
         let mut fetch = after.map_or(0, |c| c.position as usize) + limit + 8;
         let today = crate::time::today_cst();
+        let mut stages = stages.into_iter();
+        let Some(mut query) = stages.next() else {
+            return Ok(Vec::new());
+        };
         loop {
             // Best first, equal scores in subject order: the same order whatever the page size, so
             // cursors are stable. Subject ids come from the fast field: no stored document is read.
@@ -256,6 +257,13 @@ impl SearchIndex {
                 move |doc: DocId, score: Score| (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
             });
             let top = searcher.search(&query, &collector)?;
+            if top.is_empty()
+                && let Some(next) = stages.next()
+            {
+                // Nothing at all at this stage (whatever the page): the next one answers.
+                query = next;
+                continue;
+            }
             let exhausted = top.len() < fetch;
             let mut hits = Vec::new();
             for (position, ((score, Reverse(id)), _)) in top.into_iter().enumerate() {

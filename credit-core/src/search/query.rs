@@ -115,11 +115,15 @@ fn boosted(query: Box<dyn Query>, boost: f32) -> (Occur, Box<dyn Query>) {
 }
 
 /// A disjunction of the tokens `tokenizer` makes of `text` in `field`, BM25-scored.
-fn tokens(index: &Index, field: Field, text: &str) -> Result<Option<Box<dyn Query>>, SearchError> {
+/// Tokens shorter than `min_chars` characters are left out.
+fn tokens(index: &Index, field: Field, text: &str, min_chars: usize) -> Result<Option<Box<dyn Query>>, SearchError> {
     let mut analyzer = index.tokenizer_for_field(field)?;
     let mut stream = analyzer.token_stream(text);
     let mut terms = Vec::new();
     while let Some(token) = stream.next() {
+        if token.text.chars().count() < min_chars {
+            continue;
+        }
         let term = Term::from_field_text(field, &token.text);
         if !terms.contains(&term) {
             terms.push(term);
@@ -144,7 +148,10 @@ const CODE_PREFIX: f32 = 300.0;
 const NAME_PREFIX: f32 = 200.0;
 const PINYIN_WHOLE_PREFIX: f32 = 60.0;
 
-/// The query for `normalized` text, or `None` when there is nothing to look for.
+/// The queries for `normalized` text, in stages: the first stage that matches anything answers (none:
+/// nothing to look for). Exact identifiers, names and document numbers first: when someone typed one,
+/// near misses are noise, and the exact terms are cheap to look up. Then names by prefix, words,
+/// characters and pinyin; and only when no name matches, the text of records, addresses and people.
 pub fn build(
     index: &Index,
     fields: &Fields,
@@ -152,91 +159,103 @@ pub fn build(
     filters: &Filters,
     view: SearchView,
     id_key: &[u8; 32],
-) -> Result<Option<Box<dyn Query>>, SearchError> {
+) -> Result<Vec<Box<dyn Query>>, SearchError> {
     let text = normalized.trim();
     let filter_queries = filters.queries(fields)?;
+    let not_a_person = || term(fields.subject_type, SubjectType::NaturalPerson.as_str());
     if text.is_empty() {
         if filter_queries.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         // Filters alone: every subject they select, in subject order (no natural person, publicly).
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_queries.into_iter().map(|q| (Occur::Must, q)).collect();
         if view == SearchView::Public {
-            clauses.push((Occur::MustNot, term(fields.subject_type, SubjectType::NaturalPerson.as_str())));
+            clauses.push((Occur::MustNot, not_a_person()));
         }
-        return Ok(Some(Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 1.0))));
+        return Ok(vec![Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 1.0))]);
     }
     let key = code_key(text);
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let core = core_name(&compact);
 
-    let mut by_name: Vec<(Occur, Box<dyn Query>)> = vec![
+    let exact = vec![
         constant(term(fields.codes, &key), EXACT_CODE),
         constant(term(fields.names, &compact), EXACT_NAME),
         constant(term(fields.core_names, core), EXACT_CORE_NAME),
         constant(term(fields.documents, &key), EXACT_DOCUMENT),
     ];
+
+    let mut names: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let looks_like_code = key.len() >= 4 && key.chars().all(|c| c.is_ascii_alphanumeric());
     if looks_like_code {
-        by_name.push(constant(prefix(fields.codes, &key), CODE_PREFIX));
+        names.push(constant(prefix(fields.codes, &key), CODE_PREFIX));
     }
     if compact.chars().count() >= 2 {
-        by_name.push(constant(prefix(fields.names, &compact), NAME_PREFIX));
-        by_name.push(constant(prefix(fields.core_names, core), NAME_PREFIX));
+        names.push(constant(prefix(fields.names, &compact), NAME_PREFIX));
+        names.push(constant(prefix(fields.core_names, core), NAME_PREFIX));
     }
-    if let Some(q) = tokens(index, fields.name_words, core)? {
-        by_name.push(boosted(q, 3.0));
+    if let Some(q) = tokens(index, fields.name_words, core, 1)? {
+        names.push(boosted(q, 3.0));
     }
-    if let Some(q) = tokens(index, fields.name_grams, core)? {
-        by_name.push(boosted(q, 2.0));
+    // Single characters only for short queries: in longer ones the pairs carry the meaning, and a
+    // character like 市 is in most names.
+    let gram = if core.chars().count() >= 3 { 2 } else { 1 };
+    if let Some(q) = tokens(index, fields.name_grams, core, gram)? {
+        names.push(boosted(q, 2.0));
     }
     let letters = compact.chars().all(|c| c.is_ascii_lowercase());
     if letters && compact.len() >= 2 {
-        by_name.push(boosted(term_scored(fields.pinyin, &compact), 8.0));
+        names.push(boosted(term_scored(fields.pinyin, &compact), 8.0));
         // Pinyin typed word by word ("tengyue keji"): each word is a run of syllables.
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.len() > 1 {
             for word in words {
-                by_name.push(boosted(term_scored(fields.pinyin, word), 4.0));
+                names.push(boosted(term_scored(fields.pinyin, word), 4.0));
             }
         }
-        by_name.push(boosted(term_scored(fields.initials, &compact), 6.0));
-        by_name.push(constant(prefix(fields.pinyin_whole, &compact), PINYIN_WHOLE_PREFIX));
+        names.push(boosted(term_scored(fields.initials, &compact), 6.0));
+        names.push(constant(prefix(fields.pinyin_whole, &compact), PINYIN_WHOLE_PREFIX));
     } else if !letters {
         // Chinese typed in: its pinyin finds homophones (a wrong character of the same sound).
         let syllables = analysis::syllables(core);
         if syllables.len() >= 2 {
-            by_name.push(constant(prefix(fields.pinyin_whole, &syllables.concat()), PINYIN_WHOLE_PREFIX / 2.0));
+            names.push(constant(prefix(fields.pinyin_whole, &syllables.concat()), PINYIN_WHOLE_PREFIX / 2.0));
         }
     }
-    if let Some(q) = tokens(index, fields.people, text)? {
-        by_name.push(boosted(q, 0.5));
+
+    let mut texts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (field, boost) in [(fields.record_text, 0.5), (fields.people, 0.5), (fields.address, 0.3)] {
+        if let Some(q) = tokens(index, field, text, 1)? {
+            texts.push(boosted(q, boost));
+        }
     }
-    if let Some(q) = tokens(index, fields.address, text)? {
-        by_name.push(boosted(q, 0.3));
-    }
-    if let Some(q) = tokens(index, fields.record_text, text)? {
-        by_name.push(boosted(q, 0.5));
-    }
-    let matched: Box<dyn Query> = Box::new(BooleanQuery::new(by_name));
+
     let by_id_number = constant(term(fields.id_hashes, &id_hash(id_key, text)), EXACT_CODE);
-    let visible: Box<dyn Query> = match view {
-        SearchView::Regulator => Box::new(BooleanQuery::new(vec![(Occur::Should, matched), by_id_number])),
-        // Natural persons are found by their full ID number only.
-        SearchView::Public => Box::new(BooleanQuery::new(vec![
-            (
-                Occur::Should,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, matched),
-                    (Occur::MustNot, term(fields.subject_type, SubjectType::NaturalPerson.as_str())),
-                ])),
-            ),
-            by_id_number,
-        ])),
+    let visible = |clauses: Vec<(Occur, Box<dyn Query>)>, id_number: Option<(Occur, Box<dyn Query>)>| {
+        let matched: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+        let matched: Box<dyn Query> = match view {
+            SearchView::Regulator => matched,
+            // Natural persons are found by their full ID number only.
+            SearchView::Public => {
+                Box::new(BooleanQuery::new(vec![(Occur::Must, matched), (Occur::MustNot, not_a_person())]))
+            }
+        };
+        let either: Box<dyn Query> = match id_number {
+            Some(id) => Box::new(BooleanQuery::new(vec![(Occur::Should, matched), id])),
+            None => matched,
+        };
+        let mut all = vec![(Occur::Must, either)];
+        all.extend(filter_queries.iter().map(|q| (Occur::Must, q.box_clone())));
+        Box::new(BooleanQuery::new(all)) as Box<dyn Query>
     };
-    let mut clauses = vec![(Occur::Must, visible)];
-    clauses.extend(filter_queries.into_iter().map(|q| (Occur::Must, q)));
-    Ok(Some(Box::new(BooleanQuery::new(clauses))))
+    let mut stages = vec![visible(exact, Some(by_id_number))];
+    if !names.is_empty() {
+        stages.push(visible(names, None));
+    }
+    if !texts.is_empty() {
+        stages.push(visible(texts, None));
+    }
+    Ok(stages)
 }
 
 fn prefix(field: Field, value: &str) -> Box<dyn Query> {

@@ -79,8 +79,12 @@ fn ranking_puts_exact_matches_first_and_legal_forms_weigh_little() {
     let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
     index.catch_up(&store).unwrap();
     let exact = index.search(&store, &request("唐山市荣远房地产开发有限公司")).unwrap();
+    assert_eq!(exact.len(), 1, "an exact name answers alone: {exact:?}");
     assert_eq!(exact[0].code.as_deref(), Some("91130272867247399R"));
-    assert!(exact[0].score > 2.0 * exact[1].score, "an exact name is far ahead: {exact:?}");
+    // A partial name: the company first, far ahead of those sharing a word.
+    let partial = index.search(&store, &request("荣远房地产")).unwrap();
+    assert_eq!(partial[0].code.as_deref(), Some("91130272867247399R"));
+    assert!(partial[0].score > 1.5 * partial[1].score, "{partial:?}");
     assert_eq!(exact[0].highlight, "<em>唐山市荣远房地产开发有限公司</em>");
     // Another legal form than the registered one changes little: the distinctive part decides.
     let other_form = index.search(&store, &request("唐山市荣远房地产开发股份有限公司")).unwrap();

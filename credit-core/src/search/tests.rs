@@ -26,6 +26,14 @@ fn demo_store(dir: &Path) -> Store<RocksEngine> {
     store
 }
 
+/// The demo data in a store and an index built from it, both under `dir`.
+fn demo_index(dir: &Path) -> (Store<RocksEngine>, SearchIndex) {
+    let store = demo_store(&dir.join("store"));
+    let mut index = SearchIndex::open(&dir.join("index")).unwrap();
+    index.catch_up(&store).unwrap();
+    (store, index)
+}
+
 fn request(query: &str) -> SearchRequest {
     SearchRequest { query: query.to_string(), limit: 10, ..SearchRequest::default() }
 }
@@ -39,9 +47,7 @@ fn codes(index: &SearchIndex, store: &Store<RocksEngine>, request: &SearchReques
 #[test]
 fn labelled_queries_find_their_subject_in_the_top_five() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(&dir.path().join("store"));
-    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
-    index.catch_up(&store).unwrap();
+    let (store, index) = demo_index(dir.path());
     let queries = std::fs::read_to_string(demo().join("../search/queries.tsv")).unwrap();
     let mut by_kind: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
     let mut misses = Vec::new();
@@ -75,9 +81,7 @@ fn labelled_queries_find_their_subject_in_the_top_five() {
 #[test]
 fn ranking_puts_exact_matches_first_and_legal_forms_weigh_little() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(&dir.path().join("store"));
-    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
-    index.catch_up(&store).unwrap();
+    let (store, index) = demo_index(dir.path());
     let exact = index.search(&store, &request("唐山市荣远房地产开发有限公司")).unwrap();
     assert_eq!(exact.len(), 1, "an exact name answers alone: {exact:?}");
     assert_eq!(exact[0].code.as_deref(), Some("91130272867247399R"));
@@ -96,9 +100,7 @@ fn ranking_puts_exact_matches_first_and_legal_forms_weigh_little() {
 #[test]
 fn persons_are_found_publicly_by_full_id_number_only_and_shown_masked() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(&dir.path().join("store"));
-    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
-    index.catch_up(&store).unwrap();
+    let (store, index) = demo_index(dir.path());
     let person = "540121199905180960";
     let hits = index.search(&store, &request(person)).unwrap();
     assert_eq!(hits.len(), 1);
@@ -120,9 +122,7 @@ fn persons_are_found_publicly_by_full_id_number_only_and_shown_masked() {
 #[test]
 fn filters_and_cursor_pages() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(&dir.path().join("store"));
-    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
-    index.catch_up(&store).unwrap();
+    let (store, index) = demo_index(dir.path());
     let in_tangshan = SearchRequest {
         filters: Filters { division: Some("1302".into()), ..Filters::default() },
         limit: 50,

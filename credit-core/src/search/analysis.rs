@@ -13,7 +13,7 @@ pub const SPACED: &str = "credit_spaced";
 /// Longest run of syllables indexed as one pinyin token (腾跃科技 → "tengyuekeji").
 const MAX_SYLLABLE_RUN: usize = 4;
 /// Longest run of initials indexed as one token.
-const MAX_INITIAL_RUN: usize = 8;
+const MAX_INITIAL_RUN: usize = 6;
 
 /// Readings of characters that differ inside these words from their usual reading (`pinyin` reads one
 /// character at a time): the heteronyms common in organisation names and places.
@@ -116,7 +116,7 @@ pub fn pinyin_runs(syllables: &[String]) -> String {
     out
 }
 
-/// Space-separated initials tokens: every run of two to eight initials (`腾跃科技` → "ty tyk tykj yk …").
+/// Space-separated initials tokens: every run of two to six initials (`腾跃科技` → "ty tyk tykj yk …").
 pub fn initial_runs(syllables: &[String]) -> String {
     let initials: Vec<char> = syllables.iter().filter_map(|s| s.chars().next()).collect();
     let mut out = String::new();

@@ -15,6 +15,10 @@ const LEGAL_FORMS: [&str; 7] = ["股份有限公司", "有限责任公司", "有
 
 pub fn normalize(text: &str) -> String {
     let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    if folded.is_ascii() {
+        // Nothing to convert (codes, pinyin, numbers): the dictionary walk is the costly part.
+        return folded;
+    }
     T2S.convert(&folded)
 }
 

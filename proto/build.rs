@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["credit/v1/identifier.proto"];
+const PROTOS: &[&str] =
+    &["credit/v1/identifier.proto", "credit/v1/subject.proto", "credit/v1/search.proto", "credit/v1/checks.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in PROTOS {

@@ -14,6 +14,7 @@ pub mod rules;
 pub mod search;
 pub mod store;
 pub mod time;
+pub mod view;
 
 pub use division::{Division, DivisionLevel, DivisionTable};
 pub use ident::{IdError, IdKind, IdWarning, Identifier, Recognition};

@@ -1,36 +1,126 @@
 //! The gRPC service over `credit-core`. The binary (`src/main.rs`) is a thin shell over [`serve`] so
 //! integration tests start the very same server on `127.0.0.1:0`.
 
+pub mod auth;
+pub mod config;
+mod convert;
+pub mod demo;
+pub mod error;
+pub mod limits;
 pub mod services;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use credit_core::rules::RuleSet;
+use credit_core::search::SearchIndex;
+use credit_core::store::Store;
 use credit_proto::v1::identifier_service_server::IdentifierServiceServer;
+use credit_proto::v1::joint_check_service_server::JointCheckServiceServer;
+use credit_proto::v1::record_service_server::RecordServiceServer;
+use credit_proto::v1::search_service_server::SearchServiceServer;
+use credit_proto::v1::subject_service_server::SubjectServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
+
+pub use config::Config;
+
+use crate::auth::{KeyFile, KeyRing};
+use crate::limits::{Admission, RateLimits};
+use crate::services::{Context, Gate};
 
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("creating the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("opening the store: {0}")]
+    Store(#[from] credit_core::store::StoreError),
+    #[error("opening the search index: {0}")]
+    Index(#[from] credit_core::search::SearchError),
+    #[error("loading the rules in {path}: {source}")]
+    Rules { path: PathBuf, source: credit_core::rules::RulesError },
+    #[error("api keys: {0}")]
+    Keys(#[from] auth::KeyError),
+    #[error("demo data: {0}")]
+    Demo(#[from] demo::DemoError),
     #[error("binding {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("building the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("serving: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("startup task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
 }
 
-/// Binds `addr` and returns the bound address with a future that serves until `shutdown` resolves.
-pub async fn serve(
-    addr: SocketAddr,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(SocketAddr, impl Future<Output = Result<(), ServeError>>), ServeError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+/// What to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub config: Config,
+    /// Load the demo fixtures into an empty store and write `DIR/demo-token`.
+    pub demo: bool,
+}
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<IdentifierServiceServer<services::IdentifierApi>>().await;
+/// A server that has bound its port: where it listens, and the future that serves until shutdown.
+pub struct Running<F> {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub serving: F,
+}
+
+impl<F> std::fmt::Debug for Running<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("addr", &self.addr).field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+/// Opens the store and the index (catching the index up), loads rules and keys, and only then binds
+/// the port. The returned future serves until `shutdown` resolves, then stops accepting, lets calls
+/// in flight finish (up to the configured grace), makes every write durable and closes the store.
+pub async fn serve(
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running<impl Future<Output = Result<(), ServeError>>>, ServeError> {
+    let config = options.config;
+    config.validate()?;
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir).map_err(|source| ServeError::DataDir { path: data_dir.clone(), source })?;
+
+    let keys = KeyFile::in_dir(&data_dir);
+    let (store, index, rules) = {
+        let data_dir = data_dir.clone();
+        let config = config.clone();
+        let keys = keys.clone();
+        tokio::task::spawn_blocking(move || open_data(&data_dir, &config, options.demo, &keys)).await??
+    };
+    let ring = KeyRing::load(keys)?;
+    let limits = Arc::new(RateLimits::new(&config.limits));
+    let context = Context {
+        store: store.clone(),
+        index: Arc::new(RwLock::new(index)),
+        rules,
+        admission: Admission::new(config.max_concurrency),
+        limits: limits.clone(),
+    };
+    let gate = Gate { keys: ring.clone(), limits: limits.clone() };
+
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<SubjectServiceServer<services::SubjectApi>>().await;
+    health.set_serving::<RecordServiceServer<services::RecordApi>>().await;
+    health.set_serving::<SearchServiceServer<services::SearchApi>>().await;
+    health.set_serving::<JointCheckServiceServer<services::JointCheckApi>>().await;
+    health.set_serving::<IdentifierServiceServer<services::IdentifierApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -40,15 +130,115 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let max = config.max_message_bytes;
+    macro_rules! guarded {
+        ($server:ident, $api:expr) => {
+            tonic::service::interceptor::InterceptedService::new(
+                $server::new($api).max_decoding_message_size(max).max_encoding_message_size(max),
+                gate.clone(),
+            )
+        };
+    }
     let router = tonic::transport::Server::builder()
+        .trace_fn(request_span)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(IdentifierServiceServer::new(services::IdentifierApi));
+        .add_service(guarded!(IdentifierServiceServer, services::IdentifierApi))
+        .add_service(guarded!(SubjectServiceServer, services::SubjectApi { context: context.clone() }))
+        .add_service(guarded!(RecordServiceServer, services::RecordApi { context: context.clone() }))
+        .add_service(guarded!(SearchServiceServer, services::SearchApi { context: context.clone() }))
+        .add_service(guarded!(JointCheckServiceServer, services::JointCheckApi { context: context.clone() }));
+
+    let housekeeping = tokio::spawn(housekeeping(ring, limits, Duration::from_secs(config.keys_reload_seconds)));
+    let admission = context.admission.clone();
+    drop(context);
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let max_concurrency = config.max_concurrency;
+    let stopping = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, draining calls in flight");
+        health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+    };
     let incoming = TcpIncoming::from(listener);
-    let fut = async move {
-        router.serve_with_incoming_shutdown(incoming, shutdown).await?;
+    let serving = async move {
+        let served = router.serve_with_incoming_shutdown(incoming, stopping).await;
+        housekeeping.abort();
+        // Work on the blocking pool outlives abandoned calls; wait for it before closing the store.
+        if !admission.drain(max_concurrency, grace).await {
+            tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period");
+        }
+        tokio::task::spawn_blocking(move || close(store)).await??;
+        served?;
         Ok(())
     };
-    Ok((local, fut))
+    Ok(Running { addr, data_dir, serving })
+}
+
+type Opened = (Arc<Store<credit_core::engine::RocksEngine>>, SearchIndex, Arc<RuleSet>);
+
+fn open_data(data_dir: &std::path::Path, config: &Config, demo: bool, keys: &KeyFile) -> Result<Opened, ServeError> {
+    let rules = if config.rules_dir.as_os_str().is_empty() {
+        RuleSet::builtin()
+    } else {
+        let loaded = RuleSet::load_dir(&config.rules_dir)
+            .map_err(|source| ServeError::Rules { path: config.rules_dir.clone(), source })?;
+        Arc::new(loaded)
+    };
+    let store = Store::open_dir(data_dir)?.with_subject_cache_bytes(config.subject_cache_bytes);
+    if demo {
+        demo::load_if_empty(&store, data_dir)?;
+        demo::ensure_token(data_dir, keys)?;
+    }
+    let mut index = SearchIndex::open(&credit_core::search::default_dir(data_dir))?;
+    let caught_up = index.catch_up(&store)?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        rebuilt = caught_up.rebuilt,
+        indexed = caught_up.subjects_indexed,
+        "store and search index open"
+    );
+    Ok((Arc::new(store), index, rules))
+}
+
+/// Makes every write durable and closes the store (its engine flushes on drop).
+fn close(store: Arc<Store<credit_core::engine::RocksEngine>>) -> Result<(), ServeError> {
+    use credit_core::engine::Engine;
+    store.engine().persist().map_err(credit_core::store::StoreError::from)?;
+    match Arc::try_unwrap(store) {
+        Ok(store) => drop(store),
+        Err(_) => tracing::warn!("store still referenced at shutdown; it closes when the last call ends"),
+    }
+    tracing::info!("store closed");
+    Ok(())
+}
+
+/// Picks up key changes and forgets idle rate-limit buckets, until aborted.
+async fn housekeeping(ring: Arc<KeyRing>, limits: Arc<RateLimits>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    let mut ticks: u64 = 0;
+    loop {
+        ticker.tick().await;
+        ticks += 1;
+        let ring = ring.clone();
+        match tokio::task::spawn_blocking(move || ring.reload_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("api keys reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "api keys not reloaded; the previous keys stay in force"),
+            Err(error) => tracing::warn!(%error, "api keys reload task failed"),
+        }
+        if ticks.is_multiple_of(60) {
+            limits.forget_idle();
+        }
+    }
+}
+
+/// One span per call, with the caller's `x-request-id` or one of ours; the gate records the caller.
+fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let request_id = match request.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+        Some(id) => id.chars().take(64).collect::<String>(),
+        None => format!("r{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+    };
+    tracing::info_span!("rpc", method = %request.uri().path(), request_id = %request_id, caller = tracing::field::Empty)
 }

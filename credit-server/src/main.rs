@@ -9,6 +9,7 @@ mod commands;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -28,11 +29,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the gRPC API until SIGINT or SIGTERM.
-    Serve {
-        /// Address to listen on; loopback by default.
-        #[arg(long, default_value = "127.0.0.1:50051", env = "CREDIT_LISTEN")]
-        listen: SocketAddr,
-    },
+    Serve(ServeArgs),
+    /// API keys: create (prints the token once), list, revoke.
+    Keys(commands::keys::KeysCommand),
     /// Import department files (CSV, JSON Lines, .xlsx) as one atomic batch.
     Import(commands::import::Args),
     /// Counts of subjects, records, versions and active list entries; with --checks, check statistics.
@@ -59,9 +58,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging(cli.log_json);
+    }
     let outcome = match cli.command {
-        Command::Serve { listen } => serve(listen).map(|()| 0),
+        // Logging starts once the configuration (which may ask for JSON logs) is read.
+        Command::Serve(args) => serve(args, cli.log_json).map(|()| 0),
+        Command::Keys(command) => commands::keys::run(&command),
         Command::Import(args) => commands::import::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
         Command::Get(args) => commands::get::run(&args),
@@ -82,12 +85,41 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(listen: SocketAddr) -> Result<()> {
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// TOML configuration (every key: credit-server.example.toml); compiled-in defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:50051); overrides the file and CREDIT_LISTEN.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The store and its index; created when missing. Overrides the file and CREDIT_DATA_DIR.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Load the demo fixtures into an empty store and write a regulator token to DIR/demo-token.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn serve(args: ServeArgs, log_json: bool) -> Result<()> {
+    let mut config = credit_server::Config::load(args.config.as_deref(), std::env::vars())?;
+    init_logging(log_json || config.log_json);
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let (addr, server) = credit_server::serve(listen, shutdown_signal()).await?;
-        info!(%addr, "serving credit.v1 (health and reflection enabled)");
-        server.await?;
+        let options = credit_server::ServeOptions { config, demo: args.demo };
+        let running = credit_server::serve(options, shutdown_signal()).await?;
+        if args.demo {
+            let token = running.data_dir.join(credit_server::demo::TOKEN_FILE);
+            info!(token = %token.display(), "demo: a regulator token is in this file");
+        }
+        info!(addr = %running.addr, data_dir = %running.data_dir.display(), "serving credit.v1 (health and reflection enabled)");
+        running.serving.await?;
         info!("stopped");
         Ok(())
     })

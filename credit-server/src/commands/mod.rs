@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod get;
 pub mod import;
+pub mod keys;
 pub mod search;
 pub mod stats;
 

@@ -5,6 +5,8 @@ use credit_proto::v1::identifier_service_server::IdentifierService;
 use credit_proto::v1::{CheckIdentifiersRequest, CheckIdentifiersResponse, IdentifierCheck, IdentifierIssue};
 use tonic::{Request, Response, Status};
 
+use crate::error::ApiError;
+
 /// Most values accepted in one call; larger batches are split by the caller.
 pub const MAX_VALUES_PER_CALL: usize = 1000;
 
@@ -19,10 +21,8 @@ impl IdentifierService for IdentifierApi {
     ) -> Result<Response<CheckIdentifiersResponse>, Status> {
         let values = request.into_inner().values;
         if values.len() > MAX_VALUES_PER_CALL {
-            return Err(Status::invalid_argument(format!(
-                "values: at most {MAX_VALUES_PER_CALL} per call, found {}",
-                values.len()
-            )));
+            return Err(ApiError::invalid("values", format!("at most {MAX_VALUES_PER_CALL} per call, found {}", values.len()))
+                .into());
         }
         let book = Codebook::builtin();
         let today = credit_core::time::today_cst();

@@ -1,5 +1,215 @@
-//! gRPC service implementations, one module per `credit.v1` service.
+//! gRPC service implementations, one module per `credit.v1` service, over one shared [`Context`].
+//!
+//! Every call passes the [`Gate`] first (who is calling, and within their rate limit?), then runs its
+//! store and index work on the blocking pool through [`Context::blocking`], admitted under the global
+//! cap on work in flight.
 
+mod checks;
 mod identifier;
+mod records;
+mod search;
+mod subject;
 
+use std::sync::{Arc, RwLock};
+
+use chrono::NaiveDate;
+use credit_core::engine::RocksEngine;
+use credit_core::model::{Subject, SubjectType};
+use credit_core::rules::RuleSet;
+use credit_core::search::SearchIndex;
+use credit_core::store::Store;
+use credit_core::view::View;
+use credit_proto::v1 as pb;
+use tonic::service::Interceptor;
+use tonic::{Request, Status};
+
+pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
 pub use identifier::IdentifierApi;
+pub use records::RecordApi;
+pub use search::SearchApi;
+pub use subject::SubjectApi;
+
+use crate::auth::{Caller, KeyRing, Refusal, Role};
+use crate::error::{ApiError, ErrorCode};
+use crate::limits::{Admission, RateLimits};
+
+/// What every service shares: the store, its search index and the rules, behind cheap clones.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub store: Arc<Store<RocksEngine>>,
+    pub index: Arc<RwLock<SearchIndex>>,
+    pub rules: Arc<RuleSet>,
+    pub admission: Admission,
+    pub limits: Arc<RateLimits>,
+}
+
+impl Context {
+    /// Runs `work` on the blocking pool, so RocksDB and tantivy never stall the async executor. The
+    /// admission permit travels with the work: a call its client abandoned still counts until the
+    /// work ends, and shutdown waits for it before closing the store.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Context) -> Result<T, ApiError> + Send + 'static,
+    {
+        let permit = self.admission.admit()?;
+        let context = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(|| work(&context))
+        })
+        .await
+        .map_err(|join| ApiError::internal(&join))?
+    }
+}
+
+/// The caller the gate established for this request.
+pub fn caller<T>(request: &Request<T>) -> Result<Caller, ApiError> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"request reached a service without passing the gate"))
+}
+
+/// Fails unless the caller is a regulator or an admin.
+pub fn require_regulator(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    require(caller, what, Role::is_regulator)
+}
+
+/// Fails unless the caller presented a key (any role).
+pub fn require_key(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    require(caller, what, |role| role != Role::Public)
+}
+
+fn require(caller: &Caller, what: &str, allowed: impl Fn(Role) -> bool) -> Result<(), ApiError> {
+    if allowed(caller.role) {
+        return Ok(());
+    }
+    if caller.key_id.is_none() {
+        return Err(ApiError::new(ErrorCode::Unauthenticated, format!("{what} needs an API key (authorization: Bearer …)")));
+    }
+    Err(ApiError::new(ErrorCode::PermissionDenied, format!("{what} is not allowed for the {} role", caller.role.as_str())))
+}
+
+/// The view a request gets: the widest its role allows unless it asks for less.
+pub fn resolve_view(caller: &Caller, requested: i32) -> Result<View, ApiError> {
+    let widest = if caller.role.is_regulator() { View::Regulator } else { View::Public };
+    match pb::View::try_from(requested) {
+        Ok(pb::View::Unspecified) => Ok(widest),
+        Ok(pb::View::Public) => Ok(View::Public),
+        Ok(pb::View::Regulator) => {
+            require_regulator(caller, "the regulator view")?;
+            Ok(View::Regulator)
+        }
+        Err(_) => Err(ApiError::invalid("view", format!("unknown view {requested}"))),
+    }
+}
+
+pub fn view_to_proto(view: View) -> i32 {
+    match view {
+        View::Public => pb::View::Public as i32,
+        View::Regulator => pb::View::Regulator as i32,
+    }
+}
+
+/// The stated purpose of a read: the request field, else the `x-credit-purpose` header.
+pub fn purpose<T>(request: &Request<T>, field: &str) -> Option<String> {
+    let field = field.trim();
+    if !field.is_empty() {
+        return Some(field.to_string());
+    }
+    let header = request.metadata().get("x-credit-purpose")?.to_str().ok()?.trim();
+    (!header.is_empty()).then(|| header.to_string())
+}
+
+/// A regulator reading a natural person must say why, and the read is written down (DOMAIN.md §8).
+pub fn attribute_read(
+    caller: &Caller,
+    view: View,
+    subject: &Subject,
+    purpose: Option<&str>,
+    operation: &'static str,
+) -> Result<(), ApiError> {
+    if view != View::Regulator || subject.subject_type != SubjectType::NaturalPerson {
+        return Ok(());
+    }
+    let Some(purpose) = purpose else {
+        return Err(ApiError::field(
+            ErrorCode::PurposeRequired,
+            "purpose",
+            "reading a natural person in the regulator view needs a stated purpose",
+        ));
+    };
+    tracing::info!(
+        target: "audit",
+        operation,
+        key_id = caller.key_id.as_deref().unwrap_or(""),
+        role = caller.role.as_str(),
+        dept = caller.dept.as_deref().unwrap_or(""),
+        subject_id = subject.id.0,
+        purpose,
+        "regulator read of a natural person"
+    );
+    Ok(())
+}
+
+/// `YYYY-MM-DD`, or `None` for an empty field.
+pub fn parse_date(field: &str, value: &str) -> Result<Option<NaiveDate>, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// A page size: `0` means `default`, above `max` is refused.
+pub fn page_size(value: u32, default: usize, max: usize) -> Result<usize, ApiError> {
+    match value as usize {
+        0 => Ok(default),
+        n if n > max => Err(ApiError::invalid("page_size", format!("at most {max}, found {n}"))),
+        n => Ok(n),
+    }
+}
+
+/// Runs before every call: establishes the [`Caller`] from the bearer token (anonymous without
+/// one), and charges one request to the caller's rate limit. Cheap and non-blocking: a hash of the
+/// token and a hash-map lookup.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub keys: Arc<KeyRing>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl Interceptor for Gate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let ip = request.remote_addr().map(|addr| addr.ip());
+        let caller = match request.metadata().get("authorization") {
+            None => Caller::anonymous(ip),
+            Some(value) => {
+                let token = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                    .map(str::trim)
+                    .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authorization: expected `Bearer <token>`"))?;
+                let entry = self.keys.authenticate(token).map_err(|refusal| {
+                    let message = match refusal {
+                        Refusal::Malformed => "authorization: not an API key of this platform",
+                        Refusal::Unknown => "authorization: unknown API key",
+                        Refusal::Revoked => "authorization: this API key was revoked",
+                    };
+                    ApiError::new(ErrorCode::Unauthenticated, message)
+                })?;
+                Caller { key_id: Some(entry.id), role: entry.role, dept: entry.dept, ip }
+            }
+        };
+        tracing::Span::current().record("caller", caller.label());
+        self.limits.charge(&caller, 1)?;
+        request.extensions_mut().insert(caller);
+        Ok(request)
+    }
+}

@@ -1,0 +1,236 @@
+//! What each audience may see of a subject and its records (DOMAIN.md §8). The public view is computed
+//! from the stored data on every read, so nothing masked is ever stored twice.
+
+use crate::model::{IdentifierKind, RecordCategory, RecordVersion, Subject, SubjectType, UsageScope};
+use crate::privacy::{mask_id_number, mask_name};
+
+/// The audience of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// Anyone: masked ID numbers and protected names, no personal contact data, no penalties against
+    /// natural persons, no share-only records.
+    Public,
+    /// Regulators: everything, unmasked (each read of a natural person is audited by the caller).
+    Regulator,
+}
+
+impl View {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Public => "public",
+            View::Regulator => "regulator",
+        }
+    }
+}
+
+/// The subject as `view` shows it; `true` when anything was masked or left out.
+pub fn subject(subject: &Subject, view: View) -> (Subject, bool) {
+    let mut shown = subject.clone();
+    if view == View::Regulator {
+        return (shown, false);
+    }
+    let mut masked = false;
+    for identifier in &mut shown.identifiers {
+        if identifier.kind == IdentifierKind::Ric {
+            identifier.value = mask_id_number(&identifier.value);
+            masked = true;
+        }
+    }
+    for person in &mut shown.related {
+        if let Some(number) = &mut person.id_number {
+            *number = mask_id_number(number);
+            masked = true;
+        }
+    }
+    if subject.subject_type == SubjectType::NaturalPerson {
+        shown.name = mask_name(&shown.name);
+        shown.former_names = shown.former_names.iter().map(|n| mask_name(n)).collect();
+        shown.address = None;
+        shown.phone = None;
+        shown.attributes.clear();
+        masked = true;
+    }
+    (shown, masked)
+}
+
+/// Whether `view` shows this record of `subject` at all.
+pub fn shows_record(subject: &Subject, record: &RecordVersion, view: View) -> bool {
+    if view == View::Regulator {
+        return true;
+    }
+    if record.content.usage_scope == UsageScope::ShareOnly {
+        return false;
+    }
+    // Penalties against natural persons are in principle not disclosed.
+    !(subject.subject_type == SubjectType::NaturalPerson && record.content.category() == RecordCategory::Penalty)
+}
+
+/// The record as `view` shows it, or `None` when the view leaves it out.
+pub fn record(subject: &Subject, record: &RecordVersion, view: View) -> Option<RecordVersion> {
+    if !shows_record(subject, record, view) {
+        return None;
+    }
+    let mut shown = record.clone();
+    if view == View::Regulator {
+        return Some(shown);
+    }
+    for identifier in &mut shown.content.subject_identifiers {
+        if identifier.kind == IdentifierKind::Ric {
+            identifier.value = mask_id_number(&identifier.value);
+        }
+    }
+    // A person's name stays readable only where the record is serious enough to be published by name
+    // (list entries); elsewhere it is masked.
+    if subject.subject_type == SubjectType::NaturalPerson && record.content.category() != RecordCategory::ListEntry {
+        shown.content.subject_name = mask_name(&shown.content.subject_name);
+    }
+    shown.content.extra.clear();
+    Some(shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{NaiveDate, Utc};
+
+    use super::*;
+    use crate::model::{
+        BatchId, RecordContent, RecordDetails, RecordId, RecordStatus, RelatedPerson, RelatedRole,
+        StoredIdentifier, SubjectId,
+    };
+
+    fn person() -> Subject {
+        let mut s = Subject::provisional(
+            SubjectId(7),
+            SubjectType::NaturalPerson,
+            "张三丰",
+            vec![StoredIdentifier { kind: IdentifierKind::Ric, value: "11010519491231002X".into() }],
+            Some("110105".into()),
+        );
+        s.address = Some("北京市朝阳区某街1号".into());
+        s.phone = Some("13800000000".into());
+        s
+    }
+
+    fn company() -> Subject {
+        let mut s = Subject::provisional(
+            SubjectId(8),
+            SubjectType::Enterprise,
+            "北京腾跃科技有限公司",
+            vec![StoredIdentifier { kind: IdentifierKind::Uscc, value: "91110105MA01ABCD1X".into() }],
+            Some("110105".into()),
+        );
+        s.address = Some("北京市朝阳区某路2号".into());
+        s.related.push(RelatedPerson {
+            role: RelatedRole::LegalRepresentative,
+            name: "李四".into(),
+            id_type: None,
+            id_number: Some("110105198001010011".into()),
+            subject: None,
+        });
+        s
+    }
+
+    fn version(subject: &Subject, details: RecordDetails, scope: UsageScope) -> RecordVersion {
+        let content = RecordContent {
+            subject_name: subject.name.clone(),
+            subject_identifiers: subject.identifiers.clone(),
+            document_number: Some("京朝市监罚〔2026〕1号".into()),
+            decision_date: NaiveDate::from_ymd_opt(2026, 1, 5),
+            valid_from: None,
+            valid_to: None,
+            authority: None,
+            authority_code: None,
+            source_dept: None,
+            source_dept_code: None,
+            disclosure_deadline: None,
+            usage_scope: scope,
+            status: RecordStatus::Active,
+            status_raw: None,
+            legal_representative: None,
+            details,
+            extra: BTreeMap::from([("备注".to_string(), "内部".to_string())]),
+        };
+        RecordVersion {
+            record: RecordId(1),
+            version: 1,
+            recorded_at: Utc::now(),
+            batch: BatchId(1),
+            source_dept: None,
+            hash: String::new(),
+            content,
+        }
+    }
+
+    fn penalty() -> RecordDetails {
+        RecordDetails::Penalty {
+            violation_type: None,
+            facts: None,
+            legal_basis: None,
+            penalty_types: vec!["警告".into()],
+            content: None,
+            fine: None,
+            confiscated: None,
+            licence_affected: None,
+        }
+    }
+
+    #[test]
+    fn public_view_masks_persons_and_keeps_companies_readable() {
+        let (shown, masked) = subject(&person(), View::Public);
+        assert!(masked);
+        assert_eq!(shown.name, "张**");
+        assert_eq!(shown.identifiers[0].value, "110105********002X");
+        assert_eq!((shown.address, shown.phone), (None, None));
+
+        let (shown, _) = subject(&company(), View::Public);
+        assert_eq!(shown.name, "北京腾跃科技有限公司");
+        assert_eq!(shown.identifiers[0].value, "91110105MA01ABCD1X");
+        assert_eq!(shown.related[0].id_number.as_deref(), Some("110105********0011"));
+        assert_eq!(shown.address, company().address, "a company's address is public");
+    }
+
+    #[test]
+    fn regulator_view_is_unchanged() {
+        assert_eq!(subject(&person(), View::Regulator), (person(), false));
+        let v = version(&person(), penalty(), UsageScope::ShareOnly);
+        assert_eq!(record(&person(), &v, View::Regulator), Some(v));
+    }
+
+    #[test]
+    fn public_view_drops_penalties_of_persons_and_share_only_records() {
+        let p = person();
+        assert_eq!(record(&p, &version(&p, penalty(), UsageScope::Public), View::Public), None);
+        let c = company();
+        assert_eq!(record(&c, &version(&c, penalty(), UsageScope::ShareOnly), View::Public), None);
+        let shown = record(&c, &version(&c, penalty(), UsageScope::Public), View::Public).expect("shown");
+        assert!(shown.content.extra.is_empty(), "undelivered columns stay internal");
+        assert_eq!(shown.content.subject_name, c.name);
+    }
+
+    #[test]
+    fn persons_names_are_masked_in_low_severity_records_only() {
+        let p = person();
+        let licence = RecordDetails::Licence {
+            document_name: None,
+            licence_category: None,
+            certificate_name: None,
+            certificate_number: None,
+            content: None,
+        };
+        let shown = record(&p, &version(&p, licence, UsageScope::Public), View::Public).expect("shown");
+        assert_eq!(shown.content.subject_name, "张**");
+        assert_eq!(shown.content.subject_identifiers[0].value, "110105********002X");
+        let listed = RecordDetails::ListEntry {
+            list_type: "COURT_DISHONEST".into(),
+            list_name: None,
+            listed_on: NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"),
+            planned_removal: None,
+            removed_on: None,
+        };
+        let shown = record(&p, &version(&p, listed, UsageScope::Public), View::Public).expect("shown");
+        assert_eq!(shown.content.subject_name, "张三丰");
+        assert_eq!(shown.content.subject_identifiers[0].value, "110105********002X");
+    }
+}

@@ -1,0 +1,61 @@
+//! `credit-server keys create|list|revoke`: API keys in the data directory. A running server picks
+//! changes up within `keys_reload_seconds`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use credit_server::auth::{KeyFile, Role};
+
+#[derive(Debug, clap::Args)]
+pub struct KeysCommand {
+    #[arg(long, env = "CREDIT_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print its token once (the platform keeps only a hash of it).
+    Create {
+        /// public, provider, regulator or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The department the key acts for (required for providers).
+        #[arg(long)]
+        dept: Option<String>,
+        /// A note on who holds the key.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Every key, revoked ones included, one JSON object per line (never a token).
+    List,
+    /// Revoke a key by its id; calls with it fail with UNAUTHENTICATED from then on.
+    Revoke { id: String },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value).ok_or_else(|| format!("{value:?} is not one of public, provider, regulator, admin"))
+}
+
+pub fn run(command: &KeysCommand) -> Result<i32> {
+    let data_dir = command.data_dir.clone().unwrap_or_else(credit_server::config::default_data_dir);
+    let file = KeyFile::in_dir(&data_dir);
+    match &command.action {
+        KeysAction::Create { role, dept, label } => {
+            let key = file.create(*role, dept.clone(), label.clone()).context("creating the key")?;
+            eprintln!("keys: the token is shown only now; store it safely");
+            super::print_json(&key)?;
+        }
+        KeysAction::List => {
+            for entry in file.list()? {
+                super::print_json(&entry)?;
+            }
+        }
+        KeysAction::Revoke { id } => {
+            let entry = file.revoke(id)?;
+            super::print_json(&entry)?;
+        }
+    }
+    Ok(0)
+}

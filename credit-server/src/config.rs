@@ -1,0 +1,271 @@
+//! The server's configuration: one TOML file, `CREDIT_*` environment variables over it, flags over
+//! both. Every key has a compiled-in default, so the server starts from any directory with no file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The documented example; a test keeps it equal to [`Config::default`].
+pub const EXAMPLE: &str = include_str!("../../credit-server.example.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("environment variable {name}: {reason}")]
+    Env { name: String, reason: String },
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the gRPC service listens on.
+    pub listen: SocketAddr,
+    /// The store and its search index; empty: `$XDG_DATA_HOME/credit` (or `~/.local/share/credit`).
+    pub data_dir: PathBuf,
+    /// Joint reward and punishment rules (layout of fixtures/rules/); empty: the compiled-in set.
+    pub rules_dir: PathBuf,
+    /// Logs as JSON lines (on stderr) instead of text.
+    pub log_json: bool,
+    /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE.
+    pub max_concurrency: usize,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Memory for decoded current subjects, in bytes.
+    pub subject_cache_bytes: u64,
+    /// How often the API keys file is re-read for keys created or revoked meanwhile, in seconds.
+    pub keys_reload_seconds: u64,
+    /// How long a shutdown waits for calls in flight before closing the store anyway, in seconds.
+    pub shutdown_grace_seconds: u64,
+    /// Requests per second and burst, per caller (key, or client IP for anonymous callers).
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub public: Quota,
+    pub provider: Quota,
+    pub regulator: Quota,
+    pub admin: Quota,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::new(),
+            rules_dir: PathBuf::new(),
+            log_json: false,
+            max_concurrency: 256,
+            max_message_bytes: 4 << 20,
+            subject_cache_bytes: credit_core::store::DEFAULT_SUBJECT_CACHE_BYTES,
+            keys_reload_seconds: 1,
+            shutdown_grace_seconds: 10,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            public: Quota { per_second: 20, burst: 40 },
+            provider: Quota { per_second: 200, burst: 400 },
+            // A batch check of 1,000 counts 1,000: the burst must hold one.
+            regulator: Quota { per_second: 2_000, burst: 4_000 },
+            admin: Quota { per_second: 2_000, burst: 4_000 },
+        }
+    }
+}
+
+impl Config {
+    /// The file's settings (defaults when `file` is `None`), then `CREDIT_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let defaults = toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Invalid {
+            key: "(defaults)".into(),
+            reason: e.to_string(),
+        })?;
+        // The file over the defaults, key by key, so a section may set only some of its keys.
+        let mut tree = defaults.clone();
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let from_file = text
+                .parse::<toml::Table>()
+                .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;
+            merge(&mut tree, from_file);
+        }
+        let env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("CREDIT_")).collect();
+        apply_env(&mut tree, &defaults, "CREDIT", &env)?;
+        let source = file.map_or_else(|| PathBuf::from("(environment)"), Path::to_path_buf);
+        let config: Config = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|source_error| ConfigError::Parse { path: source, source: source_error })?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ranges, and settings that only make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| Err(ConfigError::Invalid { key: key.into(), reason: reason.into() });
+        if self.max_concurrency == 0 {
+            return invalid("max_concurrency", "must be at least 1");
+        }
+        if self.max_message_bytes < 1024 {
+            return invalid("max_message_bytes", "must be at least 1024");
+        }
+        if self.keys_reload_seconds == 0 {
+            return invalid("keys_reload_seconds", "must be at least 1");
+        }
+        for (role, quota) in self.limits.by_role() {
+            if quota.per_second == 0 || quota.burst == 0 {
+                return invalid(&format!("limits.{role}"), "per_second and burst must be at least 1");
+            }
+        }
+        if self.limits.regulator.burst < crate::services::MAX_BATCH_CHECKS as u32 {
+            return invalid("limits.regulator.burst", "must hold one full batch check (1000)");
+        }
+        Ok(())
+    }
+
+    /// `data_dir`, or the per-user default when it is empty.
+    pub fn data_dir(&self) -> PathBuf {
+        if !self.data_dir.as_os_str().is_empty() {
+            return self.data_dir.clone();
+        }
+        default_data_dir()
+    }
+}
+
+impl Limits {
+    pub fn by_role(&self) -> [(&'static str, Quota); 4] {
+        [("public", self.public), ("provider", self.provider), ("regulator", self.regulator), ("admin", self.admin)]
+    }
+}
+
+/// `$XDG_DATA_HOME/credit`, else `~/.local/share/credit`, else `./credit-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("credit");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".local/share/credit");
+    }
+    PathBuf::from("credit-data")
+}
+
+/// `over`'s keys replace `base`'s, tables merged recursively.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over_inner)) => merge(inner, over_inner),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Every leaf of the defaults can be set as `CREDIT_<PATH>` (`CREDIT_LIMITS_PUBLIC_PER_SECOND`), parsed
+/// as the type of the default value.
+fn apply_env(
+    tree: &mut toml::Table,
+    defaults: &toml::Table,
+    prefix: &str,
+    env: &[(String, String)],
+) -> Result<(), ConfigError> {
+    for (key, default) in defaults {
+        let name = format!("{prefix}_{}", key.to_ascii_uppercase());
+        if let toml::Value::Table(inner_defaults) = default {
+            let Some(toml::Value::Table(inner)) = tree.get_mut(key) else {
+                continue; // the file gave a non-table here: serde reports it
+            };
+            apply_env(inner, inner_defaults, &name, env)?;
+            continue;
+        }
+        let Some((_, raw)) = env.iter().find(|(k, _)| *k == name) else {
+            continue;
+        };
+        let bad = |reason: &str| ConfigError::Env { name: name.clone(), reason: reason.into() };
+        let value = match default {
+            toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("not an integer"))?),
+            toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                _ => return Err(bad("not a boolean (true or false)")),
+            }),
+            _ => toml::Value::String(raw.clone()),
+        };
+        tree.insert(key.clone(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_example_file_documents_exactly_the_defaults() {
+        let example: toml::Table = EXAMPLE.parse().expect("example parses");
+        let defaults = toml::Table::try_from(Config::default()).expect("defaults serialise");
+        assert_eq!(example, defaults, "credit-server.example.toml must list every key with its default");
+        let parsed: Config = toml::from_str(EXAMPLE).expect("example is a valid config");
+        assert_eq!(parsed, Config::default());
+        parsed.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_nested_keys_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nmax_concurrency = 8\n[limits.public]\nper_second = 5\n")
+            .expect("write");
+        let config = Config::load(
+            Some(&file),
+            env(&[("CREDIT_MAX_CONCURRENCY", "16"), ("CREDIT_LIMITS_PUBLIC_BURST", "11"), ("CREDIT_LOG_JSON", "true")]),
+        )
+        .expect("loads");
+        assert_eq!(config.listen, "127.0.0.1:7000".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(config.max_concurrency, 16);
+        assert_eq!(config.limits.public, Quota { per_second: 5, burst: 11 });
+        assert_eq!(config.limits.regulator, Limits::default().regulator);
+        assert!(config.log_json);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Config::load(None, env(&[("CREDIT_MAX_CONCURRENCY", "many")])).expect_err("not a number");
+        assert!(err.to_string().contains("CREDIT_MAX_CONCURRENCY"), "{err}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "max_concurency = 3\n").expect("write");
+        let err = Config::load(Some(&file), env(&[])).expect_err("unknown key");
+        assert!(err.to_string().contains("max_concurency"), "{err}");
+
+        let config = Config { max_concurrency: 0, ..Config::default() };
+        let err = config.validate().expect_err("zero");
+        assert!(err.to_string().contains("max_concurrency"), "{err}");
+        let mut config = Config::default();
+        config.limits.regulator.burst = 10;
+        assert!(config.validate().expect_err("small burst").to_string().contains("limits.regulator.burst"));
+    }
+}

@@ -1,0 +1,184 @@
+//! `credit.v1.RecordService`: a subject's records, filtered and paged, and one record's history.
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDate;
+use credit_core::model::{RecordId, RecordVersion};
+use credit_core::search::parse_category;
+use credit_core::view;
+use credit_proto::v1 as pb;
+use credit_proto::v1::record_service_server::RecordService;
+use tonic::{Request, Response, Status};
+
+use super::subject::newest_decision_first;
+use super::{Context, attribute_read, caller, page_size, parse_date, purpose, require_key, resolve_view, view_to_proto};
+use crate::convert;
+use crate::error::ApiError;
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 1_000;
+
+#[derive(Debug, Clone)]
+pub struct RecordApi {
+    pub context: Context,
+}
+
+/// Where a page ends, in the order of [`newest_decision_first`]: the last record's decision date and
+/// id. It names a position, not an offset, so records added meanwhile do not shift later pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PageToken {
+    decision_date: Option<NaiveDate>,
+    record: u64,
+}
+
+impl PageToken {
+    fn of(record: &RecordVersion) -> PageToken {
+        PageToken { decision_date: record.content.decision_date, record: record.record.0 }
+    }
+
+    fn encode(self) -> String {
+        let date = self.decision_date.map(|d| d.format("%Y%m%d").to_string()).unwrap_or_else(|| "-".into());
+        format!("r1.{date}.{}", self.record)
+    }
+
+    fn decode(token: &str) -> Result<PageToken, ApiError> {
+        let bad = || ApiError::invalid("page_token", "not a token this service issued");
+        let mut parts = token.split('.');
+        let (Some("r1"), Some(date), Some(record), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let decision_date = match date {
+            "-" => None,
+            d => Some(NaiveDate::parse_from_str(d, "%Y%m%d").map_err(|_| bad())?),
+        };
+        Ok(PageToken { decision_date, record: record.parse().map_err(|_| bad())? })
+    }
+
+    /// Whether `record` comes after this position.
+    fn precedes(self, record: &RecordVersion) -> bool {
+        let order = record
+            .content
+            .decision_date
+            .cmp(&self.decision_date)
+            .then_with(|| record.record.0.cmp(&self.record))
+            .reverse();
+        order == Ordering::Greater
+    }
+}
+
+#[tonic::async_trait]
+impl RecordService for RecordApi {
+    async fn list_records(
+        &self,
+        request: Request<pb::ListRecordsRequest>,
+    ) -> Result<Response<pb::ListRecordsResponse>, Status> {
+        let caller = caller(&request)?;
+        require_key(&caller, "ListRecords")?;
+        let purpose = purpose(&request, &request.get_ref().purpose);
+        let message = request.into_inner();
+        let view = resolve_view(&caller, message.view)?;
+        let identifier = message.identifier.trim().to_string();
+        if identifier.is_empty() {
+            return Err(ApiError::invalid("identifier", "required").into());
+        }
+        let category = match message.category.trim() {
+            "" => None,
+            c => Some(parse_category(c).ok_or_else(|| {
+                ApiError::invalid("category", format!("{c:?} is not one of licence, penalty, list_entry, other"))
+            })?),
+        };
+        let in_force_on = parse_date("in_force_on", &message.in_force_on)?;
+        let known_at = message
+            .known_at
+            .as_ref()
+            .map(|t| convert::from_timestamp(t).ok_or_else(|| ApiError::invalid("known_at", "out of range")))
+            .transpose()?;
+        let limit = page_size(message.page_size, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = match message.page_token.as_str() {
+            "" => None,
+            token => Some(PageToken::decode(token)?),
+        };
+        let response = self
+            .context
+            .blocking(move |context| {
+                let store = &context.store;
+                let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
+                let id = store.find_subject_id(&identifier)?.ok_or_else(not_found)?;
+                let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
+                attribute_read(&caller, view, &subject, purpose.as_deref(), "list_records")?;
+                let mut shown: Vec<RecordVersion> = store
+                    .records_of(id, known_at)?
+                    .into_iter()
+                    .filter(|r| category.is_none_or(|c| r.category == c))
+                    .filter(|r| in_force_on.is_none_or(|date| r.current.content.in_force_on(date)))
+                    .filter_map(|r| view::record(&subject, &r.current, view))
+                    .collect();
+                newest_decision_first(&mut shown);
+                let mut page: Vec<RecordVersion> =
+                    shown.into_iter().filter(|r| after.is_none_or(|t| t.precedes(r))).take(limit + 1).collect();
+                let more = page.len() > limit;
+                page.truncate(limit);
+                let next_page_token =
+                    if more { page.last().map(|r| PageToken::of(r).encode()).unwrap_or_default() } else { String::new() };
+                Ok(pb::ListRecordsResponse {
+                    records: page.into_iter().map(|r| convert::record(id.0, r)).collect(),
+                    next_page_token,
+                    view: view_to_proto(view),
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_record_history(
+        &self,
+        request: Request<pb::GetRecordHistoryRequest>,
+    ) -> Result<Response<pb::GetRecordHistoryResponse>, Status> {
+        let caller = caller(&request)?;
+        require_key(&caller, "GetRecordHistory")?;
+        let purpose = purpose(&request, &request.get_ref().purpose);
+        let message = request.into_inner();
+        let view = resolve_view(&caller, message.view)?;
+        let record = RecordId(message.record_id);
+        let response = self
+            .context
+            .blocking(move |context| {
+                let store = &context.store;
+                // A record the view hides is reported as missing, so its existence does not leak.
+                let not_found = || ApiError::not_found(format!("no record {}", record.0));
+                let head = store.record_head(record)?.ok_or_else(not_found)?;
+                let subject = store.subject(head.subject)?.ok_or_else(not_found)?;
+                attribute_read(&caller, view, &subject, purpose.as_deref(), "get_record_history")?;
+                let versions: Vec<pb::Record> = store
+                    .record_history(record)?
+                    .iter()
+                    .filter_map(|v| view::record(&subject, v, view))
+                    .map(|v| convert::record(head.subject.0, v))
+                    .collect();
+                if versions.is_empty() {
+                    return Err(not_found());
+                }
+                Ok(pb::GetRecordHistoryResponse { versions, view: view_to_proto(view) })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_reject_garbage() {
+        let token = PageToken { decision_date: NaiveDate::from_ymd_opt(2025, 3, 1), record: 42 };
+        assert_eq!(PageToken::decode(&token.encode()).expect("decodes"), token);
+        let undated = PageToken { decision_date: None, record: 7 };
+        assert_eq!(PageToken::decode(&undated.encode()).expect("decodes"), undated);
+        for bad in ["", "r1", "r1.x.1", "r1.20250301.x", "r2.20250301.1", "r1.20250301.1.2"] {
+            let error = PageToken::decode(bad).expect_err(bad);
+            assert_eq!(error.field.as_deref(), Some("page_token"));
+        }
+    }
+}

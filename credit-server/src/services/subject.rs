@@ -1,0 +1,79 @@
+//! `credit.v1.SubjectService`: one subject and its records, as the caller's view shows them.
+
+use credit_core::model::RecordVersion;
+use credit_core::view::{self, View};
+use credit_proto::v1 as pb;
+use credit_proto::v1::subject_service_server::SubjectService;
+use tonic::{Request, Response, Status};
+
+use super::{Context, attribute_read, caller, parse_date, purpose, resolve_view, view_to_proto};
+use crate::convert;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct SubjectApi {
+    pub context: Context,
+}
+
+#[tonic::async_trait]
+impl SubjectService for SubjectApi {
+    async fn get_subject(
+        &self,
+        request: Request<pb::GetSubjectRequest>,
+    ) -> Result<Response<pb::GetSubjectResponse>, Status> {
+        let caller = caller(&request)?;
+        let purpose = purpose(&request, &request.get_ref().purpose);
+        let message = request.into_inner();
+        let view = resolve_view(&caller, message.view)?;
+        let identifier = message.identifier.trim().to_string();
+        if identifier.is_empty() {
+            return Err(ApiError::invalid("identifier", "required").into());
+        }
+        let as_of = parse_date("as_of", &message.as_of)?;
+        let known_at = message
+            .known_at
+            .as_ref()
+            .map(|t| convert::from_timestamp(t).ok_or_else(|| ApiError::invalid("known_at", "out of range")))
+            .transpose()?;
+        if message.include_history && view != View::Regulator {
+            return Err(ApiError::invalid("include_history", "history is part of the regulator view only").into());
+        }
+        let response = self
+            .context
+            .blocking(move |context| {
+                let store = &context.store;
+                let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
+                let id = store.find_subject_id(&identifier)?.ok_or_else(not_found)?;
+                let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
+                attribute_read(&caller, view, &subject, purpose.as_deref(), "get_subject")?;
+                let mut shown: Vec<RecordVersion> = store
+                    .records_of(id, known_at)?
+                    .into_iter()
+                    .filter(|r| as_of.is_none_or(|date| r.current.content.in_force_on(date)))
+                    .filter_map(|r| view::record(&subject, &r.current, view))
+                    .collect();
+                newest_decision_first(&mut shown);
+                let history = if message.include_history {
+                    store.subject_history(id)?.into_iter().map(|v| convert::subject_version(v, false)).collect()
+                } else {
+                    Vec::new()
+                };
+                let (subject_shown, masked) = view::subject(&subject, view);
+                Ok(pb::GetSubjectResponse {
+                    subject: Some(convert::subject(subject_shown, masked)),
+                    records: shown.into_iter().map(|r| convert::record(id.0, r)).collect(),
+                    history,
+                    view: view_to_proto(view),
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+}
+
+/// Newest decision first; records without a decision date last; ties by record id, newest first.
+pub fn newest_decision_first(records: &mut [RecordVersion]) {
+    records.sort_by(|a, b| {
+        b.content.decision_date.cmp(&a.content.decision_date).then_with(|| b.record.cmp(&a.record))
+    });
+}

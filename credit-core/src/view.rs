@@ -96,8 +96,8 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        BatchId, RecordContent, RecordDetails, RecordId, RecordStatus, RelatedPerson, RelatedRole,
-        StoredIdentifier, SubjectId,
+        BatchId, RecordContent, RecordDetails, RecordId, RecordStatus, RelatedPerson, RelatedRole, StoredIdentifier,
+        SubjectId,
     };
 
     fn person() -> Subject {

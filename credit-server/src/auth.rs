@@ -206,7 +206,8 @@ impl KeyFile {
         let mut file = self.read()?;
         let out = change(&mut file)?;
         let tmp = self.path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|source| KeyError::Format { path: tmp.clone(), source })?;
+        let bytes =
+            serde_json::to_vec_pretty(&file).map_err(|source| KeyError::Format { path: tmp.clone(), source })?;
         write_private(&tmp, &bytes)?;
         fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
         Ok(out)

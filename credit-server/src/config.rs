@@ -95,15 +95,13 @@ impl Default for Limits {
 impl Config {
     /// The file's settings (defaults when `file` is `None`), then `CREDIT_*` variables from `env`.
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        let defaults = toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Invalid {
-            key: "(defaults)".into(),
-            reason: e.to_string(),
-        })?;
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid { key: "(defaults)".into(), reason: e.to_string() })?;
         // The file over the defaults, key by key, so a section may set only some of its keys.
         let mut tree = defaults.clone();
         if let Some(path) = file {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
             let from_file = text
                 .parse::<toml::Table>()
                 .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;

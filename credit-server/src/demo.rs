@@ -17,7 +17,11 @@ const FILES: &[(ImportKind, &str, &[u8])] = &[
     (ImportKind::Subject, "persons.csv", include_bytes!("../../fixtures/demo/persons.csv")),
     (ImportKind::Subject, "subjects.csv", include_bytes!("../../fixtures/demo/subjects.csv")),
     (ImportKind::Penalty, "penalties.csv", include_bytes!("../../fixtures/demo/penalties.csv")),
-    (ImportKind::Penalty, "penalties_2016_gb18030.csv", include_bytes!("../../fixtures/demo/penalties_2016_gb18030.csv")),
+    (
+        ImportKind::Penalty,
+        "penalties_2016_gb18030.csv",
+        include_bytes!("../../fixtures/demo/penalties_2016_gb18030.csv"),
+    ),
     (ImportKind::Licence, "licences.csv", include_bytes!("../../fixtures/demo/licences.csv")),
     (ImportKind::Licence, "licences_health.jsonl", include_bytes!("../../fixtures/demo/licences_health.jsonl")),
     (ImportKind::List, "lists.csv", include_bytes!("../../fixtures/demo/lists.csv")),

@@ -155,14 +155,31 @@ pub async fn serve(
     drop(context);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let max_concurrency = config.max_concurrency;
+    let (begun, stop_begun) = tokio::sync::oneshot::channel::<()>();
     let stopping = async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, draining calls in flight");
         health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        let _ = begun.send(());
     };
     let incoming = TcpIncoming::from(listener);
     let serving = async move {
-        let served = router.serve_with_incoming_shutdown(incoming, stopping).await;
+        let graceful = router.serve_with_incoming_shutdown(incoming, stopping);
+        // A client that never closes its connection must not hold the shutdown forever.
+        let grace_over = async {
+            if stop_begun.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            served = graceful => served,
+            () = grace_over => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "connections still open after the grace period; closing");
+                Ok(())
+            }
+        };
         housekeeping.abort();
         // Work on the blocking pool outlives abandoned calls; wait for it before closing the store.
         if !admission.drain(max_concurrency, grace).await {

@@ -38,6 +38,7 @@ impl BucketKey {
 
 #[derive(Debug)]
 pub struct RateLimits {
+    quotas: Limits,
     public: DefaultKeyedRateLimiter<BucketKey>,
     provider: DefaultKeyedRateLimiter<BucketKey>,
     regulator: DefaultKeyedRateLimiter<BucketKey>,
@@ -55,6 +56,7 @@ fn limiter(quota: config::Quota) -> DefaultKeyedRateLimiter<BucketKey> {
 impl RateLimits {
     pub fn new(limits: &Limits) -> RateLimits {
         RateLimits {
+            quotas: limits.clone(),
             public: limiter(limits.public),
             provider: limiter(limits.provider),
             regulator: limiter(limits.regulator),
@@ -72,6 +74,16 @@ impl RateLimits {
         }
     }
 
+    /// The most one call of this role may weigh: its bucket's size.
+    pub fn burst(&self, role: Role) -> u32 {
+        match role {
+            Role::Public => self.quotas.public.burst,
+            Role::Provider => self.quotas.provider.burst,
+            Role::Regulator => self.quotas.regulator.burst,
+            Role::Admin => self.quotas.admin.burst,
+        }
+    }
+
     /// Takes `weight` requests from the caller's bucket, or says how long to wait.
     pub fn charge(&self, caller: &Caller, weight: u32) -> Result<(), ApiError> {
         let Some(weight) = NonZeroU32::new(weight) else {
@@ -85,14 +97,15 @@ impl RateLimits {
                 tracing::debug!(caller = %caller.label(), weight, wait_ms = wait.as_millis() as u64, "rate limited");
                 Err(ApiError::new(
                     ErrorCode::RateLimited,
-                    format!("rate limit of the {} role exceeded; retry after {} ms", caller.role.as_str(), wait.as_millis()),
+                    format!(
+                        "rate limit of the {} role exceeded; retry after {} ms",
+                        caller.role.as_str(),
+                        wait.as_millis()
+                    ),
                 )
                 .retry_after(wait.max(Duration::from_millis(1))))
             }
-            Err(_insufficient) => Err(ApiError::new(
-                ErrorCode::BatchTooLarge,
-                format!("a call of weight {weight} exceeds the {} role's burst; send smaller batches", caller.role.as_str()),
-            )),
+            Err(_insufficient) => Err(too_heavy(caller.role, weight.get())),
         }
     }
 
@@ -103,6 +116,13 @@ impl RateLimits {
             limiter.shrink_to_fit();
         }
     }
+}
+
+pub fn too_heavy(role: Role, weight: u32) -> ApiError {
+    ApiError::new(
+        ErrorCode::BatchTooLarge,
+        format!("a call of weight {weight} exceeds the {} role's burst; send smaller batches", role.as_str()),
+    )
 }
 
 /// Caps store and index work in flight. A call over the cap is refused at once (UNAVAILABLE with a
@@ -147,8 +167,7 @@ mod tests {
 
     #[test]
     fn each_caller_has_its_own_bucket() {
-        let mut limits = Limits::default();
-        limits.public = config::Quota { per_second: 1, burst: 3 };
+        let limits = Limits { public: config::Quota { per_second: 1, burst: 3 }, ..Limits::default() };
         let rates = RateLimits::new(&limits);
         let flooder = caller(Role::Public, None, "10.0.0.1");
         let other = caller(Role::Public, None, "10.0.0.2");
@@ -169,6 +188,6 @@ mod tests {
         let held = admission.admit().expect("first");
         assert_eq!(admission.admit().expect_err("second").code, ErrorCode::Overloaded);
         drop(held);
-        admission.admit().expect("free again");
+        let _again = admission.admit().expect("free again");
     }
 }

@@ -259,7 +259,7 @@ fn read_file(
     let mut in_file = 0u64;
     for row in rows {
         in_file += 1;
-        if in_file % PROGRESS_EVERY == 0 {
+        if in_file.is_multiple_of(PROGRESS_EVERY) {
             chunk.push(Parsed::Progress(in_file));
         }
         match row {

@@ -29,7 +29,8 @@ fn check_request(caller: &Caller, message: pb::CheckRequest) -> Result<CheckRequ
     if item.is_empty() {
         return Err(ApiError::invalid("item", "required"));
     }
-    let department = Some(message.department.trim().to_string()).filter(|d| !d.is_empty()).or_else(|| caller.dept.clone());
+    let department =
+        Some(message.department.trim().to_string()).filter(|d| !d.is_empty()).or_else(|| caller.dept.clone());
     Ok(CheckRequest {
         identifier,
         item,
@@ -71,10 +72,18 @@ impl JointCheckService for JointCheckApi {
             return Err(ApiError::invalid("checks", "at least one check").into());
         }
         if checks.len() > MAX_BATCH_CHECKS {
-            return Err(ApiError::invalid("checks", format!("at most {MAX_BATCH_CHECKS} per call, found {}", checks.len())).into());
+            return Err(ApiError::invalid(
+                "checks",
+                format!("at most {MAX_BATCH_CHECKS} per call, found {}", checks.len()),
+            )
+            .into());
         }
-        // The gate charged one request; a batch costs one per entry.
-        self.context.limits.charge(&caller, (checks.len() - 1) as u32)?;
+        // A batch costs one request per entry; the gate charged the first.
+        let weight = checks.len() as u32;
+        if weight > self.context.limits.burst(caller.role) {
+            return Err(crate::limits::too_heavy(caller.role, weight).into());
+        }
+        self.context.limits.charge(&caller, weight - 1)?;
         let parsed: Vec<Result<CheckRequest, ApiError>> =
             checks.into_iter().map(|message| check_request(&caller, message)).collect();
         let results = self
@@ -91,7 +100,9 @@ impl JointCheckService for JointCheckApi {
                                 outcome: Some(pb::batch_check_entry::Outcome::Result(convert::check_result(result))),
                             },
                             Some(Err(error)) => failure(error.into()),
-                            None => return Err(ApiError::internal(&"batch check returned fewer answers than requests")),
+                            None => {
+                                return Err(ApiError::internal(&"batch check returned fewer answers than requests"));
+                            }
                         },
                     };
                     entries.push(entry);

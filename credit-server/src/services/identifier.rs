@@ -21,8 +21,11 @@ impl IdentifierService for IdentifierApi {
     ) -> Result<Response<CheckIdentifiersResponse>, Status> {
         let values = request.into_inner().values;
         if values.len() > MAX_VALUES_PER_CALL {
-            return Err(ApiError::invalid("values", format!("at most {MAX_VALUES_PER_CALL} per call, found {}", values.len()))
-                .into());
+            return Err(ApiError::invalid(
+                "values",
+                format!("at most {MAX_VALUES_PER_CALL} per call, found {}", values.len()),
+            )
+            .into());
         }
         let book = Codebook::builtin();
         let today = credit_core::time::today_cst();

@@ -88,9 +88,15 @@ fn require(caller: &Caller, what: &str, allowed: impl Fn(Role) -> bool) -> Resul
         return Ok(());
     }
     if caller.key_id.is_none() {
-        return Err(ApiError::new(ErrorCode::Unauthenticated, format!("{what} needs an API key (authorization: Bearer …)")));
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            format!("{what} needs an API key (authorization: Bearer …)"),
+        ));
     }
-    Err(ApiError::new(ErrorCode::PermissionDenied, format!("{what} is not allowed for the {} role", caller.role.as_str())))
+    Err(ApiError::new(
+        ErrorCode::PermissionDenied,
+        format!("{what} is not allowed for the {} role", caller.role.as_str()),
+    ))
 }
 
 /// The view a request gets: the widest its role allows unless it asks for less.
@@ -195,7 +201,9 @@ impl Interceptor for Gate {
                     .ok()
                     .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
                     .map(str::trim)
-                    .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authorization: expected `Bearer <token>`"))?;
+                    .ok_or_else(|| {
+                        ApiError::new(ErrorCode::Unauthenticated, "authorization: expected `Bearer <token>`")
+                    })?;
                 let entry = self.keys.authenticate(token).map_err(|refusal| {
                     let message = match refusal {
                         Refusal::Malformed => "authorization: not an API key of this platform",

@@ -11,7 +11,9 @@ use credit_proto::v1::record_service_server::RecordService;
 use tonic::{Request, Response, Status};
 
 use super::subject::newest_decision_first;
-use super::{Context, attribute_read, caller, page_size, parse_date, purpose, require_key, resolve_view, view_to_proto};
+use super::{
+    Context, attribute_read, caller, page_size, parse_date, purpose, require_key, resolve_view, view_to_proto,
+};
 use crate::convert;
 use crate::error::ApiError;
 
@@ -119,8 +121,11 @@ impl RecordService for RecordApi {
                     shown.into_iter().filter(|r| after.is_none_or(|t| t.precedes(r))).take(limit + 1).collect();
                 let more = page.len() > limit;
                 page.truncate(limit);
-                let next_page_token =
-                    if more { page.last().map(|r| PageToken::of(r).encode()).unwrap_or_default() } else { String::new() };
+                let next_page_token = if more {
+                    page.last().map(|r| PageToken::of(r).encode()).unwrap_or_default()
+                } else {
+                    String::new()
+                };
                 Ok(pb::ListRecordsResponse {
                     records: page.into_iter().map(|r| convert::record(id.0, r)).collect(),
                     next_page_token,

@@ -25,7 +25,10 @@ fn filters(message: &pb::SearchRequest) -> Result<Filters, ApiError> {
     };
     let subject_type = match message.subject_type.trim() {
         "" => None,
-        t => Some(SubjectType::parse(t).ok_or_else(|| ApiError::invalid("subject_type", format!("unknown subject type {t:?}")))?),
+        t => Some(
+            SubjectType::parse(t)
+                .ok_or_else(|| ApiError::invalid("subject_type", format!("unknown subject type {t:?}")))?,
+        ),
     };
     let category = match message.category.trim() {
         "" => None,
@@ -70,8 +73,11 @@ impl SearchService for SearchApi {
             .blocking(move |context| {
                 let index = context.index.read().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let hits = index.search(&context.store, &search)?;
-                let next_page_token =
-                    if hits.len() == limit { hits.last().map(|h| h.cursor.clone()).unwrap_or_default() } else { String::new() };
+                let next_page_token = if hits.len() == limit {
+                    hits.last().map(|h| h.cursor.clone()).unwrap_or_default()
+                } else {
+                    String::new()
+                };
                 Ok(pb::SearchResponse {
                     hits: hits.into_iter().map(convert::search_hit).collect(),
                     next_page_token,

@@ -73,7 +73,5 @@ impl SubjectService for SubjectApi {
 
 /// Newest decision first; records without a decision date last; ties by record id, newest first.
 pub fn newest_decision_first(records: &mut [RecordVersion]) {
-    records.sort_by(|a, b| {
-        b.content.decision_date.cmp(&a.content.decision_date).then_with(|| b.record.cmp(&a.record))
-    });
+    records.sort_by(|a, b| b.content.decision_date.cmp(&a.content.decision_date).then_with(|| b.record.cmp(&a.record)));
 }

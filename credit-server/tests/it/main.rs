@@ -7,3 +7,4 @@ mod checks;
 mod commands;
 mod grpc;
 mod search;
+mod serve;

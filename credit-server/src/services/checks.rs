@@ -6,7 +6,7 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::joint_check_service_server::JointCheckService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, parse_date, require_regulator};
+use super::{Context, caller, parse_date, parse_instant, require_regulator, required};
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
@@ -21,14 +21,8 @@ pub struct JointCheckApi {
 
 /// The library's request; an empty department means the caller key's own.
 fn check_request(caller: &Caller, message: pb::CheckRequest) -> Result<CheckRequest, ApiError> {
-    let identifier = message.identifier.trim().to_string();
-    if identifier.is_empty() {
-        return Err(ApiError::invalid("identifier", "required"));
-    }
-    let item = message.item.trim().to_string();
-    if item.is_empty() {
-        return Err(ApiError::invalid("item", "required"));
-    }
+    let identifier = required("identifier", &message.identifier)?;
+    let item = required("item", &message.item)?;
     let department =
         Some(message.department.trim().to_string()).filter(|d| !d.is_empty()).or_else(|| caller.dept.clone());
     Ok(CheckRequest {
@@ -123,11 +117,7 @@ impl JointCheckService for JointCheckApi {
         let outcome = Outcome::parse(message.outcome.trim()).ok_or_else(|| {
             ApiError::invalid("outcome", format!("{:?} is not one of applied, not_applied, escalated", message.outcome))
         })?;
-        let time = message
-            .time
-            .as_ref()
-            .map(|t| convert::from_timestamp(t).ok_or_else(|| ApiError::invalid("time", "out of range")))
-            .transpose()?;
+        let time = parse_instant("time", message.time.as_ref())?;
         let optional = |value: String| Some(value.trim().to_string()).filter(|v| !v.is_empty());
         let input = FeedbackInput {
             check_id: message.check_id,

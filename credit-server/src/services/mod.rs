@@ -172,6 +172,23 @@ pub fn parse_date(field: &str, value: &str) -> Result<Option<NaiveDate>, ApiErro
         .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a date (YYYY-MM-DD)")))
 }
 
+/// A required text field, trimmed.
+pub fn required(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "required"));
+    }
+    Ok(value.to_string())
+}
+
+/// An optional protobuf timestamp as a UTC instant.
+pub fn parse_instant(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    value.map(|t| crate::convert::from_timestamp(t).ok_or_else(|| ApiError::invalid(field, "out of range"))).transpose()
+}
+
 /// A page size: `0` means `default`, above `max` is refused.
 pub fn page_size(value: u32, default: usize, max: usize) -> Result<usize, ApiError> {
     match value as usize {

@@ -10,9 +10,10 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::record_service_server::RecordService;
 use tonic::{Request, Response, Status};
 
-use super::subject::newest_decision_first;
+use super::subject::{Read, read_subject};
 use super::{
-    Context, attribute_read, caller, page_size, parse_date, purpose, require_key, resolve_view, view_to_proto,
+    Context, attribute_read, caller, page_size, parse_date, parse_instant, purpose, require_key, required,
+    resolve_view, view_to_proto,
 };
 use crate::convert;
 use crate::error::ApiError;
@@ -25,7 +26,7 @@ pub struct RecordApi {
     pub context: Context,
 }
 
-/// Where a page ends, in the order of [`newest_decision_first`]: the last record's decision date and
+/// Where a page ends, in the order of [`super::subject::newest_decision_first`]: the last record's decision date and
 /// id. It names a position, not an offset, so records added meanwhile do not shift later pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PageToken {
@@ -80,10 +81,7 @@ impl RecordService for RecordApi {
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
         let view = resolve_view(&caller, message.view)?;
-        let identifier = message.identifier.trim().to_string();
-        if identifier.is_empty() {
-            return Err(ApiError::invalid("identifier", "required").into());
-        }
+        let identifier = required("identifier", &message.identifier)?;
         let category = match message.category.trim() {
             "" => None,
             c => Some(parse_category(c).ok_or_else(|| {
@@ -91,11 +89,7 @@ impl RecordService for RecordApi {
             })?),
         };
         let in_force_on = parse_date("in_force_on", &message.in_force_on)?;
-        let known_at = message
-            .known_at
-            .as_ref()
-            .map(|t| convert::from_timestamp(t).ok_or_else(|| ApiError::invalid("known_at", "out of range")))
-            .transpose()?;
+        let known_at = parse_instant("known_at", message.known_at.as_ref())?;
         let limit = page_size(message.page_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match message.page_token.as_str() {
             "" => None,
@@ -104,19 +98,12 @@ impl RecordService for RecordApi {
         let response = self
             .context
             .blocking(move |context| {
-                let store = &context.store;
-                let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
-                let id = store.find_subject_id(&identifier)?.ok_or_else(not_found)?;
-                let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
-                attribute_read(&caller, view, &subject, purpose.as_deref(), "list_records")?;
-                let mut shown: Vec<RecordVersion> = store
-                    .records_of(id, known_at)?
-                    .into_iter()
-                    .filter(|r| category.is_none_or(|c| r.category == c))
-                    .filter(|r| in_force_on.is_none_or(|date| r.current.content.in_force_on(date)))
-                    .filter_map(|r| view::record(&subject, &r.current, view))
-                    .collect();
-                newest_decision_first(&mut shown);
+                let read = Read { caller: &caller, view, purpose: purpose.as_deref(), operation: "list_records" };
+                let (subject, shown) = read_subject(context, &read, &identifier, known_at, |r| {
+                    category.is_none_or(|c| r.category == c)
+                        && in_force_on.is_none_or(|date| r.current.content.in_force_on(date))
+                })?;
+                let id = subject.id;
                 let mut page: Vec<RecordVersion> =
                     shown.into_iter().filter(|r| after.is_none_or(|t| t.precedes(r))).take(limit + 1).collect();
                 let more = page.len() > limit;

@@ -1,12 +1,17 @@
 //! `credit.v1.SubjectService`: one subject and its records, as the caller's view shows them.
 
-use credit_core::model::RecordVersion;
+use chrono::{DateTime, Utc};
+use credit_core::model::{RecordVersion, Subject};
+use credit_core::store::RecordView;
 use credit_core::view::{self, View};
 use credit_proto::v1 as pb;
 use credit_proto::v1::subject_service_server::SubjectService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, attribute_read, caller, parse_date, purpose, resolve_view, view_to_proto};
+use super::{
+    Context, attribute_read, caller, parse_date, parse_instant, purpose, required, resolve_view, view_to_proto,
+};
+use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
 
@@ -25,34 +30,21 @@ impl SubjectService for SubjectApi {
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
         let view = resolve_view(&caller, message.view)?;
-        let identifier = message.identifier.trim().to_string();
-        if identifier.is_empty() {
-            return Err(ApiError::invalid("identifier", "required").into());
-        }
+        let identifier = required("identifier", &message.identifier)?;
         let as_of = parse_date("as_of", &message.as_of)?;
-        let known_at = message
-            .known_at
-            .as_ref()
-            .map(|t| convert::from_timestamp(t).ok_or_else(|| ApiError::invalid("known_at", "out of range")))
-            .transpose()?;
+        let known_at = parse_instant("known_at", message.known_at.as_ref())?;
         if message.include_history && view != View::Regulator {
             return Err(ApiError::invalid("include_history", "history is part of the regulator view only").into());
         }
         let response = self
             .context
             .blocking(move |context| {
+                let read = Read { caller: &caller, view, purpose: purpose.as_deref(), operation: "get_subject" };
+                let (subject, shown) = read_subject(context, &read, &identifier, known_at, |r| {
+                    as_of.is_none_or(|date| r.current.content.in_force_on(date))
+                })?;
+                let id = subject.id;
                 let store = &context.store;
-                let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
-                let id = store.find_subject_id(&identifier)?.ok_or_else(not_found)?;
-                let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
-                attribute_read(&caller, view, &subject, purpose.as_deref(), "get_subject")?;
-                let mut shown: Vec<RecordVersion> = store
-                    .records_of(id, known_at)?
-                    .into_iter()
-                    .filter(|r| as_of.is_none_or(|date| r.current.content.in_force_on(date)))
-                    .filter_map(|r| view::record(&subject, &r.current, view))
-                    .collect();
-                newest_decision_first(&mut shown);
                 let history = if message.include_history {
                     store.subject_history(id)?.into_iter().map(|v| convert::subject_version(v, false)).collect()
                 } else {
@@ -69,6 +61,39 @@ impl SubjectService for SubjectApi {
             .await?;
         Ok(Response::new(response))
     }
+}
+
+/// Who reads, in which view, why, and through which call: what [`attribute_read`] writes down.
+pub struct Read<'a> {
+    pub caller: &'a Caller,
+    pub view: View,
+    pub purpose: Option<&'a str>,
+    pub operation: &'static str,
+}
+
+/// The subject as known at `known_at` and those of its records that `keep` accepts and the view
+/// shows, newest decision first. The read is attributed (and refused without a needed purpose) before
+/// any record is read.
+pub fn read_subject(
+    context: &Context,
+    read: &Read<'_>,
+    identifier: &str,
+    known_at: Option<DateTime<Utc>>,
+    keep: impl Fn(&RecordView) -> bool,
+) -> Result<(Subject, Vec<RecordVersion>), ApiError> {
+    let store = &context.store;
+    let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
+    let id = store.find_subject_id(identifier)?.ok_or_else(not_found)?;
+    let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
+    attribute_read(read.caller, read.view, &subject, read.purpose, read.operation)?;
+    let mut shown: Vec<RecordVersion> = store
+        .records_of(id, known_at)?
+        .into_iter()
+        .filter(|r| keep(r))
+        .filter_map(|r| view::record(&subject, &r.current, read.view))
+        .collect();
+    newest_decision_first(&mut shown);
+    Ok((subject, shown))
 }
 
 /// Newest decision first; records without a decision date last; ties by record id, newest first.

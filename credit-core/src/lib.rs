@@ -3,9 +3,12 @@
 //! Approval systems embed this crate directly; `credit-server` puts it behind gRPC. Everything that
 //! decides whether an identifier, a record or a rule is valid lives here, once.
 
+pub mod cases;
 pub mod checks;
+pub mod disclosure;
 pub mod division;
 pub mod engine;
+pub mod feed;
 pub mod ident;
 pub mod import;
 pub mod model;

@@ -454,6 +454,10 @@ pub struct RecordContent {
     /// The status as delivered, when it differs from the canonical one or was unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_raw: Option<String>,
+    /// The day a repair, revocation or correction took effect: the record counted before it (valid
+    /// time), and stops counting from it on. `None` with such a status: since always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_representative: Option<String>,
     pub details: RecordDetails,
@@ -473,14 +477,15 @@ impl RecordContent {
     }
 
     /// Valid time: whether the record was in force on `date`, from its decision, listing, removal and
-    /// validity dates and its status. Repairs and revocations (new versions) end it.
+    /// validity dates and its status. Repairs and revocations (new versions) end it from the day they
+    /// take effect.
     pub fn in_force_on(&self, date: NaiveDate) -> bool {
-        if matches!(self.status, RecordStatus::Repaired | RecordStatus::Revoked) {
+        if ended_by_status(self.status, self.status_since, date) {
             return false;
         }
         match &self.details {
             RecordDetails::ListEntry { listed_on, planned_removal, removed_on, .. } => {
-                list_entry_in_force(self.status, *listed_on, *planned_removal, *removed_on, date)
+                list_entry_in_force(self.status, self.status_since, *listed_on, *planned_removal, *removed_on, date)
             }
             _ => {
                 let start = self.valid_from.or(self.decision_date);
@@ -490,16 +495,22 @@ impl RecordContent {
     }
 }
 
+/// Whether a repair or revocation had taken effect by `date`.
+pub fn ended_by_status(status: RecordStatus, since: Option<NaiveDate>, date: NaiveDate) -> bool {
+    matches!(status, RecordStatus::Repaired | RecordStatus::Revoked) && since.is_none_or(|since| since <= date)
+}
+
 /// Whether a list entry was in force on `date`: listed by then, not yet removed (or due for removal),
-/// and neither repaired nor revoked.
+/// and neither repaired nor revoked by then.
 fn list_entry_in_force(
     status: RecordStatus,
+    status_since: Option<NaiveDate>,
     listed_on: NaiveDate,
     planned_removal: Option<NaiveDate>,
     removed_on: Option<NaiveDate>,
     date: NaiveDate,
 ) -> bool {
-    if matches!(status, RecordStatus::Repaired | RecordStatus::Revoked) {
+    if ended_by_status(status, status_since, date) {
         return false;
     }
     // Removed with no date given: the removal date is unknown, so it is not in force.
@@ -525,6 +536,8 @@ pub struct ListEntryIndex {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_on: Option<NaiveDate>,
     pub status: RecordStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<NaiveDate>,
     /// The identifying department (认定部门) and its code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
@@ -552,6 +565,7 @@ impl ListEntryIndex {
             planned_removal: *planned_removal,
             removed_on: *removed_on,
             status: content.status,
+            status_since: content.status_since,
             authority: content.authority.clone(),
             authority_code: content.authority_code.clone(),
             document_number: content.document_number.clone(),
@@ -559,7 +573,7 @@ impl ListEntryIndex {
     }
 
     pub fn in_force_on(&self, date: NaiveDate) -> bool {
-        list_entry_in_force(self.status, self.listed_on, self.planned_removal, self.removed_on, date)
+        list_entry_in_force(self.status, self.status_since, self.listed_on, self.planned_removal, self.removed_on, date)
     }
 }
 
@@ -646,6 +660,7 @@ pub(crate) mod tests {
             usage_scope: UsageScope::Public,
             status: RecordStatus::Active,
             status_raw: None,
+            status_since: None,
             legal_representative: None,
             details: RecordDetails::ListEntry {
                 list_type: "COURT_DISHONEST_DEBTOR".into(),
@@ -671,6 +686,9 @@ pub(crate) mod tests {
         let mut revoked = open.clone();
         revoked.status = RecordStatus::Revoked;
         assert!(!revoked.in_force_on(d("2024-06-01")));
+        revoked.status_since = Some(d("2025-01-01"));
+        assert!(revoked.in_force_on(d("2024-12-31")), "in force until the revocation takes effect");
+        assert!(!revoked.in_force_on(d("2025-01-01")));
     }
 
     #[test]

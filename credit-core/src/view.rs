@@ -1,6 +1,9 @@
 //! What each audience may see of a subject and its records (DOMAIN.md §8). The public view is computed
 //! from the stored data on every read, so nothing masked is ever stored twice.
 
+use chrono::NaiveDate;
+
+use crate::disclosure::{DisclosureRules, Tier};
 use crate::model::{IdentifierKind, RecordCategory, RecordVersion, Subject, SubjectType, UsageScope};
 use crate::privacy::{mask_id_number, mask_name};
 
@@ -53,25 +56,46 @@ pub fn subject(subject: &Subject, view: View) -> (Subject, bool) {
     (shown, masked)
 }
 
-/// Whether `view` shows this record of `subject` at all.
-pub fn shows_record(subject: &Subject, record: &RecordVersion, view: View) -> bool {
-    if view == View::Regulator {
+/// Who looks, on which day, under which disclosure rules: everything that decides which records a
+/// response shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Audience<'r> {
+    pub view: View,
+    /// The day the public view is computed for (windows, repairs, list removals).
+    pub as_of: NaiveDate,
+    pub rules: &'r DisclosureRules,
+}
+
+impl<'r> Audience<'r> {
+    pub fn new(view: View, as_of: NaiveDate, rules: &'r DisclosureRules) -> Audience<'r> {
+        Audience { view, as_of, rules }
+    }
+}
+
+/// Whether the audience sees this record of `subject` at all. Regulators see every record, repaired,
+/// revoked and expired ones included, with their history.
+pub fn shows_record(subject: &Subject, record: &RecordVersion, audience: &Audience<'_>) -> bool {
+    if audience.view == View::Regulator {
         return true;
     }
-    if record.content.usage_scope == UsageScope::ShareOnly {
+    let content = &record.content;
+    if content.usage_scope == UsageScope::ShareOnly {
         return false;
     }
     // Penalties against natural persons are in principle not disclosed.
-    !(subject.subject_type == SubjectType::NaturalPerson && record.content.category() == RecordCategory::Penalty)
+    if subject.subject_type == SubjectType::NaturalPerson && content.category() == RecordCategory::Penalty {
+        return false;
+    }
+    audience.rules.public_on(content, audience.as_of)
 }
 
-/// The record as `view` shows it, or `None` when the view leaves it out.
-pub fn record(subject: &Subject, record: &RecordVersion, view: View) -> Option<RecordVersion> {
-    if !shows_record(subject, record, view) {
+/// The record as the audience sees it, or `None` when it is left out.
+pub fn record(subject: &Subject, record: &RecordVersion, audience: &Audience<'_>) -> Option<RecordVersion> {
+    if !shows_record(subject, record, audience) {
         return None;
     }
     let mut shown = record.clone();
-    if view == View::Regulator {
+    if audience.view == View::Regulator {
         return Some(shown);
     }
     for identifier in &mut shown.content.subject_identifiers {
@@ -79,9 +103,10 @@ pub fn record(subject: &Subject, record: &RecordVersion, view: View) -> Option<R
             identifier.value = mask_id_number(&identifier.value);
         }
     }
-    // A person's name stays readable only where the record is serious enough to be published by name
-    // (list entries); elsewhere it is masked.
-    if subject.subject_type == SubjectType::NaturalPerson && record.content.category() != RecordCategory::ListEntry {
+    // A person's name stays readable only in serious records, which are published by name; in
+    // low-severity ones (and in records that are not negative at all) it is masked.
+    if subject.subject_type == SubjectType::NaturalPerson && audience.rules.tier(&shown.content) != Some(Tier::Serious)
+    {
         shown.content.subject_name = mask_name(&shown.content.subject_name);
     }
     shown.content.extra.clear();
@@ -148,6 +173,7 @@ mod tests {
             usage_scope: scope,
             status: RecordStatus::Active,
             status_raw: None,
+            status_since: None,
             legal_representative: None,
             details,
             extra: BTreeMap::from([("备注".to_string(), "内部".to_string())]),
@@ -168,12 +194,30 @@ mod tests {
             violation_type: None,
             facts: None,
             legal_basis: None,
-            penalty_types: vec!["警告".into()],
+            penalty_types: vec!["罚款".into()],
             content: None,
-            fine: None,
+            fine: crate::model::AmountWan::parse("0.5"),
             confiscated: None,
             licence_affected: None,
         }
+    }
+
+    fn on(date: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date")
+    }
+
+    fn public() -> Audience<'static> {
+        Audience::new(View::Public, on("2026-02-01"), builtin())
+    }
+
+    fn regulator() -> Audience<'static> {
+        Audience::new(View::Regulator, on("2026-02-01"), builtin())
+    }
+
+    fn builtin() -> &'static DisclosureRules {
+        static RULES: std::sync::LazyLock<std::sync::Arc<DisclosureRules>> =
+            std::sync::LazyLock::new(DisclosureRules::builtin);
+        &RULES
     }
 
     #[test]
@@ -195,16 +239,16 @@ mod tests {
     fn regulator_view_is_unchanged() {
         assert_eq!(subject(&person(), View::Regulator), (person(), false));
         let v = version(&person(), penalty(), UsageScope::ShareOnly);
-        assert_eq!(record(&person(), &v, View::Regulator), Some(v));
+        assert_eq!(record(&person(), &v, &regulator()), Some(v));
     }
 
     #[test]
     fn public_view_drops_penalties_of_persons_and_share_only_records() {
         let p = person();
-        assert_eq!(record(&p, &version(&p, penalty(), UsageScope::Public), View::Public), None);
+        assert_eq!(record(&p, &version(&p, penalty(), UsageScope::Public), &public()), None);
         let c = company();
-        assert_eq!(record(&c, &version(&c, penalty(), UsageScope::ShareOnly), View::Public), None);
-        let shown = record(&c, &version(&c, penalty(), UsageScope::Public), View::Public).expect("shown");
+        assert_eq!(record(&c, &version(&c, penalty(), UsageScope::ShareOnly), &public()), None);
+        let shown = record(&c, &version(&c, penalty(), UsageScope::Public), &public()).expect("shown");
         assert!(shown.content.extra.is_empty(), "undelivered columns stay internal");
         assert_eq!(shown.content.subject_name, c.name);
     }
@@ -219,18 +263,46 @@ mod tests {
             certificate_number: None,
             content: None,
         };
-        let shown = record(&p, &version(&p, licence, UsageScope::Public), View::Public).expect("shown");
+        let shown = record(&p, &version(&p, licence, UsageScope::Public), &public()).expect("shown");
         assert_eq!(shown.content.subject_name, "张**");
         assert_eq!(shown.content.subject_identifiers[0].value, "110105********002X");
         let listed = RecordDetails::ListEntry {
-            list_type: "COURT_DISHONEST".into(),
+            list_type: "COURT_DISHONEST_DEBTOR".into(),
             list_name: None,
             listed_on: NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"),
             planned_removal: None,
             removed_on: None,
         };
-        let shown = record(&p, &version(&p, listed, UsageScope::Public), View::Public).expect("shown");
-        assert_eq!(shown.content.subject_name, "张三丰");
+        let shown = record(&p, &version(&p, listed, UsageScope::Public), &public()).expect("shown");
+        assert_eq!(shown.content.subject_name, "张三丰", "a serious list entry names the person");
         assert_eq!(shown.content.subject_identifiers[0].value, "110105********002X");
+        let abnormal = RecordDetails::ListEntry {
+            list_type: "ABNORMAL_OPERATION".into(),
+            list_name: None,
+            listed_on: on("2026-01-05"),
+            planned_removal: None,
+            removed_on: None,
+        };
+        let shown = record(&p, &version(&p, abnormal, UsageScope::Public), &public()).expect("shown");
+        assert_eq!(shown.content.subject_name, "张**", "a general-tier entry does not");
+    }
+
+    #[test]
+    fn the_public_sees_a_record_only_inside_its_window_and_until_its_repair() {
+        let c = company();
+        let mut v = version(&c, penalty(), UsageScope::Public);
+        let rules = builtin();
+        let seen =
+            |v: &RecordVersion, date: &str| record(&c, v, &Audience::new(View::Public, on(date), rules)).is_some();
+        assert!(!seen(&v, "2026-01-04"), "not before the decision");
+        assert!(seen(&v, "2026-01-05"));
+        assert!(seen(&v, "2026-07-04"), "general tier under the 2026 rules: six months");
+        assert!(!seen(&v, "2026-07-05"));
+        v.content.status = RecordStatus::Repaired;
+        v.content.status_since = Some(on("2026-04-10"));
+        assert!(seen(&v, "2026-04-09"));
+        assert!(!seen(&v, "2026-04-10"), "repaired: the public view drops it");
+        let kept = record(&c, &v, &Audience::new(View::Regulator, on("2026-05-01"), rules));
+        assert_eq!(kept.map(|r| r.content.status), Some(RecordStatus::Repaired), "the regulator keeps it");
     }
 }

@@ -30,6 +30,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Joint reward and punishment rules (layout of fixtures/rules/); empty: the compiled-in set.
     pub rules_dir: PathBuf,
+    /// Disclosure windows and tier classification (layout of fixtures/disclosure/rules.toml); empty:
+    /// the compiled-in rules.
+    pub disclosure_rules: PathBuf,
+    /// How often the change feed is swept for public windows and planned list removals that ended, in
+    /// seconds; 0: never (run `credit-server sweep` instead).
+    pub sweep_interval_seconds: u64,
     /// Logs as JSON lines (on stderr) instead of text.
     pub log_json: bool,
     /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE.
@@ -69,6 +75,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::new(),
             rules_dir: PathBuf::new(),
+            disclosure_rules: PathBuf::new(),
+            sweep_interval_seconds: 3600,
             log_json: false,
             max_concurrency: 256,
             max_message_bytes: 4 << 20,

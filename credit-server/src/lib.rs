@@ -16,9 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use credit_core::disclosure::DisclosureRules;
 use credit_core::rules::RuleSet;
 use credit_core::search::SearchIndex;
 use credit_core::store::Store;
+use credit_core::time::today_cst;
 use credit_proto::v1::identifier_service_server::IdentifierServiceServer;
 use credit_proto::v1::joint_check_service_server::JointCheckServiceServer;
 use credit_proto::v1::record_service_server::RecordServiceServer;
@@ -30,6 +32,7 @@ use tonic::transport::server::TcpIncoming;
 pub use config::Config;
 
 use crate::auth::{KeyFile, KeyRing};
+use crate::error::ApiError;
 use crate::limits::{Admission, RateLimits};
 use crate::services::{Context, Gate};
 
@@ -44,6 +47,8 @@ pub enum ServeError {
     Store(#[from] credit_core::store::StoreError),
     #[error("opening the search index: {0}")]
     Index(#[from] credit_core::search::SearchError),
+    #[error("loading the disclosure rules: {0}")]
+    Disclosure(#[from] credit_core::disclosure::DisclosureError),
     #[error("loading the rules in {path}: {source}")]
     Rules { path: PathBuf, source: credit_core::rules::RulesError },
     #[error("api keys: {0}")]
@@ -94,6 +99,9 @@ pub async fn serve(
     std::fs::create_dir_all(&data_dir).map_err(|source| ServeError::DataDir { path: data_dir.clone(), source })?;
 
     let keys = KeyFile::in_dir(&data_dir);
+    let disclosure = DisclosureRules::load(
+        Some(&config.disclosure_rules).filter(|p| !p.as_os_str().is_empty()).map(|p| p.as_path()),
+    )?;
     let (store, index, rules) = {
         let data_dir = data_dir.clone();
         let config = config.clone();
@@ -106,6 +114,7 @@ pub async fn serve(
         store: store.clone(),
         index: Arc::new(RwLock::new(index)),
         rules,
+        disclosure: disclosure.clone(),
         admission: Admission::new(config.max_concurrency),
         limits: limits.clone(),
     };
@@ -151,6 +160,11 @@ pub async fn serve(
         .add_service(guarded!(JointCheckServiceServer, services::JointCheckApi { context: context.clone() }));
 
     let housekeeping = tokio::spawn(housekeeping(ring, limits, Duration::from_secs(config.keys_reload_seconds)));
+    let (stop_sweeping, sweeping_stopped) = tokio::sync::watch::channel(false);
+    let sweeping = (config.sweep_interval_seconds > 0).then(|| {
+        let every = Duration::from_secs(config.sweep_interval_seconds);
+        tokio::spawn(sweeping(context.clone(), every, sweeping_stopped))
+    });
     let admission = context.admission.clone();
     drop(context);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
@@ -181,6 +195,12 @@ pub async fn serve(
             }
         };
         housekeeping.abort();
+        let _ = stop_sweeping.send(true);
+        if let Some(sweeping) = sweeping
+            && tokio::time::timeout(grace, sweeping).await.is_err()
+        {
+            tracing::warn!(grace_seconds = grace.as_secs(), "feed sweep still running after the grace period");
+        }
         // Work on the blocking pool outlives abandoned calls; wait for it before closing the store.
         if !admission.drain(max_concurrency, grace).await {
             tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period");
@@ -246,6 +266,37 @@ async fn housekeeping(ring: Arc<KeyRing>, limits: Arc<RateLimits>, every: Durati
         }
         if ticks.is_multiple_of(60) {
             limits.forget_idle();
+        }
+    }
+}
+
+/// Writes the feed events of windows and planned removals that ended, then brings the search index's
+/// list memberships up to date: at start (to cover any downtime) and every `every`, until `stop`.
+/// A sweep in progress finishes before this returns, so shutdown awaits it before closing the store.
+async fn sweeping(context: Context, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let context = context.clone();
+        let swept = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let summary = credit_core::feed::sweep(&context.store, &context.disclosure, today_cst())?;
+            let mut index = context.index.write().unwrap_or_else(|e| e.into_inner());
+            index.catch_up(&context.store)?;
+            Ok(summary)
+        })
+        .await;
+        match swept {
+            Ok(Ok(summary)) => tracing::info!(
+                window_ended = summary.window_ended,
+                removed = summary.removed,
+                feed_end = summary.feed_end,
+                "feed swept"
+            ),
+            Ok(Err(error)) => tracing::warn!(error = ?error, "feed sweep failed; the next one covers the days missed"),
+            Err(error) => tracing::warn!(%error, "feed sweep task failed"),
         }
     }
 }

@@ -36,8 +36,22 @@ enum Command {
     Import(commands::import::Args),
     /// Counts of subjects, records, versions and active list entries; with --checks, check statistics.
     Stats(commands::stats::Args),
-    /// A subject and its records (regulator view), now or as known at a given time.
+    /// A subject and the records a view shows (public by default: windows applied, personal data
+    /// masked), on any day, now or as known at a given time.
     Get(commands::get::Args),
+    /// Credit repair: apply, accept, reject, approve, deny, show.
+    #[command(subcommand)]
+    Repair(commands::cases::RepairCommand),
+    /// Objections against wrong records: file, accept, reject, correct, revoke, dismiss, show.
+    #[command(subcommand)]
+    Objection(commands::cases::ObjectionCommand),
+    /// The change feed from a sequence number on, one JSON event per line.
+    Feed(commands::feed::FeedArgs),
+    /// Write the feed events of public windows and planned list removals that ended since the last sweep.
+    Sweep(commands::feed::SweepArgs),
+    /// Disclosure rules: check a file (or the compiled-in rules) and print its rule sets.
+    #[command(subcommand)]
+    Disclosure(commands::disclosure::DisclosureCommand),
     /// Write a consistent copy of the store (RocksDB checkpoint).
     Backup(commands::backup::BackupArgs),
     /// Restore a copy written by `backup` into a new data directory.
@@ -68,6 +82,11 @@ fn main() -> ExitCode {
         Command::Import(args) => commands::import::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
         Command::Get(args) => commands::get::run(&args),
+        Command::Repair(command) => commands::cases::repair(&command),
+        Command::Objection(command) => commands::cases::objection(&command),
+        Command::Feed(args) => commands::feed::feed(&args),
+        Command::Sweep(args) => commands::feed::sweep(&args),
+        Command::Disclosure(command) => commands::disclosure::run(&command),
         Command::Backup(args) => commands::backup::backup(&args),
         Command::Restore(args) => commands::backup::restore(&args),
         Command::Check(args) => commands::check::check(&args),

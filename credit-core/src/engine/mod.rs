@@ -47,11 +47,16 @@ pub enum Cf {
     /// Batch id + subject id → nothing: subjects a committed batch changed, for indexes that follow the
     /// store (schema 3).
     Changes,
+    /// Repair and objection cases: `c` + case id → case, `v` + case id + version → its steps, `r` +
+    /// record id + case id → nothing (schema 4).
+    Cases,
+    /// Feed sequence number → change event, for departments that act on changes (schema 4).
+    Feed,
 }
 
 impl Cf {
     /// Every family. The position is the family's code in undo journals: only ever append.
-    pub const ALL: [Cf; 14] = [
+    pub const ALL: [Cf; 16] = [
         Cf::Meta,
         Cf::Subjects,
         Cf::SubjectVersions,
@@ -66,6 +71,8 @@ impl Cf {
         Cf::Checks,
         Cf::Feedback,
         Cf::Changes,
+        Cf::Cases,
+        Cf::Feed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +91,8 @@ impl Cf {
             Cf::Checks => "checks",
             Cf::Feedback => "feedback",
             Cf::Changes => "changes",
+            Cf::Cases => "cases",
+            Cf::Feed => "feed",
         }
     }
 }

@@ -327,8 +327,22 @@ impl<E: Engine> Applier<'_, '_, E> {
             hash: &hash,
         };
         let version = with_field(&header, "content", &content_json);
+        // Versions are not read back within a batch: the previous version comes from the committed
+        // store. A record changed twice in one batch reads as new the second time (its event says
+        // `listed`/`published` rather than what changed).
+        let before = match head.versions {
+            1 => None,
+            n => self.guard.store().record_version(head.id, n - 1)?.map(|v| v.content),
+        };
         self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), version)?;
         self.guard.touch(subject)?;
+        self.guard.emit(crate::feed::record_change(
+            subject,
+            head.id,
+            head.versions,
+            before.as_ref(),
+            &input.content,
+        ))?;
         if let Some(entry) = ListEntryIndex::of(head.id, head.versions, &input.content) {
             let key = keys::subject_record(subject, head.id);
             if head.versions == 1 {

@@ -132,16 +132,18 @@ pub fn import_files<E: Engine>(
     let outcome = std::thread::scope(|scope| -> Result<(), ImportError> {
         // Chunks land on their own thread while the next ones are built.
         guard.writer.set_committer(Committer::spawn(scope, store.engine()));
-        let imported = (|| -> Result<(), ImportError> {
+        let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), ImportError> {
             let mut applier =
                 apply::Applier { guard: &mut guard, recorded_at, source_dept: options.source_dept.clone() };
             for path in files {
                 import_file(&mut applier, path, options, tables, book, &mut summary, observer)?;
             }
             Ok(())
-        })();
-        // The committer thread must end inside the scope.
+        }));
+        // The committer thread must end inside the scope, even when applying panicked: the scope
+        // would otherwise wait for it forever.
         let stopped = guard.writer.stop_committer();
+        let imported = imported.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         imported?;
         Ok(stopped?)
     });

@@ -529,6 +529,7 @@ pub fn record_row<'r>(
         usage_scope,
         status,
         status_raw,
+        status_since: None,
         legal_representative: legal_rep_name,
         details,
         extra,

@@ -77,7 +77,7 @@ impl std::fmt::Debug for BatchWriter<'_> {
 /// Families a batch only appends to (versions under fresh keys) and never reads back: their values
 /// stay out of the read overlay, which saves copying the largest values of an import.
 fn write_only(cf: Cf) -> bool {
-    matches!(cf, Cf::Versions | Cf::SubjectVersions)
+    matches!(cf, Cf::Versions | Cf::SubjectVersions | Cf::Feed)
 }
 
 /// Bounds the identifier cache (about 100 bytes an entry); it starts over when full.

@@ -2,7 +2,7 @@
 //!
 //! | family | key | value |
 //! |---|---|---|
-//! | meta | `schema_version`, `next_subject`, `next_record`, `next_batch`, `counters` | JSON |
+//! | meta | `schema_version`, `next_subject`, `next_record`, `next_batch`, `counters`, `next_check`, `next_case`, `next_feed`, `swept_through` | JSON |
 //! | meta | `batch/` + batch id (8 bytes BE) | [`super::BatchInfo`] JSON |
 //! | subjects | subject id (8 bytes BE) | current [`crate::model::Subject`] JSON |
 //! | subject_versions | subject id + version (4 bytes BE) | [`crate::model::SubjectVersion`] JSON |
@@ -17,6 +17,10 @@
 //! | checks | check id | [`crate::checks::CheckRecord`] JSON |
 //! | feedback | check id + sequence (4 bytes BE) | [`crate::checks::Feedback`] JSON |
 //! | changes | batch id + subject id | empty |
+//! | cases | `c` + case id | [`crate::cases::Case`] JSON |
+//! | cases | `v` + case id + version (4 bytes BE) | [`crate::cases::CaseStep`] JSON |
+//! | cases | `r` + record id + case id | empty |
+//! | feed | sequence number | [`crate::feed::FeedEvent`] JSON |
 //!
 //! Big-endian integers keep numeric order under RocksDB's byte order.
 
@@ -29,6 +33,9 @@ pub const NEXT_BATCH: &[u8] = b"next_batch";
 pub const COUNTERS: &[u8] = b"counters";
 pub const NEXT_CHECK: &[u8] = b"next_check";
 pub const BATCH_PREFIX: &[u8] = b"batch/";
+pub const NEXT_CASE: &[u8] = b"next_case";
+pub const NEXT_FEED: &[u8] = b"next_feed";
+pub const SWEPT_THROUGH: &[u8] = b"swept_through";
 
 pub fn subject(id: SubjectId) -> Vec<u8> {
     id.0.to_be_bytes().to_vec()
@@ -105,6 +112,43 @@ pub fn change(batch: BatchId, subject: SubjectId) -> Vec<u8> {
     let mut key = batch.0.to_be_bytes().to_vec();
     key.extend_from_slice(&subject.0.to_be_bytes());
     key
+}
+
+pub fn case(id: u64) -> Vec<u8> {
+    let mut key = b"c".to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+pub fn case_step(id: u64, version: u32) -> Vec<u8> {
+    let mut key = b"v".to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+/// Prefix of the steps of one case.
+pub fn case_steps(id: u64) -> Vec<u8> {
+    let mut key = b"v".to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+pub fn record_case(record: RecordId, case: u64) -> Vec<u8> {
+    let mut key = record_cases(record);
+    key.extend_from_slice(&case.to_be_bytes());
+    key
+}
+
+/// Prefix of the cases about one record.
+pub fn record_cases(record: RecordId) -> Vec<u8> {
+    let mut key = b"r".to_vec();
+    key.extend_from_slice(&record.0.to_be_bytes());
+    key
+}
+
+pub fn feed(sequence: u64) -> Vec<u8> {
+    sequence.to_be_bytes().to_vec()
 }
 
 pub fn batch(id: BatchId) -> Vec<u8> {

@@ -8,7 +8,8 @@ use super::{StoreError, from_json, keys, to_json};
 
 /// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
 pub(super) type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
-pub(super) const MIGRATIONS: &[Migration] = &[v1_to_v2_joint_check_indexes, v2_to_v3_change_log];
+pub(super) const MIGRATIONS: &[Migration] =
+    &[v1_to_v2_joint_check_indexes, v2_to_v3_change_log, v3_to_v4_cases_and_feed];
 
 /// Writes per engine write while migrating.
 const MIGRATION_CHUNK: usize = 10_000;
@@ -69,5 +70,11 @@ fn v1_to_v2_joint_check_indexes(engine: &dyn Engine) -> Result<(), StoreError> {
 /// Schema 3 adds the change log (subjects each batch changed). It starts empty: a search index opened on
 /// an older store has never been built, and builds itself from the subjects family.
 fn v2_to_v3_change_log(_engine: &dyn Engine) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Schema 4 adds repair and objection cases and the change feed. Both start empty: nothing before them
+/// was a case, and the feed tells of changes from now on.
+fn v3_to_v4_cases_and_feed(_engine: &dyn Engine) -> Result<(), StoreError> {
     Ok(())
 }

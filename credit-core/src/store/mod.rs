@@ -23,14 +23,15 @@ pub use batch::{BatchWriter, Committer};
 use subject_cache::{Lookup, SubjectCache};
 
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch, collect_prefix};
+use crate::feed::{Change, FeedEvent};
 use crate::ident::normalize_code;
 use crate::model::{
-    BatchId, IdentifierKind, ListEntryIndex, RecordCategory, RecordDetails, RecordHead, RecordId, RecordVersion,
-    RelatedRole, Subject, SubjectId, SubjectVersion,
+    BatchId, IdentifierKind, ListEntryIndex, RecordCategory, RecordContent, RecordDetails, RecordHead, RecordId,
+    RecordVersion, RelatedRole, Subject, SubjectId, SubjectVersion,
 };
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;
@@ -225,6 +226,7 @@ impl<E: Engine> Store<E> {
             counters: self.counters()?,
             next_subject: self.next_id(keys::NEXT_SUBJECT)?,
             next_record: self.next_id(keys::NEXT_RECORD)?,
+            next_feed: self.next_id(keys::NEXT_FEED)?,
             touched: foldhash::HashSet::default(),
             _cache_fence: cache_fence,
             _lock: lock,
@@ -523,6 +525,46 @@ impl<E: Engine> Store<E> {
         })
     }
 
+    /// Feed events from sequence `from` on, at most `limit`, in order. Only committed events are read:
+    /// the feed ends where the last committed batch left it.
+    pub fn feed(&self, from: u64, limit: usize) -> Result<Vec<FeedEvent>, StoreError> {
+        let end = self.next_id(keys::NEXT_FEED)?;
+        let mut events = Vec::new();
+        let mut failed = None;
+        if from >= end || limit == 0 {
+            return Ok(events);
+        }
+        self.engine.scan_from(Cf::Feed, &keys::feed(from), &mut |key, value| {
+            if keys::u64_at(key, 0).is_none_or(|sequence| sequence >= end) {
+                return false;
+            }
+            match from_json(value) {
+                Ok(event) => events.push(event),
+                Err(e) => failed = Some(e),
+            }
+            failed.is_none() && events.len() < limit
+        })?;
+        failed.map_or(Ok(events), Err)
+    }
+
+    /// The sequence number the next feed event will get (the feed's committed end).
+    pub fn feed_end(&self) -> Result<u64, StoreError> {
+        self.next_id(keys::NEXT_FEED)
+    }
+
+    /// Every record head, in id order, until `visit` returns `false`.
+    pub fn scan_record_heads(&self, visit: &mut dyn FnMut(RecordHead) -> bool) -> Result<(), StoreError> {
+        let mut failed = None;
+        self.engine.scan_prefix(Cf::Records, b"", &mut |_, value| match from_json::<RecordHead>(value) {
+            Ok(head) => visit(head),
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
     /// Writes a consistent copy of the store to `dir` (RocksDB checkpoint: hard links where possible).
     pub fn backup(&self, dir: &Path) -> Result<(), StoreError> {
         let _lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -541,6 +583,8 @@ pub struct BatchGuard<'s, E: Engine> {
     /// because nothing it wrote survives.
     next_subject: u64,
     next_record: u64,
+    /// The sequence number the batch's next feed event gets; the feed's end moves with the commit.
+    next_feed: u64,
     /// Subjects this batch changed, each written once to the change log.
     touched: foldhash::HashSet<SubjectId>,
     /// Declared before the lock: the cache reopens before the next batch may start.
@@ -594,6 +638,52 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
         RecordId(self.next_record - 1)
     }
 
+    /// Appends a change event to the feed. It becomes readable when the batch commits, and disappears
+    /// with everything else the batch wrote when it does not.
+    pub fn emit(&mut self, change: Change) -> Result<u64, StoreError> {
+        let sequence = self.next_feed;
+        self.next_feed += 1;
+        let event = FeedEvent { sequence, at: Utc::now(), batch: self.info.id, change };
+        self.writer.put_new(Cf::Feed, keys::feed(sequence), to_json(&event))?;
+        Ok(sequence)
+    }
+
+    /// The feed's end if the batch committed now.
+    pub fn next_feed_sequence(&self) -> u64 {
+        self.next_feed
+    }
+
+    /// Writes `content` as the next version of record `id` and returns that version: the record's
+    /// history, its head, its list-entry index and the change log all move together.
+    pub fn amend_record(&mut self, id: RecordId, content: &RecordContent) -> Result<RecordVersion, StoreError> {
+        let mut head: RecordHead = self
+            .writer
+            .get(Cf::Records, &keys::record(id))?
+            .map(|b| from_json(&b))
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no head")))?;
+        let content_json = to_json(content);
+        head.versions += 1;
+        head.latest_hash = crate::model::hash_json(&content_json);
+        let version = RecordVersion {
+            record: id,
+            version: head.versions,
+            recorded_at: Utc::now(),
+            batch: self.info.id,
+            source_dept: content.source_dept.clone(),
+            hash: head.latest_hash.clone(),
+            content: content.clone(),
+        };
+        self.writer.put_new(Cf::Versions, keys::record_version(id, head.versions), to_json(&version))?;
+        if let Some(entry) = ListEntryIndex::of(id, head.versions, content) {
+            self.writer.put(Cf::ListEntries, keys::subject_record(head.subject, id), to_json(&entry))?;
+        }
+        self.writer.put(Cf::Records, keys::record(id), to_json(&head))?;
+        self.touch(head.subject)?;
+        self.counters.versions += 1;
+        Ok(version)
+    }
+
     /// Commits: the counters and the batch's `committed` mark land with the last chunk.
     pub fn commit(mut self) -> Result<BatchInfo, StoreError> {
         self.info.status = BatchStatus::Committed;
@@ -601,6 +691,7 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
         last.put(Cf::Meta, keys::COUNTERS, to_json(&self.counters));
         last.put(Cf::Meta, keys::NEXT_SUBJECT, self.next_subject.to_string());
         last.put(Cf::Meta, keys::NEXT_RECORD, self.next_record.to_string());
+        last.put(Cf::Meta, keys::NEXT_FEED, self.next_feed.to_string());
         last.put(Cf::Meta, keys::batch(self.info.id), to_json(&self.info));
         self.writer.commit(last)?;
         Ok(self.info)

@@ -1,38 +1,88 @@
-//! `credit-server get`: a subject and its records, as the platform knows them now or knew them then.
+//! `credit-server get`: a subject and the records a view shows, as the platform knows them now or knew
+//! them then, on any day.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
-use credit_core::model::{Subject, SubjectVersion};
-use credit_core::store::RecordView;
+use chrono::{DateTime, NaiveDate, Utc};
+use credit_core::disclosure::Disclosure;
+use credit_core::model::{RecordCategory, RecordId, RecordVersion, Subject, SubjectType, SubjectVersion};
+use credit_core::time::today_cst;
+use credit_core::view::{self, Audience, View};
 use serde::Serialize;
+
+use super::disclosure::DisclosureArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViewArg {
+    Public,
+    Regulator,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[arg(long, env = "CREDIT_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Who looks: the public (masked, windows applied) or a regulator (everything, attributed).
+    #[arg(long, value_enum, default_value = "public")]
+    pub view: ViewArg,
+    /// Valid time (China Standard Time), YYYY-MM-DD: the public view as it was or will be that day; in the
+    /// regulator view, the records in force that day. Default: today (public), every record (regulator).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<NaiveDate>,
     /// Transaction time: what the platform knew at this instant (RFC 3339, e.g. 2026-01-01T00:00:00+08:00).
     #[arg(long, value_name = "RFC3339")]
     pub known_at: Option<DateTime<Utc>>,
-    /// Include every version of the subject and of each record.
+    /// Include every version of the subject and of each record (regulator view only).
     #[arg(long)]
     pub history: bool,
+    /// Why a regulator reads a natural person's data; written to the audit trail.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    #[command(flatten)]
+    pub disclosure: DisclosureArgs,
     /// Any identifier: unified code, organisation code, registration number, tax number, ID number.
     pub identifier: String,
 }
 
 #[derive(Debug, Serialize)]
 struct Output {
+    view: &'static str,
+    as_of: NaiveDate,
     subject: Subject,
-    records: Vec<RecordView>,
+    /// Whether anything of the subject was masked or left out.
+    masked: bool,
+    records: Vec<ShownRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subject_history: Option<Vec<SubjectVersion>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    record_history: Option<Vec<credit_core::model::RecordVersion>>,
+    record_history: Option<Vec<RecordVersion>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ShownRecord {
+    id: RecordId,
+    category: RecordCategory,
+    versions: u32,
+    current: RecordVersion,
+    /// Regulator view: the record's tier and window under the disclosure rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Disclosure>,
+    /// Regulator view: whether the public sees the record on `as_of`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public: Option<bool>,
 }
 
 pub fn run(args: &Args) -> Result<i32> {
+    let view = match args.view {
+        ViewArg::Public => View::Public,
+        ViewArg::Regulator => View::Regulator,
+    };
+    if args.history && view != View::Regulator {
+        eprintln!("credit-server: --history is part of the regulator view only (add --view regulator)");
+        return Ok(2);
+    }
+    let rules = args.disclosure.load()?;
     let store = super::open_store(&args.data_dir)?;
     let Some(id) = store.find_subject_id(&args.identifier)? else {
         eprintln!("credit-server: no subject with identifier {:?}", args.identifier);
@@ -42,7 +92,42 @@ pub fn run(args: &Args) -> Result<i32> {
         eprintln!("credit-server: subject {:?} was not known at {:?}", args.identifier, args.known_at);
         return Ok(1);
     };
-    let records = store.records_of(id, args.known_at).context("reading records")?;
+    if view == View::Regulator && subject.subject_type == SubjectType::NaturalPerson {
+        tracing::info!(
+            target: "audit",
+            operation = "get",
+            subject = subject.id.0,
+            purpose = args.purpose.as_deref().unwrap_or(""),
+            "regulator read of a natural person (embedded command)"
+        );
+    }
+    let as_of = args.as_of.unwrap_or_else(today_cst);
+    let audience = Audience::new(view, as_of, &rules);
+    let public = Audience::new(View::Public, as_of, &rules);
+    let mut records = Vec::new();
+    for r in store.records_of(id, args.known_at).context("reading records")? {
+        if view == View::Regulator && args.as_of.is_some_and(|date| !r.current.content.in_force_on(date)) {
+            continue;
+        }
+        let Some(current) = view::record(&subject, &r.current, &audience) else { continue };
+        let (disclosure, shown_publicly) = match view {
+            View::Regulator => {
+                (Some(rules.disclosure(&r.current.content)), Some(view::shows_record(&subject, &r.current, &public)))
+            }
+            View::Public => (None, None),
+        };
+        records.push(ShownRecord {
+            id: r.id,
+            category: r.category,
+            versions: r.versions,
+            current,
+            disclosure,
+            public: shown_publicly,
+        });
+    }
+    records.sort_by(|a, b| {
+        b.current.content.decision_date.cmp(&a.current.content.decision_date).then_with(|| b.id.cmp(&a.id))
+    });
     let (subject_history, record_history) = if args.history {
         let mut versions = Vec::new();
         for r in &records {
@@ -52,6 +137,15 @@ pub fn run(args: &Args) -> Result<i32> {
     } else {
         (None, None)
     };
-    super::print_json(&Output { subject, records, subject_history, record_history })?;
+    let (subject, masked) = view::subject(&subject, view);
+    super::print_json(&Output {
+        view: view.as_str(),
+        as_of,
+        subject,
+        masked,
+        records,
+        subject_history,
+        record_history,
+    })?;
     Ok(0)
 }

@@ -2,7 +2,10 @@
 //! JSON goes to stdout, one compact object per line; progress and logs go to stderr.
 
 pub mod backup;
+pub mod cases;
 pub mod check;
+pub mod disclosure;
+pub mod feed;
 pub mod get;
 pub mod import;
 pub mod keys;

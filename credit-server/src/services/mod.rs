@@ -13,6 +13,7 @@ mod subject;
 use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
+use credit_core::disclosure::DisclosureRules;
 use credit_core::engine::RocksEngine;
 use credit_core::model::{Subject, SubjectType};
 use credit_core::rules::RuleSet;
@@ -39,6 +40,8 @@ pub struct Context {
     pub store: Arc<Store<RocksEngine>>,
     pub index: Arc<RwLock<SearchIndex>>,
     pub rules: Arc<RuleSet>,
+    /// Disclosure windows: which records the public view shows on a given day.
+    pub disclosure: Arc<DisclosureRules>,
     pub admission: Admission,
     pub limits: Arc<RateLimits>,
 }

@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use chrono::NaiveDate;
 use credit_core::model::{RecordId, RecordVersion};
 use credit_core::search::parse_category;
-use credit_core::view;
+use credit_core::time::today_cst;
+use credit_core::view::{self, Audience};
 use credit_proto::v1 as pb;
 use credit_proto::v1::record_service_server::RecordService;
 use tonic::{Request, Response, Status};
@@ -98,7 +99,13 @@ impl RecordService for RecordApi {
         let response = self
             .context
             .blocking(move |context| {
-                let read = Read { caller: &caller, view, purpose: purpose.as_deref(), operation: "list_records" };
+                let read = Read {
+                    caller: &caller,
+                    view,
+                    purpose: purpose.as_deref(),
+                    operation: "list_records",
+                    as_of: in_force_on.unwrap_or_else(today_cst),
+                };
                 let (subject, shown) = read_subject(context, &read, &identifier, known_at, |r| {
                     category.is_none_or(|c| r.category == c)
                         && in_force_on.is_none_or(|date| r.current.content.in_force_on(date))
@@ -142,15 +149,17 @@ impl RecordService for RecordApi {
                 let head = store.record_head(record)?.ok_or_else(not_found)?;
                 let subject = store.subject(head.subject)?.ok_or_else(not_found)?;
                 attribute_read(&caller, view, &subject, purpose.as_deref(), "get_record_history")?;
-                let versions: Vec<pb::Record> = store
-                    .record_history(record)?
-                    .iter()
-                    .filter_map(|v| view::record(&subject, v, view))
-                    .map(|v| convert::record(head.subject.0, v))
-                    .collect();
-                if versions.is_empty() {
+                let history = store.record_history(record)?;
+                let audience = Audience::new(view, today_cst(), &context.disclosure);
+                // The public sees a record's history only while they see the record itself.
+                if history.last().is_none_or(|current| !view::shows_record(&subject, current, &audience)) {
                     return Err(not_found());
                 }
+                let versions: Vec<pb::Record> = history
+                    .iter()
+                    .filter_map(|v| view::record(&subject, v, &audience))
+                    .map(|v| convert::record(head.subject.0, v))
+                    .collect();
                 Ok(pb::GetRecordHistoryResponse { versions, view: view_to_proto(view) })
             })
             .await?;

@@ -1,9 +1,10 @@
 //! `credit.v1.SubjectService`: one subject and its records, as the caller's view shows them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use credit_core::model::{RecordVersion, Subject};
 use credit_core::store::RecordView;
-use credit_core::view::{self, View};
+use credit_core::time::today_cst;
+use credit_core::view::{self, Audience, View};
 use credit_proto::v1 as pb;
 use credit_proto::v1::subject_service_server::SubjectService;
 use tonic::{Request, Response, Status};
@@ -39,7 +40,13 @@ impl SubjectService for SubjectApi {
         let response = self
             .context
             .blocking(move |context| {
-                let read = Read { caller: &caller, view, purpose: purpose.as_deref(), operation: "get_subject" };
+                let read = Read {
+                    caller: &caller,
+                    view,
+                    purpose: purpose.as_deref(),
+                    operation: "get_subject",
+                    as_of: as_of.unwrap_or_else(today_cst),
+                };
                 let (subject, shown) = read_subject(context, &read, &identifier, known_at, |r| {
                     as_of.is_none_or(|date| r.current.content.in_force_on(date))
                 })?;
@@ -69,6 +76,8 @@ pub struct Read<'a> {
     pub view: View,
     pub purpose: Option<&'a str>,
     pub operation: &'static str,
+    /// The day the public view is computed for.
+    pub as_of: NaiveDate,
 }
 
 /// The subject as known at `known_at` and those of its records that `keep` accepts and the view
@@ -86,11 +95,12 @@ pub fn read_subject(
     let id = store.find_subject_id(identifier)?.ok_or_else(not_found)?;
     let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
     attribute_read(read.caller, read.view, &subject, read.purpose, read.operation)?;
+    let audience = Audience::new(read.view, read.as_of, &context.disclosure);
     let mut shown: Vec<RecordVersion> = store
         .records_of(id, known_at)?
         .into_iter()
         .filter(|r| keep(r))
-        .filter_map(|r| view::record(&subject, &r.current, read.view))
+        .filter_map(|r| view::record(&subject, &r.current, &audience))
         .collect();
     newest_decision_first(&mut shown);
     Ok((subject, shown))

@@ -103,16 +103,17 @@ fn get_finds_a_subject_by_any_identifier_and_by_known_at() {
 
     let d = data.to_str().unwrap();
     for identifier in ["91110000600037341L", "６０００３７３４－１", "91110000600037341l"] {
-        let out = run(&["get", "--data-dir", d, identifier]);
+        let out = run(&["get", "--data-dir", d, "--view", "regulator", identifier]);
         assert!(out.status.success(), "{identifier}: {}", String::from_utf8_lossy(&out.stderr));
         let got = last_json(&out);
         assert_eq!(got["subject"]["name"], "北京某某科技有限公司");
         assert_eq!(got["records"][0]["current"]["content"]["details"]["fine"], "2.5");
         assert_eq!(got["records"][0]["versions"], 2);
     }
-    let then = last_json(&run(&["get", "--data-dir", d, "--known-at", &between, "91110000600037341L"]));
+    let then =
+        last_json(&run(&["get", "--data-dir", d, "--view", "regulator", "--known-at", &between, "91110000600037341L"]));
     assert_eq!(then["records"][0]["current"]["content"]["details"]["fine"], "1.5");
-    let history = last_json(&run(&["get", "--data-dir", d, "--history", "91110000600037341L"]));
+    let history = last_json(&run(&["get", "--data-dir", d, "--view", "regulator", "--history", "91110000600037341L"]));
     assert_eq!(history["record_history"].as_array().unwrap().len(), 2);
     assert_eq!(history["subject_history"].as_array().unwrap().len(), 1);
     let person = last_json(&run(&["get", "--data-dir", d, "11010519491231002X"]));

@@ -5,6 +5,7 @@
 
 mod checks;
 mod commands;
+mod disclosure;
 mod grpc;
 mod search;
 mod serve;

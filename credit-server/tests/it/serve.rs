@@ -151,6 +151,8 @@ async fn demo_serve_keys_and_sigterm() {
     let (exit, logs) = server.terminate();
     assert!(exit.success(), "SIGTERM is a clean stop: {exit:?} {logs:?}");
     assert!(logs.iter().any(|l| l.contains("store closed")), "{logs:?}");
+    let first = last_json(&run(&["stats", "--data-dir", data.to_str().unwrap()]));
+    assert!(first["batches"].as_u64().unwrap() >= 4, "one batch per kind of demo file (and the day's sweep)");
 
     // Started again: the data is not loaded twice and the demo token still works.
     let mut server = serve(&data, &["--demo"]);
@@ -159,7 +161,9 @@ async fn demo_serve_keys_and_sigterm() {
     let (exit, _) = server.terminate();
     assert!(exit.success());
     let stats = run(&["stats", "--data-dir", data.to_str().unwrap()]);
-    assert_eq!(last_json(&stats)["batches"], 4, "one batch per kind of demo file, loaded once");
+    let second = last_json(&stats);
+    assert_eq!(second["records"], first["records"], "the demo data is loaded once");
+    assert_eq!(second["batches"], first["batches"], "and nothing else was written: the day is swept once");
 }
 
 #[test]

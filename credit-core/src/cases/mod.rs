@@ -1,0 +1,560 @@
+//! Credit repair and objections (DOMAIN.md §5) as explicit state machines.
+//!
+//! A repair: apply → accepted (under review by the identifying department) or rejected → approved or
+//! denied; approval ends the record from its effective date (no more display, sharing or joint
+//! measures). An objection against a wrong record: file → accepted or rejected → corrected (a new
+//! version), revoked, or dismissed. Every step is a version of the case, attributed to its operator, and
+//! lands atomically with its effects and their feed events. Nothing is deleted.
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::disclosure::{Disclosure, DisclosureRules};
+use crate::engine::{Cf, Engine};
+use crate::feed::record_change;
+use crate::model::{RecordContent, RecordId, RecordStatus, SubjectId};
+use crate::store::{BatchGuard, Store, StoreError, from_json, keys, to_json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    Repair,
+    Objection,
+}
+
+impl CaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::Repair => "repair",
+            CaseKind::Objection => "objection",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Applied for (repair) or filed (objection); waiting to be accepted.
+    Applied,
+    /// Accepted; under review by the identifying department.
+    Accepted,
+    Rejected,
+    Approved,
+    Denied,
+    Corrected,
+    Revoked,
+    Dismissed,
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Applied => "applied",
+            CaseState::Accepted => "accepted",
+            CaseState::Rejected => "rejected",
+            CaseState::Approved => "approved",
+            CaseState::Denied => "denied",
+            CaseState::Corrected => "corrected",
+            CaseState::Revoked => "revoked",
+            CaseState::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(self, CaseState::Applied | CaseState::Accepted)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Apply,
+    File,
+    Accept,
+    Reject,
+    Approve,
+    Deny,
+    Correct,
+    Revoke,
+    Dismiss,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Apply => "apply",
+            Action::File => "file",
+            Action::Accept => "accept",
+            Action::Reject => "reject",
+            Action::Approve => "approve",
+            Action::Deny => "deny",
+            Action::Correct => "correct",
+            Action::Revoke => "revoke",
+            Action::Dismiss => "dismiss",
+        }
+    }
+}
+
+impl fmt::Display for CaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The whole state machine: the state each action leads to from each state, per kind.
+const TRANSITIONS: &[(CaseKind, CaseState, Action, CaseState)] = &[
+    (CaseKind::Repair, CaseState::Applied, Action::Accept, CaseState::Accepted),
+    (CaseKind::Repair, CaseState::Applied, Action::Reject, CaseState::Rejected),
+    (CaseKind::Repair, CaseState::Accepted, Action::Approve, CaseState::Approved),
+    (CaseKind::Repair, CaseState::Accepted, Action::Deny, CaseState::Denied),
+    (CaseKind::Objection, CaseState::Applied, Action::Accept, CaseState::Accepted),
+    (CaseKind::Objection, CaseState::Applied, Action::Reject, CaseState::Rejected),
+    (CaseKind::Objection, CaseState::Accepted, Action::Correct, CaseState::Corrected),
+    (CaseKind::Objection, CaseState::Accepted, Action::Revoke, CaseState::Revoked),
+    (CaseKind::Objection, CaseState::Accepted, Action::Dismiss, CaseState::Dismissed),
+];
+
+/// The state `action` leads to, or `None` when it is not allowed from `state`.
+pub fn next_state(kind: CaseKind, state: CaseState, action: Action) -> Option<CaseState> {
+    TRANSITIONS.iter().find(|(k, s, a, _)| *k == kind && *s == state && *a == action).map(|(_, _, _, next)| *next)
+}
+
+/// The actions allowed from `state`.
+pub fn allowed_actions(kind: CaseKind, state: CaseState) -> Vec<Action> {
+    TRANSITIONS.iter().filter(|(k, s, _, _)| *k == kind && *s == state).map(|(_, _, a, _)| *a).collect()
+}
+
+/// Who took a step: a person, in a role, for a department, through an API key when there was one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// A case as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: u64,
+    pub kind: CaseKind,
+    pub record: RecordId,
+    pub subject: SubjectId,
+    pub state: CaseState,
+    /// Number of steps so far (the application is step 1).
+    pub version: u32,
+    /// The day the application or objection was made.
+    pub opened_on: NaiveDate,
+    pub reason: String,
+    pub updated_at: DateTime<Utc>,
+    /// The record version the case's outcome wrote, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_version: Option<u32>,
+    /// The day the outcome takes effect on the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<NaiveDate>,
+}
+
+/// One step of a case: its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseStep {
+    pub case: u64,
+    pub version: u32,
+    pub action: Action,
+    pub state: CaseState,
+    pub operator: Operator,
+    /// The day the step was taken (the decision's date).
+    pub on: NaiveDate,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A step on an open case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub action: Action,
+    pub operator: Operator,
+    pub note: Option<String>,
+    /// The day of the decision.
+    pub on: NaiveDate,
+    /// When the outcome takes effect on the record (approve, correct, revoke); default `on`.
+    pub effective: Option<NaiveDate>,
+    /// For `correct`: a JSON merge patch (RFC 7396) over the record's content.
+    pub correction: Option<serde_json::Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("no record {0}")]
+    NoRecord(RecordId),
+    #[error("no case {0}")]
+    NoCase(u64),
+    #[error(
+        "record {record} is not negative information (a licence, red list entry or other record): nothing to repair"
+    )]
+    NotNegative { record: RecordId },
+    #[error("record {record} has no decision date, so its window and repair date cannot be computed")]
+    Undated { record: RecordId },
+    #[error(
+        "record {record} may be repaired from {repairable_from} on (minimum window of the {tier} tier under rule set {rule_set})"
+    )]
+    TooEarly { record: RecordId, repairable_from: NaiveDate, tier: &'static str, rule_set: String },
+    #[error("record {record} is already {status}")]
+    RecordEnded { record: RecordId, status: &'static str },
+    #[error("record {record} already has an open {kind} case {case}")]
+    AlreadyOpen { record: RecordId, kind: CaseKind, case: u64 },
+    #[error("{kind} case {case} is {state}: cannot {action} ({})", allowed_text(.allowed))]
+    InvalidTransition { case: u64, kind: CaseKind, state: CaseState, action: Action, allowed: Vec<Action> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn allowed_text(allowed: &[Action]) -> String {
+    if allowed.is_empty() {
+        return "the case is closed".into();
+    }
+    let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+    format!("allowed now: {}", names.join(", "))
+}
+
+/// Opens and decides cases on a store, under a set of disclosure rules (for repair dates).
+pub struct Workflow<'s, E: Engine> {
+    store: &'s Store<E>,
+    rules: &'s DisclosureRules,
+}
+
+impl<E: Engine> fmt::Debug for Workflow<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workflow").finish_non_exhaustive()
+    }
+}
+
+impl<'s, E: Engine> Workflow<'s, E> {
+    pub fn new(store: &'s Store<E>, rules: &'s DisclosureRules) -> Workflow<'s, E> {
+        Workflow { store, rules }
+    }
+
+    /// Applies for repair of a record (`Action::Apply`) or files an objection against it (`Action::File`).
+    pub fn open(
+        &self,
+        action: Action,
+        record: RecordId,
+        operator: Operator,
+        reason: &str,
+        on: NaiveDate,
+    ) -> Result<Case, CaseError> {
+        let kind = match action {
+            Action::Apply => CaseKind::Repair,
+            Action::File => CaseKind::Objection,
+            other => {
+                return Err(CaseError::Invalid {
+                    field: "action",
+                    reason: format!("{other} decides a case; apply or file opens one"),
+                });
+            }
+        };
+        check_operator(&operator)?;
+        if reason.trim().is_empty() {
+            return Err(CaseError::Invalid { field: "reason", reason: "state why the case is opened".into() });
+        }
+        in_batch(self.store, kind.as_str(), |cases| {
+            let (subject, content) = cases.current_record(record)?;
+            if let Some(open) = cases.cases_of(record)?.into_iter().find(|c| c.kind == kind && c.state.is_open()) {
+                return Err(CaseError::AlreadyOpen { record, kind, case: open.id });
+            }
+            let ended = |status| CaseError::RecordEnded { record, status };
+            match (kind, content.status) {
+                (_, RecordStatus::Revoked) => return Err(ended("revoked")),
+                (CaseKind::Repair, RecordStatus::Repaired) => return Err(ended("repaired")),
+                _ => {}
+            }
+            if kind == CaseKind::Repair {
+                match self.rules.disclosure(&content) {
+                    Disclosure::NotNegative => return Err(CaseError::NotNegative { record }),
+                    Disclosure::Undated { .. } => return Err(CaseError::Undated { record }),
+                    Disclosure::Windowed(w) if on < w.repairable_from => {
+                        return Err(CaseError::TooEarly {
+                            record,
+                            repairable_from: w.repairable_from,
+                            tier: w.tier.as_str(),
+                            rule_set: w.rule_set,
+                        });
+                    }
+                    Disclosure::Windowed(_) => {}
+                }
+            }
+            let id = cases.allocate_id()?;
+            let case = Case {
+                id,
+                kind,
+                record,
+                subject,
+                state: CaseState::Applied,
+                version: 1,
+                opened_on: on,
+                reason: reason.to_string(),
+                updated_at: Utc::now(),
+                outcome_version: None,
+                effective: None,
+            };
+            let step = CaseStep {
+                case: id,
+                version: 1,
+                action,
+                state: CaseState::Applied,
+                operator,
+                on,
+                at: case.updated_at,
+                note: None,
+            };
+            cases.guard.writer.put_new(Cf::Cases, keys::record_case(record, id), Vec::new())?;
+            cases.save(&case, &step)?;
+            Ok(case)
+        })
+    }
+
+    /// Takes the next step on a case; invalid steps are refused naming the case's state.
+    pub fn decide(&self, id: u64, decision: Decision) -> Result<Case, CaseError> {
+        check_operator(&decision.operator)?;
+        in_batch(self.store, "case", |cases| {
+            let mut case = cases.case(id)?.ok_or(CaseError::NoCase(id))?;
+            let Some(next) = next_state(case.kind, case.state, decision.action) else {
+                return Err(CaseError::InvalidTransition {
+                    case: id,
+                    kind: case.kind,
+                    state: case.state,
+                    action: decision.action,
+                    allowed: allowed_actions(case.kind, case.state),
+                });
+            };
+            if decision.correction.is_some() != (decision.action == Action::Correct) {
+                return Err(CaseError::Invalid {
+                    field: "correction",
+                    reason: "a correction goes with `correct`, and `correct` needs one".into(),
+                });
+            }
+            let effective = decision.effective.unwrap_or(decision.on);
+            if case.kind == CaseKind::Repair && effective < case.opened_on {
+                return Err(CaseError::Invalid {
+                    field: "effective",
+                    reason: format!("a repair cannot take effect before it was applied for ({})", case.opened_on),
+                });
+            }
+            let outcome = match decision.action {
+                Action::Approve => Some(Outcome::Status(RecordStatus::Repaired)),
+                Action::Revoke => Some(Outcome::Status(RecordStatus::Revoked)),
+                Action::Correct => decision.correction.clone().map(Outcome::Correction),
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                let version = cases.apply(&case, outcome, effective)?;
+                case.outcome_version = Some(version);
+                case.effective = Some(effective);
+            }
+            case.state = next;
+            case.version += 1;
+            case.updated_at = Utc::now();
+            let step = CaseStep {
+                case: id,
+                version: case.version,
+                action: decision.action,
+                state: next,
+                operator: decision.operator,
+                on: decision.on,
+                at: case.updated_at,
+                note: decision.note,
+            };
+            cases.save(&case, &step)?;
+            Ok(case)
+        })
+    }
+
+    pub fn case(&self, id: u64) -> Result<Option<Case>, CaseError> {
+        let bytes = self.store.engine().get(Cf::Cases, &keys::case(id)).map_err(StoreError::from)?;
+        Ok(bytes.map(|b| from_json(&b)).transpose()?)
+    }
+
+    /// Every step of a case, oldest first.
+    pub fn steps(&self, id: u64) -> Result<Vec<CaseStep>, CaseError> {
+        let pairs = crate::engine::collect_prefix(self.store.engine(), Cf::Cases, &keys::case_steps(id))
+            .map_err(StoreError::from)?;
+        Ok(pairs.into_iter().map(|(_, v)| from_json(&v)).collect::<Result<_, _>>()?)
+    }
+
+    /// The cases about a record, oldest first.
+    pub fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, CaseError> {
+        let mut out = Vec::new();
+        for id in case_ids(self.store.engine(), record)? {
+            out.extend(self.case(id)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Runs `step` in a batch of its own: committed when it succeeds, rolled back when it fails.
+fn in_batch<E: Engine, T>(
+    store: &Store<E>,
+    kind: &str,
+    step: impl FnOnce(&mut Cases<'_, E>) -> Result<T, CaseError>,
+) -> Result<T, CaseError> {
+    let mut cases = Cases { guard: store.begin_batch(kind, Vec::new(), None)? };
+    match step(&mut cases) {
+        Ok(value) => {
+            cases.guard.commit()?;
+            Ok(value)
+        }
+        Err(error) => {
+            cases.guard.abort()?;
+            Err(error)
+        }
+    }
+}
+
+enum Outcome {
+    Status(RecordStatus),
+    Correction(serde_json::Value),
+}
+
+fn check_operator(operator: &Operator) -> Result<(), CaseError> {
+    if operator.name.trim().is_empty() {
+        return Err(CaseError::Invalid { field: "operator", reason: "name who takes the step".into() });
+    }
+    Ok(())
+}
+
+fn case_ids(engine: &dyn Engine, record: RecordId) -> Result<Vec<u64>, StoreError> {
+    let mut ids = Vec::new();
+    engine.scan_prefix(Cf::Cases, &keys::record_cases(record), &mut |key, _| {
+        ids.extend(keys::u64_at(key, 9));
+        true
+    })?;
+    Ok(ids)
+}
+
+/// Case storage inside one batch: reads see the batch's own writes.
+struct Cases<'s, E: Engine> {
+    guard: BatchGuard<'s, E>,
+}
+
+impl<E: Engine> Cases<'_, E> {
+    fn allocate_id(&mut self) -> Result<u64, StoreError> {
+        let next = match self.guard.writer.get(Cf::Meta, keys::NEXT_CASE)? {
+            Some(bytes) => from_json::<u64>(&bytes)?,
+            None => 1,
+        };
+        self.guard.writer.put(Cf::Meta, keys::NEXT_CASE.to_vec(), to_json(&(next + 1)))?;
+        Ok(next)
+    }
+
+    fn case(&self, id: u64) -> Result<Option<Case>, StoreError> {
+        self.guard.writer.get(Cf::Cases, &keys::case(id))?.map(|b| from_json(&b)).transpose()
+    }
+
+    fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, StoreError> {
+        let mut out = Vec::new();
+        for id in case_ids(self.guard.store().engine(), record)? {
+            out.extend(self.case(id)?);
+        }
+        Ok(out)
+    }
+
+    fn save(&mut self, case: &Case, step: &CaseStep) -> Result<(), StoreError> {
+        self.guard.writer.put(Cf::Cases, keys::case(case.id), to_json(case))?;
+        self.guard.writer.put_new(Cf::Cases, keys::case_step(case.id, step.version), to_json(step))
+    }
+
+    fn current_record(&self, record: RecordId) -> Result<(SubjectId, RecordContent), CaseError> {
+        let head = self.guard.store().record_head(record)?.ok_or(CaseError::NoRecord(record))?;
+        // Read before this batch writes any version (versions are not read back within a batch).
+        let version = self
+            .guard
+            .store()
+            .record_version(record, head.versions)?
+            .ok_or_else(|| StoreError::Corrupt(format!("record {record} lacks version {}", head.versions)))?;
+        Ok((head.subject, version.content))
+    }
+
+    /// Writes the outcome as a new version of the case's record, with its feed event; returns the version.
+    fn apply(&mut self, case: &Case, outcome: Outcome, effective: NaiveDate) -> Result<u32, CaseError> {
+        let (subject, before) = self.current_record(case.record)?;
+        let mut after = match outcome {
+            Outcome::Status(status) => RecordContent { status, ..before.clone() },
+            Outcome::Correction(patch) => corrected(&before, &patch)?,
+        };
+        if after.status == before.status && after.status != RecordStatus::Repaired {
+            after.status = RecordStatus::Corrected;
+        }
+        after.status_since = Some(effective);
+        let written = self.guard.amend_record(case.record, &after)?;
+        let mut change = record_change(subject, case.record, written.version, Some(&before), &after);
+        change.case = Some(case.id);
+        change.effective = Some(effective);
+        self.guard.emit(change)?;
+        Ok(written.version)
+    }
+}
+
+/// `content` with a JSON merge patch applied; the record's category cannot change.
+fn corrected(content: &RecordContent, patch: &serde_json::Value) -> Result<RecordContent, CaseError> {
+    let invalid = |reason: String| CaseError::Invalid { field: "correction", reason };
+    if !patch.is_object() {
+        return Err(invalid("a correction is a JSON object of the fields to change".into()));
+    }
+    let mut value = serde_json::to_value(content).map_err(|e| invalid(e.to_string()))?;
+    merge_patch(&mut value, patch);
+    let after: RecordContent =
+        serde_json::from_value(value).map_err(|e| invalid(format!("the corrected record is not valid: {e}")))?;
+    if after.category() != content.category() {
+        return Err(invalid(format!(
+            "a correction cannot change the category ({} to {})",
+            content.category().as_str(),
+            after.category().as_str()
+        )));
+    }
+    if after == *content {
+        return Err(invalid("the correction changes nothing".into()));
+    }
+    Ok(after)
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(changes) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    let object = target.as_object_mut().expect("made an object above");
+    for (key, change) in changes {
+        if change.is_null() {
+            object.remove(key);
+        } else {
+            merge_patch(object.entry(key.clone()).or_insert(serde_json::Value::Null), change);
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Repairs, objections and the feed over a store filled by real imports (in memory), with the
+//! compiled-in joint-check and disclosure rules.
+
+use super::*;
+use crate::checks::{CheckRequest, Checker, Verdict};
+use crate::engine::MemoryEngine;
+use crate::feed::{ChangeKind, FeedEvent, sweep};
+use crate::ident::Codebook;
+use crate::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
+use crate::model::RecordDetails;
+
+const DEBTOR: &str = "11010519491231002X";
+const SHOP: &str = "92340602MA2PBMEM24";
+const TRADER: &str = "91440300568520498A";
+
+const SUBJECTS: &str = "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,CLRQ,ZT\n\
+91110000600037341L,北京某某科技有限公司,110105,张三,11010519491231002X,2001-05-01,存续\n\
+92340602MA2PBMEM24,杜集区李记五金店,340602,李四,360426199101010071,2016-03-02,存续\n\
+91440300568520498A,深圳市某某贸易有限公司,440300,王五,440301198001010018,2010-01-01,存续\n";
+
+const LISTS: &str = "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,RDYJ,LRRQ,YCRQ,ZT\n\
+失信被执行人,张三,,11010519491231002X,北京市朝阳区人民法院,（2023）京0105执123号,2024-01-01,2027-01-01,有效\n\
+SERIOUS_VIOLATION,杜集区李记五金店,92340602MA2PBMEM24,,淮北市市场监督管理局,淮市监严〔2024〕1号,2024-02-01,,有效\n\
+TAX_A_GRADE,深圳市某某贸易有限公司,91440300568520498A,,国家税务总局深圳市税务局,深税A〔2024〕8号,2024-04-01,2025-04-01,有效\n";
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+fn store() -> Store<MemoryEngine> {
+    let store = Store::open(MemoryEngine::new()).expect("store");
+    let dir = tempfile::tempdir().expect("dir");
+    for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let options = ImportOptions { kind, source_dept: None, strict: true, today: date("2026-11-23") };
+        let summary = import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
+            .expect("import");
+        assert_eq!(summary.rejected, 0);
+    }
+    store
+}
+
+/// The list entry of type `list_type` of the subject with `code`.
+fn entry(store: &Store<MemoryEngine>, code: &str, list_type: &str) -> RecordId {
+    let subject = store.find_subject_id(code).expect("read").expect("subject");
+    let entries = store.list_entries_of(subject).expect("entries");
+    entries.iter().find(|e| e.list_type == list_type).map(|e| e.record).expect("entry")
+}
+
+fn listed_on_check(store: &Store<MemoryEngine>, code: &str, on: &str) -> bool {
+    let request = CheckRequest {
+        identifier: code.into(),
+        item: "GOV_PROCUREMENT".into(),
+        as_of: date(on),
+        department: Some("市财政局".into()),
+    };
+    let result = Checker::new(store, crate::rules::RuleSet::builtin()).evaluate(&request).expect("check");
+    result.verdict == Verdict::Block
+}
+
+fn clerk(name: &str) -> Operator {
+    Operator {
+        name: name.into(),
+        role: Some("regulator".into()),
+        department: Some("淮北市市场监督管理局".into()),
+        key_id: None,
+    }
+}
+
+fn decision(action: Action, on: &str) -> Decision {
+    Decision { action, operator: clerk("王审核"), note: None, on: date(on), effective: None, correction: None }
+}
+
+fn feed(store: &Store<MemoryEngine>) -> Vec<FeedEvent> {
+    store.feed(0, usize::MAX).expect("feed")
+}
+
+#[test]
+fn a_repair_runs_apply_accept_approve_and_ends_the_measures_from_its_effective_date() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let flow = Workflow::new(&store, &rules);
+    let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
+
+    // Serious tier under the 2023 rules: a minimum of twelve months from 2024-02-01.
+    let early = flow.open(Action::Apply, record, clerk("李四"), "fine paid, rectified", date("2025-01-31"));
+    let message = early.expect_err("too early").to_string();
+    assert!(
+        message.contains("from 2025-02-01") && message.contains("serious") && message.contains("2023"),
+        "{message}"
+    );
+
+    let case =
+        flow.open(Action::Apply, record, clerk("李四"), "fine paid, rectified", date("2025-02-01")).expect("apply");
+    assert_eq!((case.kind, case.state, case.version), (CaseKind::Repair, CaseState::Applied, 1));
+    let again = flow.open(Action::Apply, record, clerk("李四"), "again", date("2025-02-02")).expect_err("open");
+    assert!(matches!(again, CaseError::AlreadyOpen { case: id, .. } if id == case.id), "{again}");
+
+    let skipped = flow.decide(case.id, decision(Action::Approve, "2025-02-03")).expect_err("not reviewed yet");
+    assert_eq!(
+        skipped.to_string(),
+        format!("repair case {} is applied: cannot approve (allowed now: accept, reject)", case.id)
+    );
+
+    flow.decide(case.id, decision(Action::Accept, "2025-02-05")).expect("accept");
+    let approve = Decision {
+        effective: Some(date("2025-03-01")),
+        note: Some("核查属实".into()),
+        ..decision(Action::Approve, "2025-02-20")
+    };
+    let case = flow.decide(case.id, approve).expect("approve");
+    assert_eq!((case.state, case.version, case.effective), (CaseState::Approved, 3, Some(date("2025-03-01"))));
+
+    let current = store.record_version(record, case.outcome_version.expect("outcome")).expect("read").expect("version");
+    assert_eq!(
+        (current.content.status, current.content.status_since),
+        (RecordStatus::Repaired, Some(date("2025-03-01")))
+    );
+    assert_eq!(store.record_history(record).expect("history").len(), 2, "the listed version stays in the history");
+
+    assert!(listed_on_check(&store, SHOP, "2025-02-28"), "the measures apply until the repair takes effect");
+    assert!(!listed_on_check(&store, SHOP, "2025-03-01"), "and no longer from then on");
+
+    let closed = flow.decide(case.id, decision(Action::Deny, "2025-03-02")).expect_err("closed");
+    assert!(closed.to_string().ends_with("is approved: cannot deny (the case is closed)"), "{closed}");
+
+    let steps = flow.steps(case.id).expect("steps");
+    let actions: Vec<(Action, CaseState, &str)> =
+        steps.iter().map(|s| (s.action, s.state, s.operator.name.as_str())).collect();
+    assert_eq!(
+        actions,
+        vec![
+            (Action::Apply, CaseState::Applied, "李四"),
+            (Action::Accept, CaseState::Accepted, "王审核"),
+            (Action::Approve, CaseState::Approved, "王审核"),
+        ]
+    );
+    assert_eq!(steps[2].note.as_deref(), Some("核查属实"));
+
+    let last = feed(&store).pop().expect("event");
+    assert_eq!((last.change.kind, last.change.record, last.change.case), (ChangeKind::Repaired, record, Some(case.id)));
+    assert_eq!(last.change.effective, Some(date("2025-03-01")));
+
+    let repeat = flow.open(Action::Apply, record, clerk("李四"), "again", date("2025-04-01")).expect_err("repaired");
+    assert!(repeat.to_string().contains("already repaired"), "{repeat}");
+}
+
+#[test]
+fn rejected_and_denied_repairs_change_nothing_on_the_record() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let flow = Workflow::new(&store, &rules);
+    let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
+    let events = feed(&store).len();
+
+    let case = flow.open(Action::Apply, record, clerk("李四"), "please", date("2025-06-01")).expect("apply");
+    let case = flow.decide(case.id, decision(Action::Reject, "2025-06-02")).expect("reject");
+    assert_eq!(case.state, CaseState::Rejected);
+    let accept = flow.decide(case.id, decision(Action::Accept, "2025-06-03")).expect_err("closed");
+    assert!(matches!(accept, CaseError::InvalidTransition { state: CaseState::Rejected, .. }), "{accept}");
+
+    let case = flow.open(Action::Apply, record, clerk("李四"), "please, again", date("2025-07-01")).expect("reapply");
+    flow.decide(case.id, decision(Action::Accept, "2025-07-02")).expect("accept");
+    let case = flow.decide(case.id, decision(Action::Deny, "2025-07-03")).expect("deny");
+    assert_eq!(case.state, CaseState::Denied);
+    assert_eq!(case.outcome_version, None);
+    assert_eq!(store.record_history(record).expect("history").len(), 1);
+    assert!(listed_on_check(&store, SHOP, "2025-08-01"));
+    assert_eq!(feed(&store).len(), events, "no feed event: nothing changed for checks or the public");
+    assert_eq!(flow.cases_of(record).expect("cases").len(), 2);
+}
+
+#[test]
+fn only_negative_dated_records_can_be_repaired_and_operators_must_be_named() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let flow = Workflow::new(&store, &rules);
+    let red = entry(&store, TRADER, "TAX_A_GRADE");
+    let error = flow.open(Action::Apply, red, clerk("王五"), "x", date("2026-01-01")).expect_err("red list");
+    assert!(matches!(error, CaseError::NotNegative { .. }), "{error}");
+    let error = flow.open(Action::Apply, RecordId(999), clerk("王五"), "x", date("2026-01-01")).expect_err("none");
+    assert_eq!(error.to_string(), "no record R999");
+    let shop = entry(&store, SHOP, "SERIOUS_VIOLATION");
+    let error = flow.open(Action::Apply, shop, clerk(" "), "x", date("2026-01-01")).expect_err("anonymous");
+    assert!(matches!(error, CaseError::Invalid { field: "operator", .. }), "{error}");
+    let error = flow.open(Action::Apply, shop, clerk("李四"), "", date("2026-01-01")).expect_err("no reason");
+    assert!(matches!(error, CaseError::Invalid { field: "reason", .. }), "{error}");
+    let error = flow.open(Action::Approve, shop, clerk("李四"), "x", date("2026-01-01")).expect_err("not an opening");
+    assert!(matches!(error, CaseError::Invalid { field: "action", .. }), "{error}");
+    assert!(flow.decide(42, decision(Action::Accept, "2026-01-01")).is_err_and(|e| e.to_string() == "no case 42"));
+}
+
+#[test]
+fn an_objection_corrects_a_record_with_a_new_version() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let flow = Workflow::new(&store, &rules);
+    let record = entry(&store, DEBTOR, "COURT_DISHONEST_DEBTOR");
+
+    let case =
+        flow.open(Action::File, record, clerk("张三"), "wrong document number", date("2024-03-01")).expect("file");
+    assert_eq!(case.kind, CaseKind::Objection);
+    let early = Decision {
+        correction: Some(serde_json::json!({"document_number": "x"})),
+        ..decision(Action::Correct, "2024-03-02")
+    };
+    assert!(matches!(flow.decide(case.id, early).expect_err("not accepted"), CaseError::InvalidTransition { .. }));
+    flow.decide(case.id, decision(Action::Accept, "2024-03-02")).expect("accept");
+
+    for (patch, expected) in [
+        (serde_json::json!("x"), "a JSON object"),
+        (serde_json::json!({"details": {"category": "penalty"}}), "cannot change the category"),
+        (serde_json::json!({"document_number": "（2023）京0105执123号"}), "changes nothing"),
+        (serde_json::json!({"decision_date": "soon"}), "not valid"),
+    ] {
+        let bad = Decision { correction: Some(patch), ..decision(Action::Correct, "2024-03-03") };
+        let error = flow.decide(case.id, bad).expect_err("bad correction");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    let without = flow.decide(case.id, decision(Action::Correct, "2024-03-03")).expect_err("no patch");
+    assert!(matches!(without, CaseError::Invalid { field: "correction", .. }), "{without}");
+
+    let fix = Decision {
+        correction: Some(serde_json::json!({"document_number": "（2023）京0105执124号"})),
+        ..decision(Action::Correct, "2024-03-03")
+    };
+    let case = flow.decide(case.id, fix).expect("correct");
+    assert_eq!(case.state, CaseState::Corrected);
+    let history = store.record_history(record).expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].content.document_number.as_deref(), Some("（2023）京0105执123号"), "old version kept");
+    assert_eq!(history[1].content.document_number.as_deref(), Some("（2023）京0105执124号"));
+    assert_eq!(history[1].content.status, RecordStatus::Corrected);
+    assert!(listed_on_check(&store, DEBTOR, "2024-06-01"), "a corrected entry still counts");
+    assert_eq!(feed(&store).last().map(|e| e.change.kind), Some(ChangeKind::Corrected));
+}
+
+#[test]
+fn an_objection_can_revoke_a_record_or_be_dismissed() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let flow = Workflow::new(&store, &rules);
+    let record = entry(&store, DEBTOR, "COURT_DISHONEST_DEBTOR");
+
+    let case = flow.open(Action::File, record, clerk("张三"), "not me", date("2024-05-01")).expect("file");
+    flow.decide(case.id, decision(Action::Accept, "2024-05-02")).expect("accept");
+    let case = flow.decide(case.id, decision(Action::Dismiss, "2024-05-03")).expect("dismiss");
+    assert_eq!((case.state, case.outcome_version), (CaseState::Dismissed, None));
+
+    let case = flow.open(Action::File, record, clerk("张三"), "court annulled it", date("2024-06-01")).expect("file");
+    flow.decide(case.id, decision(Action::Accept, "2024-06-02")).expect("accept");
+    let revoke = Decision { effective: Some(date("2024-06-10")), ..decision(Action::Revoke, "2024-06-05") };
+    let case = flow.decide(case.id, revoke).expect("revoke");
+    assert_eq!(case.state, CaseState::Revoked);
+    assert!(listed_on_check(&store, DEBTOR, "2024-06-09"));
+    assert!(!listed_on_check(&store, DEBTOR, "2024-06-10"), "revoked from its effective date");
+    let event = feed(&store).pop().expect("event");
+    assert_eq!((event.change.kind, event.change.effective), (ChangeKind::Revoked, Some(date("2024-06-10"))));
+    let again = flow.open(Action::File, record, clerk("张三"), "x", date("2024-07-01")).expect_err("revoked");
+    assert!(again.to_string().contains("already revoked"), "{again}");
+}
+
+#[test]
+fn the_feed_is_ordered_resumable_and_only_shows_committed_batches() {
+    let store = store();
+    let events = feed(&store);
+    let kinds: Vec<ChangeKind> = events.iter().map(|e| e.change.kind).collect();
+    assert_eq!(kinds, vec![ChangeKind::Listed; 3], "one event per imported list entry");
+    let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, vec![1, 2, 3]);
+    assert_eq!(store.feed_end().expect("end"), 4);
+    assert_eq!(store.feed(2, 10).expect("from 2").iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(store.feed(2, 1).expect("limit").len(), 1);
+    assert!(store.feed(4, 10).expect("at the end").is_empty());
+
+    // A batch that never commits leaves no event behind, and its sequence numbers are used again.
+    let mut guard = store.begin_batch("test", Vec::new(), None).expect("batch");
+    let change = events[0].change.clone();
+    assert_eq!(guard.emit(change.clone()).expect("emit"), 4);
+    assert!(store.feed(4, 10).expect("uncommitted").is_empty(), "not readable before the commit");
+    guard.abort().expect("abort");
+    assert!(store.feed(4, 10).expect("aborted").is_empty());
+    let mut guard = store.begin_batch("test", Vec::new(), None).expect("batch");
+    assert_eq!(guard.emit(change).expect("emit"), 4);
+    guard.commit().expect("commit");
+    assert_eq!(store.feed(4, 10).expect("committed").len(), 1);
+
+    // A changed list row (removal) is one more event, after the others.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("removed.csv");
+    // With the status 已移出, YCRQ is the day the entry was removed.
+    let removed =
+        LISTS.lines().take(2).collect::<Vec<_>>().join("\n").replace(",2027-01-01,有效", ",2024-09-01,已移出");
+    std::fs::write(&path, removed + "\n").expect("write");
+    let options = ImportOptions { kind: ImportKind::List, source_dept: None, strict: true, today: date("2026-11-23") };
+    import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).expect("import");
+    let last = store.feed(5, 10).expect("after");
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!((last[0].change.kind, last[0].change.effective), (ChangeKind::Removed, Some(date("2024-09-01"))));
+}
+
+#[test]
+fn the_sweep_tells_of_ended_windows_and_planned_removals_once() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let before = store.feed_end().expect("end");
+    // The first sweep covers its own day only.
+    let first = sweep(&store, &rules, date("2026-12-31")).expect("sweep");
+    assert_eq!((first.window_ended, first.removed), (0, 0));
+    // The debtor's entry is due for removal on 2027-01-01; the shop's serious entry (2024-02-01)
+    // leaves the public view after 36 months, on 2027-02-01.
+    let second = sweep(&store, &rules, date("2027-02-01")).expect("sweep");
+    assert_eq!((second.after, second.window_ended, second.removed), (Some(date("2026-12-31")), 2, 1), "{second:?}");
+    let events = store.feed(before, 10).expect("feed");
+    let seen: Vec<(ChangeKind, NaiveDate)> =
+        events.iter().map(|e| (e.change.kind, e.change.effective.expect("effective"))).collect();
+    assert!(seen.contains(&(ChangeKind::Removed, date("2027-01-01"))), "{seen:?}");
+    assert!(
+        seen.contains(&(ChangeKind::WindowEnded, date("2027-01-01"))),
+        "the debtor's window ends with the entry: {seen:?}"
+    );
+    assert!(seen.contains(&(ChangeKind::WindowEnded, date("2027-02-01"))), "{seen:?}");
+    let again = sweep(&store, &rules, date("2027-02-01")).expect("sweep");
+    assert_eq!((again.window_ended, again.removed), (0, 0), "each day is swept once");
+    assert_eq!(store.feed_end().expect("end"), second.feed_end);
+    let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
+    let content = store.record_version(record, 1).expect("read").expect("version").content;
+    assert!(matches!(content.details, RecordDetails::ListEntry { .. }));
+}

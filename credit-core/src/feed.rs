@@ -1,0 +1,266 @@
+//! The change feed: every change that affects a joint check or the public view, in one ordered,
+//! durable sequence that departments read from any point on (DOMAIN.md §6: "subscribers are told").
+//!
+//! Events are written by the batch that makes the change, so an event exists exactly when its change
+//! does. Time alone ends windows and planned list removals; [`sweep`] notices those days after the
+//! fact and writes their events, once per day swept.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::disclosure::{Disclosure, DisclosureRules};
+use crate::engine::{Cf, Engine};
+use crate::model::{
+    BatchId, IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier,
+    SubjectId, UsageScope,
+};
+use crate::store::{Store, StoreError, from_json, keys, to_json};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A list entry arrived.
+    Listed,
+    /// A list entry ended: removed by its department, or its planned removal date came.
+    Removed,
+    /// A record other than a list entry arrived.
+    Published,
+    /// A record got a new version that changes its content (a correction, a department's update).
+    Corrected,
+    /// A repair took effect: no more display, sharing or joint measures from `effective` on.
+    Repaired,
+    /// The record was revoked (wrong from the start, or annulled) from `effective` on.
+    Revoked,
+    /// The public window ended on `effective`; the record stays in the regulator view.
+    WindowEnded,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Listed => "listed",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Published => "published",
+            ChangeKind::Corrected => "corrected",
+            ChangeKind::Repaired => "repaired",
+            ChangeKind::Revoked => "revoked",
+            ChangeKind::WindowEnded => "window_ended",
+        }
+    }
+}
+
+/// One change to one record of one subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub subject: SubjectId,
+    /// The subject's code as the record names it (unified code first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub record: RecordId,
+    pub version: u32,
+    pub category: RecordCategory,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_type: Option<String>,
+    /// The day the change takes effect (listing, removal, repair, revocation, window end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<NaiveDate>,
+    /// The repair or objection case that made the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<u64>,
+}
+
+/// A change as the feed holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEvent {
+    #[serde(rename = "seq")]
+    pub sequence: u64,
+    pub at: DateTime<Utc>,
+    pub batch: BatchId,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// The event for a record written with `after`, `before` being its previous version (`None`: new).
+pub fn record_change(
+    subject: SubjectId,
+    record: RecordId,
+    version: u32,
+    before: Option<&RecordContent>,
+    after: &RecordContent,
+) -> Change {
+    let list_dates = |content: &RecordContent| match &content.details {
+        RecordDetails::ListEntry { listed_on, removed_on, .. } => Some((*listed_on, *removed_on)),
+        _ => None,
+    };
+    let newly = |status: RecordStatus| after.status == status && before.is_none_or(|b| b.status != status);
+    let (kind, effective) = match before {
+        _ if newly(RecordStatus::Repaired) => (ChangeKind::Repaired, after.status_since),
+        _ if newly(RecordStatus::Revoked) => (ChangeKind::Revoked, after.status_since),
+        None => match list_dates(after) {
+            Some((listed, _)) => (ChangeKind::Listed, Some(listed)),
+            None => (ChangeKind::Published, after.decision_date),
+        },
+        Some(before) => match (list_dates(before), list_dates(after)) {
+            (Some((_, None)), Some((_, Some(removed)))) => (ChangeKind::Removed, Some(removed)),
+            (Some(_), Some(_)) if newly(RecordStatus::Removed) => (ChangeKind::Removed, None),
+            _ => (ChangeKind::Corrected, after.status_since),
+        },
+    };
+    Change {
+        kind,
+        subject,
+        code: preferred_code(&after.subject_identifiers),
+        record,
+        version,
+        category: after.category(),
+        list_type: match &after.details {
+            RecordDetails::ListEntry { list_type, .. } => Some(list_type.clone()),
+            _ => None,
+        },
+        effective,
+        case: None,
+    }
+}
+
+fn preferred_code(identifiers: &[StoredIdentifier]) -> Option<String> {
+    [IdentifierKind::Uscc, IdentifierKind::Ric, IdentifierKind::OrgCode, IdentifierKind::Gs15, IdentifierKind::Tax]
+        .iter()
+        .find_map(|kind| identifiers.iter().find(|i| i.kind == *kind))
+        .map(|i| i.value.clone())
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    /// The days swept: after `after` (exclusive) up to `through` (inclusive); nothing when equal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<NaiveDate>,
+    pub through: NaiveDate,
+    pub window_ended: u64,
+    pub removed: u64,
+    /// The feed's end after the sweep.
+    pub feed_end: u64,
+}
+
+/// Emits the events time caused since the last sweep: public windows that ended and planned list
+/// removals that came, each once. The first sweep of a store covers `today` only.
+pub fn sweep<E: Engine>(
+    store: &Store<E>,
+    rules: &DisclosureRules,
+    today: NaiveDate,
+) -> Result<SweepSummary, StoreError> {
+    let swept = |bytes: Option<Vec<u8>>| -> Result<Option<NaiveDate>, StoreError> {
+        bytes.map(|b| from_json::<NaiveDate>(&b)).transpose()
+    };
+    let first_day = |last: Option<NaiveDate>| last.and_then(|d| d.checked_add_days(Days::new(1))).unwrap_or(today);
+    let last = swept(store.engine().get(Cf::Meta, keys::SWEPT_THROUGH)?)?;
+    if first_day(last) > today {
+        return Ok(SweepSummary {
+            after: last,
+            through: today,
+            window_ended: 0,
+            removed: 0,
+            feed_end: store.feed_end()?,
+        });
+    }
+    let mut guard = store.begin_batch("sweep", Vec::new(), None)?;
+    // Another sweep may have run while this one waited for the writer.
+    let last = swept(guard.writer.get(Cf::Meta, keys::SWEPT_THROUGH)?)?;
+    let from = first_day(last);
+    let mut candidates = Vec::new();
+    store.scan_record_heads(&mut |head| {
+        if matches!(head.category, RecordCategory::Penalty | RecordCategory::ListEntry) {
+            candidates.push(head);
+        }
+        true
+    })?;
+    let mut summary = SweepSummary { after: last, through: today, window_ended: 0, removed: 0, feed_end: 0 };
+    for head in candidates {
+        let Some(version) = store.record_version(head.id, head.versions)? else {
+            return Err(StoreError::Corrupt(format!("record {} lacks version {}", head.id, head.versions)));
+        };
+        let content = &version.content;
+        let due = |day: NaiveDate| from <= day && day <= today;
+        let day_before = |day: NaiveDate| day.pred_opt().unwrap_or(day);
+        let mut changes = Vec::new();
+        if let Disclosure::Windowed(window) = rules.disclosure(content)
+            && due(window.public_until)
+            && content.usage_scope == UsageScope::Public
+            && rules.public_on(content, day_before(window.public_until))
+        {
+            changes.push((ChangeKind::WindowEnded, window.public_until));
+        }
+        if let RecordDetails::ListEntry { planned_removal: Some(planned), removed_on: None, .. } = &content.details
+            && due(*planned)
+            && content.in_force_on(day_before(*planned))
+        {
+            changes.push((ChangeKind::Removed, *planned));
+        }
+        for (kind, effective) in changes {
+            let mut change = record_change(head.subject, head.id, head.versions, None, content);
+            change.kind = kind;
+            change.effective = Some(effective);
+            guard.emit(change)?;
+            guard.touch(head.subject)?;
+            match kind {
+                ChangeKind::WindowEnded => summary.window_ended += 1,
+                _ => summary.removed += 1,
+            }
+        }
+    }
+    guard.writer.put(Cf::Meta, keys::SWEPT_THROUGH.to_vec(), to_json(&today))?;
+    summary.feed_end = guard.next_feed_sequence();
+    guard.commit()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::list_entry;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn changes_are_named_by_what_they_do() {
+        let kind = |before: Option<&RecordContent>, after: &RecordContent| {
+            record_change(SubjectId(1), RecordId(2), 1, before, after).kind
+        };
+        let listed = list_entry("2026-01-05", Some("2029-01-05"), None);
+        assert_eq!(kind(None, &listed), ChangeKind::Listed);
+        let removed = list_entry("2026-01-05", Some("2029-01-05"), Some("2026-03-01"));
+        assert_eq!(kind(Some(&listed), &removed), ChangeKind::Removed);
+        assert_eq!(
+            record_change(SubjectId(1), RecordId(2), 2, Some(&listed), &removed).effective,
+            Some(d("2026-03-01"))
+        );
+        let mut repaired = listed.clone();
+        repaired.status = RecordStatus::Repaired;
+        repaired.status_since = Some(d("2026-04-01"));
+        assert_eq!(kind(Some(&listed), &repaired), ChangeKind::Repaired);
+        let mut revoked = listed.clone();
+        revoked.status = RecordStatus::Revoked;
+        assert_eq!(kind(Some(&listed), &revoked), ChangeKind::Revoked);
+        let mut moved = listed.clone();
+        moved.document_number = Some("新文号".into());
+        assert_eq!(kind(Some(&listed), &moved), ChangeKind::Corrected);
+        let mut penalty = listed.clone();
+        penalty.details = RecordDetails::Other { description: None };
+        assert_eq!(kind(None, &penalty), ChangeKind::Published);
+    }
+
+    #[test]
+    fn events_round_trip_with_a_flat_shape() {
+        let change = record_change(SubjectId(1), RecordId(2), 1, None, &list_entry("2026-01-05", None, None));
+        let event = FeedEvent { sequence: 7, at: Utc::now(), batch: BatchId(3), change };
+        let json = serde_json::to_value(&event).expect("json");
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["kind"], "listed");
+        assert_eq!(json["list_type"], "COURT_DISHONEST_DEBTOR");
+        assert_eq!(serde_json::from_value::<FeedEvent>(json).expect("back"), event);
+    }
+}

@@ -13,10 +13,7 @@ const DEBTOR: &str = "11010519491231002X";
 const SHOP: &str = "92340602MA2PBMEM24";
 const TRADER: &str = "91440300568520498A";
 
-const SUBJECTS: &str = "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,CLRQ,ZT\n\
-91110000600037341L,北京某某科技有限公司,110105,张三,11010519491231002X,2001-05-01,存续\n\
-92340602MA2PBMEM24,杜集区李记五金店,340602,李四,360426199101010071,2016-03-02,存续\n\
-91440300568520498A,深圳市某某贸易有限公司,440300,王五,440301198001010018,2010-01-01,存续\n";
+use crate::checks::tests::SUBJECTS;
 
 const LISTS: &str = "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,RDYJ,LRRQ,YCRQ,ZT\n\
 失信被执行人,张三,,11010519491231002X,北京市朝阳区人民法院,（2023）京0105执123号,2024-01-01,2027-01-01,有效\n\
@@ -327,4 +324,81 @@ fn the_sweep_tells_of_ended_windows_and_planned_removals_once() {
     let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
     let content = store.record_version(record, 1).expect("read").expect("version").content;
     assert!(matches!(content.details, RecordDetails::ListEntry { .. }));
+}
+
+#[test]
+fn every_transition_from_every_state_is_taken_or_refused_naming_the_state() {
+    use CaseKind::{Objection, Repair};
+    use CaseState::*;
+    // The workflow as DOMAIN.md §5 describes it, written out independently of the implementation's table.
+    let valid = [
+        (Repair, Applied, Action::Accept, Accepted),
+        (Repair, Applied, Action::Reject, Rejected),
+        (Repair, Accepted, Action::Approve, Approved),
+        (Repair, Accepted, Action::Deny, Denied),
+        (Objection, Applied, Action::Accept, Accepted),
+        (Objection, Applied, Action::Reject, Rejected),
+        (Objection, Accepted, Action::Correct, Corrected),
+        (Objection, Accepted, Action::Revoke, Revoked),
+        (Objection, Accepted, Action::Dismiss, Dismissed),
+    ];
+    let path = |state: CaseState| -> Vec<Action> {
+        match state {
+            Applied => vec![],
+            Accepted => vec![Action::Accept],
+            Rejected => vec![Action::Reject],
+            Approved => vec![Action::Accept, Action::Approve],
+            Denied => vec![Action::Accept, Action::Deny],
+            Corrected => vec![Action::Accept, Action::Correct],
+            Revoked => vec![Action::Accept, Action::Revoke],
+            Dismissed => vec![Action::Accept, Action::Dismiss],
+        }
+    };
+    let step = |action: Action| Decision {
+        correction: (action == Action::Correct).then(|| serde_json::json!({"document_number": "更正〔2025〕1号"})),
+        ..decision(action, "2025-06-02")
+    };
+    let actions = [
+        Action::Accept,
+        Action::Reject,
+        Action::Approve,
+        Action::Deny,
+        Action::Correct,
+        Action::Revoke,
+        Action::Dismiss,
+    ];
+    let states = |kind: CaseKind| match kind {
+        Repair => vec![Applied, Accepted, Rejected, Approved, Denied],
+        Objection => vec![Applied, Accepted, Rejected, Corrected, Revoked, Dismissed],
+    };
+    let mut taken = 0;
+    for kind in [Repair, Objection] {
+        for state in states(kind) {
+            for action in actions {
+                let store = store();
+                let rules = DisclosureRules::builtin();
+                let flow = Workflow::new(&store, &rules);
+                let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
+                let opening = if kind == Repair { Action::Apply } else { Action::File };
+                let case = flow.open(opening, record, clerk("李四"), "reason", date("2025-06-01")).expect("open");
+                for earlier in path(state) {
+                    flow.decide(case.id, step(earlier)).expect("path");
+                }
+                let expected = valid.iter().find(|(k, s, a, _)| *k == kind && *s == state && *a == action);
+                match (flow.decide(case.id, step(action)), expected) {
+                    (Ok(after), Some((_, _, _, next))) => {
+                        assert_eq!(after.state, *next, "{kind} {state} {action}");
+                        assert_eq!(flow.steps(case.id).expect("steps").last().map(|s| s.action), Some(action));
+                        taken += 1;
+                    }
+                    (Err(CaseError::InvalidTransition { state: named, .. }), None) => {
+                        assert_eq!(named, state, "{kind} {action}");
+                        assert_eq!(flow.case(case.id).expect("read").map(|c| c.state), Some(state), "unchanged");
+                    }
+                    (outcome, expected) => panic!("{kind} {state} {action}: {outcome:?}, expected {expected:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(taken, valid.len());
 }

@@ -555,4 +555,4 @@ fn decide(result: &mut CheckResult) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

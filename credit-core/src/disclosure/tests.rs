@@ -1,42 +1,26 @@
-use std::collections::BTreeMap;
-
 use super::*;
-use crate::model::{RecordStatus, UsageScope};
+use crate::model::RecordStatus;
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
 pub(crate) fn penalty(decided: &str, types: &[&str], fine_wan: Option<&str>) -> RecordContent {
-    RecordContent {
-        subject_name: "北京腾跃科技有限公司".into(),
-        subject_identifiers: vec![],
-        document_number: Some("京朝市监罚〔2026〕1号".into()),
-        decision_date: Some(d(decided)),
-        valid_from: None,
-        valid_to: None,
-        authority: None,
-        authority_code: None,
-        source_dept: None,
-        source_dept_code: None,
-        disclosure_deadline: None,
-        usage_scope: UsageScope::Public,
-        status: RecordStatus::Active,
-        status_raw: None,
-        status_since: None,
-        legal_representative: None,
-        details: RecordDetails::Penalty {
-            violation_type: None,
-            facts: None,
-            legal_basis: None,
-            penalty_types: types.iter().map(|t| t.to_string()).collect(),
-            content: None,
-            fine: fine_wan.map(|f| AmountWan::parse(f).expect("amount")),
-            confiscated: None,
-            licence_affected: None,
-        },
-        extra: BTreeMap::new(),
-    }
+    let mut content = crate::model::tests::list_entry(decided, None, None);
+    content.subject_name = "北京腾跃科技有限公司".into();
+    content.document_number = Some("京朝市监罚〔2026〕1号".into());
+    content.decision_date = Some(d(decided));
+    content.details = RecordDetails::Penalty {
+        violation_type: None,
+        facts: None,
+        legal_basis: None,
+        penalty_types: types.iter().map(|t| t.to_string()).collect(),
+        content: None,
+        fine: fine_wan.map(|f| AmountWan::parse(f).expect("amount")),
+        confiscated: None,
+        licence_affected: None,
+    };
+    content
 }
 
 fn listed(list_type: &str, on: &str) -> RecordContent {

@@ -4,19 +4,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::commands::{demo, last_json, load_demo, run};
+use crate::commands::{demo, json_lines, last_json, load_demo, run};
 
 /// 阳泉市隆合餐饮管理有限公司, whose legal representative (640104196408306204) is on the court's list
 /// of dishonest judgment debtors from 2026-01-19 to 2028-01-19 in the demo data.
 const COMPANY: &str = "91140302749578410B";
 const REPRESENTATIVE: &str = "640104196408306204";
 
-fn json_lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
 
 fn check(data: &Path, item: &str, as_of: &str, identifiers: &[&str]) -> (i32, Vec<Value>) {
     let mut args = vec![

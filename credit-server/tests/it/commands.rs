@@ -25,6 +25,10 @@ pub(crate) fn last_json(output: &Output) -> Value {
     serde_json::from_str(line).expect("the last line is one JSON object")
 }
 
+pub(crate) fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+}
+
 pub(crate) fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo")
 }

@@ -5,17 +5,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::commands::{last_json, run};
+use crate::commands::{json_lines, last_json, run};
 
 const COMPANY: &str = "91110000600037341L";
 const PERSON: &str = "11010519491231002X";
 
-fn json_lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
 
 fn ok(args: &[&str]) -> Value {
     let out = run(args);

@@ -11,7 +11,6 @@ use crate::commands::{demo, json_lines, last_json, load_demo, run};
 const COMPANY: &str = "91140302749578410B";
 const REPRESENTATIVE: &str = "640104196408306204";
 
-
 fn check(data: &Path, item: &str, as_of: &str, identifiers: &[&str]) -> (i32, Vec<Value>) {
     let mut args = vec![
         "check",

@@ -26,7 +26,10 @@ pub(crate) fn last_json(output: &Output) -> Value {
 }
 
 pub(crate) fn json_lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
 }
 
 pub(crate) fn demo() -> PathBuf {

@@ -10,7 +10,6 @@ use crate::commands::{json_lines, last_json, run};
 const COMPANY: &str = "91110000600037341L";
 const PERSON: &str = "11010519491231002X";
 
-
 fn ok(args: &[&str]) -> Value {
     let out = run(args);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

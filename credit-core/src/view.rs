@@ -113,6 +113,12 @@ pub fn record(subject: &Subject, record: &RecordVersion, audience: &Audience<'_>
     Some(shown)
 }
 
+/// The order responses list records in: newest decision first, records without a decision date last,
+/// ties by record id, newest first.
+pub fn newest_decision_first(a: &RecordVersion, b: &RecordVersion) -> std::cmp::Ordering {
+    b.content.decision_date.cmp(&a.content.decision_date).then_with(|| b.record.cmp(&a.record))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -121,8 +127,7 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        BatchId, RecordContent, RecordDetails, RecordId, RecordStatus, RelatedPerson, RelatedRole, StoredIdentifier,
-        SubjectId,
+        BatchId, RecordDetails, RecordId, RecordStatus, RelatedPerson, RelatedRole, StoredIdentifier, SubjectId,
     };
 
     fn person() -> Subject {
@@ -158,26 +163,14 @@ mod tests {
     }
 
     fn version(subject: &Subject, details: RecordDetails, scope: UsageScope) -> RecordVersion {
-        let content = RecordContent {
-            subject_name: subject.name.clone(),
-            subject_identifiers: subject.identifiers.clone(),
-            document_number: Some("京朝市监罚〔2026〕1号".into()),
-            decision_date: NaiveDate::from_ymd_opt(2026, 1, 5),
-            valid_from: None,
-            valid_to: None,
-            authority: None,
-            authority_code: None,
-            source_dept: None,
-            source_dept_code: None,
-            disclosure_deadline: None,
-            usage_scope: scope,
-            status: RecordStatus::Active,
-            status_raw: None,
-            status_since: None,
-            legal_representative: None,
-            details,
-            extra: BTreeMap::from([("备注".to_string(), "内部".to_string())]),
-        };
+        let mut content = crate::model::tests::list_entry("2026-01-05", None, None);
+        content.subject_name = subject.name.clone();
+        content.subject_identifiers = subject.identifiers.clone();
+        content.document_number = Some("京朝市监罚〔2026〕1号".into());
+        content.decision_date = NaiveDate::from_ymd_opt(2026, 1, 5);
+        content.usage_scope = scope;
+        content.details = details;
+        content.extra = BTreeMap::from([("备注".to_string(), "内部".to_string())]);
         RecordVersion {
             record: RecordId(1),
             version: 1,

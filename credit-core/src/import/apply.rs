@@ -6,8 +6,8 @@ use super::ImportSummary;
 use super::rows::{RecordInput, SubjectInput};
 use crate::engine::{Cf, Engine};
 use crate::model::{
-    IdentifierKind, ListEntryIndex, RecordHead, RelatedPerson, RelatedRole, StoredIdentifier, Subject, SubjectId,
-    SubjectType, hash_json,
+    IdentifierKind, RecordHead, RelatedPerson, RelatedRole, StoredIdentifier, Subject, SubjectId, SubjectType,
+    hash_json,
 };
 use crate::store::{BatchGuard, StoreError, from_json, keys, parse_id, to_json};
 
@@ -334,8 +334,7 @@ impl<E: Engine> Applier<'_, '_, E> {
             1 => None,
             n => self.guard.store().record_version(head.id, n - 1)?.map(|v| v.content),
         };
-        self.guard.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), version)?;
-        self.guard.touch(subject)?;
+        self.guard.write_version(&head, version, &input.content)?;
         self.guard.emit(crate::feed::record_change(
             subject,
             head.id,
@@ -343,20 +342,6 @@ impl<E: Engine> Applier<'_, '_, E> {
             before.as_ref(),
             &input.content,
         ))?;
-        if let Some(entry) = ListEntryIndex::of(head.id, head.versions, &input.content) {
-            let key = keys::subject_record(subject, head.id);
-            if head.versions == 1 {
-                self.guard.writer.put_new(Cf::ListEntries, key, to_json(&entry))?;
-            } else {
-                self.guard.writer.put(Cf::ListEntries, key, to_json(&entry))?;
-            }
-        }
-        if head.versions == 1 {
-            self.guard.writer.put_new(Cf::Records, keys::record(head.id), to_json(&head))?;
-        } else {
-            self.guard.writer.put(Cf::Records, keys::record(head.id), to_json(&head))?;
-        }
-        self.guard.counters.versions += 1;
         Ok(())
     }
 }

@@ -674,14 +674,37 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
             hash: head.latest_hash.clone(),
             content: content.clone(),
         };
-        self.writer.put_new(Cf::Versions, keys::record_version(id, head.versions), to_json(&version))?;
-        if let Some(entry) = ListEntryIndex::of(id, head.versions, content) {
-            self.writer.put(Cf::ListEntries, keys::subject_record(head.subject, id), to_json(&entry))?;
-        }
-        self.writer.put(Cf::Records, keys::record(id), to_json(&head))?;
-        self.touch(head.subject)?;
-        self.counters.versions += 1;
+        self.write_version(&head, to_json(&version), content)?;
         Ok(version)
+    }
+
+    /// Writes a record's next version (`version`, already serialised, is version `head.versions` of
+    /// `content`) with the head, the list-entry index and the change log; the first version's keys are
+    /// known to be new.
+    pub fn write_version(
+        &mut self,
+        head: &RecordHead,
+        version: Vec<u8>,
+        content: &RecordContent,
+    ) -> Result<(), StoreError> {
+        let first = head.versions == 1;
+        self.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), version)?;
+        self.touch(head.subject)?;
+        if let Some(entry) = ListEntryIndex::of(head.id, head.versions, content) {
+            let key = keys::subject_record(head.subject, head.id);
+            if first {
+                self.writer.put_new(Cf::ListEntries, key, to_json(&entry))?;
+            } else {
+                self.writer.put(Cf::ListEntries, key, to_json(&entry))?;
+            }
+        }
+        if first {
+            self.writer.put_new(Cf::Records, keys::record(head.id), to_json(head))?;
+        } else {
+            self.writer.put(Cf::Records, keys::record(head.id), to_json(head))?;
+        }
+        self.counters.versions += 1;
+        Ok(())
     }
 
     /// Commits: the counters and the batch's `committed` mark land with the last chunk.

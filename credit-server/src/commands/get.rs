@@ -125,9 +125,7 @@ pub fn run(args: &Args) -> Result<i32> {
             public: shown_publicly,
         });
     }
-    records.sort_by(|a, b| {
-        b.current.content.decision_date.cmp(&a.current.content.decision_date).then_with(|| b.id.cmp(&a.id))
-    });
+    records.sort_by(|a, b| view::newest_decision_first(&a.current, &b.current));
     let (subject_history, record_history) = if args.history {
         let mut versions = Vec::new();
         for r in &records {

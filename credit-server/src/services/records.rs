@@ -27,7 +27,7 @@ pub struct RecordApi {
     pub context: Context,
 }
 
-/// Where a page ends, in the order of [`super::subject::newest_decision_first`]: the last record's decision date and
+/// Where a page ends, in the order of [`credit_core::view::newest_decision_first`]: the last record's decision date and
 /// id. It names a position, not an offset, so records added meanwhile do not shift later pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PageToken {

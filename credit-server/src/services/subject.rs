@@ -102,11 +102,6 @@ pub fn read_subject(
         .filter(|r| keep(r))
         .filter_map(|r| view::record(&subject, &r.current, &audience))
         .collect();
-    newest_decision_first(&mut shown);
+    shown.sort_by(view::newest_decision_first);
     Ok((subject, shown))
-}
-
-/// Newest decision first; records without a decision date last; ties by record id, newest first.
-pub fn newest_decision_first(records: &mut [RecordVersion]) {
-    records.sort_by(|a, b| b.content.decision_date.cmp(&a.content.decision_date).then_with(|| b.record.cmp(&a.record)));
 }

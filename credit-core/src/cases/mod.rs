@@ -393,8 +393,7 @@ impl<'s, E: Engine> Workflow<'s, E> {
     }
 
     pub fn case(&self, id: u64) -> Result<Option<Case>, CaseError> {
-        let bytes = self.store.engine().get(Cf::Cases, &keys::case(id)).map_err(StoreError::from)?;
-        Ok(bytes.map(|b| from_json(&b)).transpose()?)
+        Ok(load_case(self.store.engine(), id)?)
     }
 
     /// Every step of a case, oldest first.
@@ -406,11 +405,7 @@ impl<'s, E: Engine> Workflow<'s, E> {
 
     /// The cases about a record, oldest first.
     pub fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, CaseError> {
-        let mut out = Vec::new();
-        for id in case_ids(self.store.engine(), record)? {
-            out.extend(self.case(id)?);
-        }
-        Ok(out)
+        Ok(cases_about(self.store.engine(), record)?)
     }
 }
 
@@ -445,13 +440,23 @@ fn check_operator(operator: &Operator) -> Result<(), CaseError> {
     Ok(())
 }
 
-fn case_ids(engine: &dyn Engine, record: RecordId) -> Result<Vec<u64>, StoreError> {
+fn load_case(engine: &dyn Engine, id: u64) -> Result<Option<Case>, StoreError> {
+    engine.get(Cf::Cases, &keys::case(id))?.map(|b| from_json(&b)).transpose()
+}
+
+/// The cases about a record, oldest first. Inside a case's batch this reads the committed store, which
+/// is current: the batch holds the writer and reads before it writes.
+fn cases_about(engine: &dyn Engine, record: RecordId) -> Result<Vec<Case>, StoreError> {
     let mut ids = Vec::new();
     engine.scan_prefix(Cf::Cases, &keys::record_cases(record), &mut |key, _| {
         ids.extend(keys::u64_at(key, 9));
         true
     })?;
-    Ok(ids)
+    let mut cases = Vec::with_capacity(ids.len());
+    for id in ids {
+        cases.extend(load_case(engine, id)?);
+    }
+    Ok(cases)
 }
 
 /// Case storage inside one batch: reads see the batch's own writes.
@@ -474,11 +479,7 @@ impl<E: Engine> Cases<'_, E> {
     }
 
     fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, StoreError> {
-        let mut out = Vec::new();
-        for id in case_ids(self.guard.store().engine(), record)? {
-            out.extend(self.case(id)?);
-        }
-        Ok(out)
+        cases_about(self.guard.store().engine(), record)
     }
 
     fn save(&mut self, case: &Case, step: &CaseStep) -> Result<(), StoreError> {

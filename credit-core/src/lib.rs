@@ -3,6 +3,7 @@
 //! Approval systems embed this crate directly; `credit-server` puts it behind gRPC. Everything that
 //! decides whether an identifier, a record or a rule is valid lives here, once.
 
+pub mod audit;
 pub mod cases;
 pub mod checks;
 pub mod disclosure;
@@ -13,6 +14,7 @@ pub mod ident;
 pub mod import;
 pub mod model;
 pub mod privacy;
+pub mod report;
 pub mod rules;
 pub mod search;
 pub mod store;

@@ -7,9 +7,9 @@ use crate::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files
 
 const COMPANY: &str = "91110000600037341L"; // legal representative 张三, a dishonest judgment debtor
 const DEBTOR: &str = "11010519491231002X";
-const SHOP: &str = "92340602MA2PBMEM24"; // on the serious-violation list; legal representative 李四
+pub(crate) const SHOP: &str = "92340602MA2PBMEM24"; // on the serious-violation list; legal representative 李四
 const SHOP_OWNER: &str = "360426199101010071";
-const TRADER: &str = "91440300568520498A"; // A-grade taxpayer
+pub(crate) const TRADER: &str = "91440300568520498A"; // A-grade taxpayer
 
 pub(crate) const SUBJECTS: &str = "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,CLRQ,ZT\n\
 91110000600037341L,北京某某科技有限公司,110105,张三,11010519491231002X,2001-05-01,存续\n\
@@ -27,7 +27,7 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-fn store() -> Store<MemoryEngine> {
+pub(crate) fn store() -> Store<MemoryEngine> {
     let store = Store::open(MemoryEngine::new()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {

@@ -52,11 +52,13 @@ pub enum Cf {
     Cases,
     /// Feed sequence number → change event, for departments that act on changes (schema 4).
     Feed,
+    /// The hash-chained audit log, its subject index and its signed checkpoints (schema 5).
+    Audit,
 }
 
 impl Cf {
     /// Every family. The position is the family's code in undo journals: only ever append.
-    pub const ALL: [Cf; 16] = [
+    pub const ALL: [Cf; 17] = [
         Cf::Meta,
         Cf::Subjects,
         Cf::SubjectVersions,
@@ -73,6 +75,7 @@ impl Cf {
         Cf::Changes,
         Cf::Cases,
         Cf::Feed,
+        Cf::Audit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +96,7 @@ impl Cf {
             Cf::Changes => "changes",
             Cf::Cases => "cases",
             Cf::Feed => "feed",
+            Cf::Audit => "audit",
         }
     }
 }

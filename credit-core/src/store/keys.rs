@@ -2,7 +2,7 @@
 //!
 //! | family | key | value |
 //! |---|---|---|
-//! | meta | `schema_version`, `next_subject`, `next_record`, `next_batch`, `counters`, `next_check`, `next_case`, `next_feed`, `swept_through` | JSON |
+//! | meta | `schema_version`, `next_subject`, `next_record`, `next_batch`, `counters`, `next_check`, `next_case`, `next_feed`, `swept_through`, `audit_head`, `next_report` | JSON |
 //! | meta | `batch/` + batch id (8 bytes BE) | [`super::BatchInfo`] JSON |
 //! | subjects | subject id (8 bytes BE) | current [`crate::model::Subject`] JSON |
 //! | subject_versions | subject id + version (4 bytes BE) | [`crate::model::SubjectVersion`] JSON |
@@ -21,6 +21,9 @@
 //! | cases | `v` + case id + version (4 bytes BE) | [`crate::cases::CaseStep`] JSON |
 //! | cases | `r` + record id + case id | empty |
 //! | feed | sequence number | [`crate::feed::FeedEvent`] JSON |
+//! | audit | `e` + sequence number | [`crate::audit::AuditEntry`] JSON (hashed as stored) |
+//! | audit | `s` + subject id + sequence number | empty: a subject's entries |
+//! | audit | `k` + sequence number | [`crate::audit::Checkpoint`] JSON |
 //!
 //! Big-endian integers keep numeric order under RocksDB's byte order.
 
@@ -36,6 +39,11 @@ pub const BATCH_PREFIX: &[u8] = b"batch/";
 pub const NEXT_CASE: &[u8] = b"next_case";
 pub const NEXT_FEED: &[u8] = b"next_feed";
 pub const SWEPT_THROUGH: &[u8] = b"swept_through";
+pub const AUDIT_HEAD: &[u8] = b"audit_head";
+pub const NEXT_REPORT: &[u8] = b"next_report";
+pub const AUDIT_ENTRY: u8 = b'e';
+pub const AUDIT_CHECKPOINT: u8 = b'k';
+const AUDIT_SUBJECT: u8 = b's';
 
 pub fn subject(id: SubjectId) -> Vec<u8> {
     id.0.to_be_bytes().to_vec()
@@ -149,6 +157,31 @@ pub fn record_cases(record: RecordId) -> Vec<u8> {
 
 pub fn feed(sequence: u64) -> Vec<u8> {
     sequence.to_be_bytes().to_vec()
+}
+
+pub fn audit_entry(seq: u64) -> Vec<u8> {
+    let mut key = vec![AUDIT_ENTRY];
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub fn audit_checkpoint(seq: u64) -> Vec<u8> {
+    let mut key = vec![AUDIT_CHECKPOINT];
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// Prefix of the audit entries about one subject.
+pub fn audit_subject_prefix(subject: SubjectId) -> Vec<u8> {
+    let mut key = vec![AUDIT_SUBJECT];
+    key.extend_from_slice(&subject.0.to_be_bytes());
+    key
+}
+
+pub fn audit_by_subject(subject: SubjectId, seq: u64) -> Vec<u8> {
+    let mut key = audit_subject_prefix(subject);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
 }
 
 pub fn batch(id: BatchId) -> Vec<u8> {

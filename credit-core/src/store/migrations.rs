@@ -9,7 +9,7 @@ use super::{StoreError, from_json, keys, to_json};
 /// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
 pub(super) type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
 pub(super) const MIGRATIONS: &[Migration] =
-    &[v1_to_v2_joint_check_indexes, v2_to_v3_change_log, v3_to_v4_cases_and_feed];
+    &[v1_to_v2_joint_check_indexes, v2_to_v3_change_log, v3_to_v4_cases_and_feed, v4_to_v5_audit_log];
 
 /// Writes per engine write while migrating.
 const MIGRATION_CHUNK: usize = 10_000;
@@ -76,5 +76,10 @@ fn v2_to_v3_change_log(_engine: &dyn Engine) -> Result<(), StoreError> {
 /// Schema 4 adds repair and objection cases and the change feed. Both start empty: nothing before them
 /// was a case, and the feed tells of changes from now on.
 fn v3_to_v4_cases_and_feed(_engine: &dyn Engine) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Schema 5 adds the audit log. It starts empty: what happened before was logged to tracing only.
+fn v4_to_v5_audit_log(_engine: &dyn Engine) -> Result<(), StoreError> {
     Ok(())
 }

@@ -31,7 +31,7 @@ use crate::model::{
 };
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;
@@ -108,6 +108,8 @@ pub struct Store<E: Engine> {
     /// Serialises check-id allocation and feedback sequence numbers (short, one write each).
     check_log: Mutex<()>,
     subject_cache: SubjectCache,
+    /// The audit log's group commit (its entries live in `Cf::Audit`).
+    audit: crate::audit::Appender,
 }
 
 impl<E: Engine> std::fmt::Debug for Store<E> {
@@ -132,6 +134,7 @@ impl<E: Engine> Store<E> {
             writer: Mutex::new(()),
             check_log: Mutex::new(()),
             subject_cache: SubjectCache::new(DEFAULT_SUBJECT_CACHE_BYTES),
+            audit: crate::audit::Appender::default(),
         };
         store.check_schema()?;
         store.recover()?;
@@ -142,6 +145,25 @@ impl<E: Engine> Store<E> {
     pub fn with_subject_cache_bytes(mut self, bytes: u64) -> Store<E> {
         self.subject_cache = SubjectCache::new(bytes);
         self
+    }
+
+    /// The tamper-evident audit log.
+    pub fn audit(&self) -> crate::audit::AuditLog<'_, E> {
+        crate::audit::AuditLog::new(self)
+    }
+
+    pub(crate) fn appender(&self) -> &crate::audit::Appender {
+        &self.audit
+    }
+
+    /// Allocates the next report number's sequence (synced: a number is never handed out twice).
+    pub fn next_report_sequence(&self) -> Result<u64, StoreError> {
+        let _lock = self.check_log.lock().unwrap_or_else(|e| e.into_inner());
+        let next = self.next_id(keys::NEXT_REPORT)?;
+        let mut write = WriteBatch::new();
+        write.put(Cf::Meta, keys::NEXT_REPORT, (next + 1).to_string());
+        self.engine.write(write)?;
+        Ok(next)
     }
 
     pub fn engine(&self) -> &E {

@@ -1,0 +1,230 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use credit_sign::keys::{KeySet, KeyStatus, SigningKey};
+
+use super::*;
+use crate::engine::RocksEngine;
+
+fn open(dir: &Path) -> Store<RocksEngine> {
+    Store::open_dir(dir).unwrap()
+}
+
+fn regulator(key: &str) -> Actor {
+    Actor { key_id: Some(key.into()), role: "regulator".into(), department: Some("市场监管局".into()) }
+}
+
+fn read(subject: u64, key: &str) -> AuditEvent {
+    AuditEvent::new(regulator(key), "subject.read").subject(SubjectId(subject)).purpose(Some("行政许可审查"))
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_secret(&[seed; 32])
+}
+
+fn keys_of(key: &SigningKey) -> KeySet {
+    KeySet::default().with(key.published())
+}
+
+/// A store with `n` entries (subjects 1..=3 in turn), checkpointed after `checkpoint_at` of them.
+fn filled(dir: &Path, n: u64, checkpoint_at: Option<u64>, signer: &SigningKey) {
+    let store = open(dir);
+    for i in 1..=n {
+        store.audit().append(read(i % 3 + 1, &format!("k{i}"))).unwrap();
+        if checkpoint_at == Some(i) {
+            assert_eq!(store.audit().checkpoint(signer).unwrap().unwrap().seq, i);
+        }
+    }
+}
+
+fn raw(dir: &Path, seq: u64) -> Vec<u8> {
+    open(dir).engine().get(Cf::Audit, &keys::audit_entry(seq)).unwrap().unwrap()
+}
+
+/// Writes straight into the RocksDB files, as someone with access to the data directory could.
+fn tamper(dir: &Path, change: impl FnOnce(&mut WriteBatch)) {
+    let store = open(dir);
+    let mut write = WriteBatch::new();
+    change(&mut write);
+    store.engine().write(write).unwrap();
+}
+
+fn verdict(dir: &Path, keys: &KeySet) -> Result<Intact, Break> {
+    open(dir).audit().verify(keys).unwrap()
+}
+
+#[test]
+fn entries_chain_survive_reopening_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(1);
+    filled(dir.path(), 10, Some(6), &signer);
+    let store = open(dir.path());
+    store.audit().append(read(9, "k11")).unwrap();
+    let intact = store.audit().verify(&keys_of(&signer)).unwrap().unwrap();
+    assert_eq!(intact, Intact { entries: 11, checkpoints: 1, last_checkpoint: Some(6), unsigned_tail: 5 });
+
+    let all = store.audit().query(&AuditQuery::default()).unwrap();
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=11).collect::<Vec<_>>());
+    assert_eq!(all[0].prev, GENESIS);
+    for pair in all.windows(2) {
+        let stored = store.engine().get(Cf::Audit, &keys::audit_entry(pair[0].seq)).unwrap().unwrap();
+        assert_eq!(pair[1].prev, blake3::hash(&stored).to_hex().to_string());
+    }
+}
+
+#[test]
+fn queries_filter_by_subject_key_operation_and_time_with_a_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let before = Utc::now();
+    for i in 1..=9u64 {
+        store.audit().append(read(i % 3 + 1, &format!("k{}", i % 2))).unwrap();
+    }
+    store.audit().append(AuditEvent::new(Actor::console(Some("ops")), "backup").detail("to", "/backup")).unwrap();
+
+    let by_subject = |after, limit| {
+        let query = AuditQuery { subject: Some(SubjectId(2)), after, limit, ..AuditQuery::default() };
+        store.audit().query(&query).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(by_subject(0, 0), vec![1, 4, 7]);
+    assert_eq!(by_subject(1, 1), vec![4]);
+    assert_eq!(by_subject(4, 10), vec![7]);
+
+    let query = AuditQuery { key_id: Some("k0".into()), ..AuditQuery::default() };
+    assert_eq!(store.audit().query(&query).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 4, 6, 8]);
+    let query = AuditQuery { operation: Some("backup".into()), ..AuditQuery::default() };
+    let backups = store.audit().query(&query).unwrap();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0].event.detail["to"], "/backup");
+    assert_eq!(backups[0].event.actor.key_id.as_deref(), Some("console:ops"));
+    let query = AuditQuery { from: Some(before), to: Some(Utc::now()), limit: 3, ..AuditQuery::default() };
+    assert_eq!(store.audit().query(&query).unwrap().len(), 3);
+    let query = AuditQuery { to: Some(before - chrono::Duration::seconds(1)), ..AuditQuery::default() };
+    assert!(store.audit().query(&query).unwrap().is_empty());
+}
+
+/// Concurrent appenders share writes (group commit) and still form one unbroken chain.
+#[test]
+fn concurrent_appends_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    std::thread::scope(|scope| {
+        for thread in 0..8u64 {
+            let store = store.clone();
+            scope.spawn(move || {
+                for i in 0..200u64 {
+                    let events = (0..(i % 3 + 1)).map(|j| read(thread * 1000 + i + j, "k")).collect();
+                    store.audit().append_all(events).unwrap();
+                }
+            });
+        }
+    });
+    let signer = key(2);
+    store.audit().checkpoint(&signer).unwrap();
+    let intact = store.audit().verify(&keys_of(&signer)).unwrap().unwrap();
+    assert_eq!(intact.entries, 8 * (67 * 1 + 67 * 2 + 66 * 3));
+    assert_eq!(intact.unsigned_tail, 0);
+    assert!(store.audit().checkpoint(&signer).unwrap().is_none(), "nothing new to checkpoint");
+}
+
+#[test]
+fn a_changed_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(3);
+    filled(dir.path(), 12, Some(12), &signer);
+    let changed = String::from_utf8(raw(dir.path(), 5)).unwrap().replace("行政许可审查", "随便看看");
+    tamper(dir.path(), |w| w.put(Cf::Audit, keys::audit_entry(5), changed.into_bytes()));
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (5, BreakKind::Changed), "{problem}");
+}
+
+#[test]
+fn a_changed_link_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(3);
+    filled(dir.path(), 12, None, &signer);
+    let entry: AuditEntry = serde_json::from_slice(&raw(dir.path(), 7)).unwrap();
+    let relinked = String::from_utf8(raw(dir.path(), 7)).unwrap().replace(&entry.prev, GENESIS);
+    tamper(dir.path(), |w| w.put(Cf::Audit, keys::audit_entry(7), relinked.into_bytes()));
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (7, BreakKind::Changed), "{problem}");
+}
+
+#[test]
+fn a_removed_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(4);
+    filled(dir.path(), 12, None, &signer);
+    tamper(dir.path(), |w| w.delete(Cf::Audit, keys::audit_entry(8)));
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (8, BreakKind::Removed), "{problem}");
+}
+
+#[test]
+fn swapped_entries_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(5);
+    filled(dir.path(), 12, None, &signer);
+    let (four, five) = (raw(dir.path(), 4), raw(dir.path(), 5));
+    tamper(dir.path(), |w| {
+        w.put(Cf::Audit, keys::audit_entry(4), five);
+        w.put(Cf::Audit, keys::audit_entry(5), four);
+    });
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (4, BreakKind::Reordered), "{problem}");
+}
+
+/// Cutting off the end leaves no broken link; the signed checkpoint (and the head) show it.
+#[test]
+fn a_cut_off_end_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(6);
+    filled(dir.path(), 12, Some(12), &signer);
+    tamper(dir.path(), |w| {
+        w.delete(Cf::Audit, keys::audit_entry(12));
+        w.delete(Cf::Audit, keys::audit_entry(11));
+    });
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (11, BreakKind::Removed), "{problem}");
+}
+
+/// Rewriting an entry and re-chaining everything after it needs no key, but the checkpoint's signed
+/// head no longer matches.
+#[test]
+fn a_rechained_log_fails_at_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(7);
+    filled(dir.path(), 10, Some(10), &signer);
+    let store = open(dir.path());
+    let mut entries = store.audit().query(&AuditQuery::default()).unwrap();
+    entries[2].event.purpose = Some("rewritten".into());
+    let mut write = WriteBatch::new();
+    let mut prev = entries[2].prev.clone();
+    for entry in &mut entries[2..] {
+        entry.prev = prev.clone();
+        let bytes = serde_json::to_vec(entry).unwrap();
+        prev = blake3::hash(&bytes).to_hex().to_string();
+        write.put(Cf::Audit, keys::audit_entry(entry.seq), bytes);
+    }
+    store.engine().write(write).unwrap();
+    drop(store);
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (10, BreakKind::Changed), "{problem}");
+}
+
+#[test]
+fn checkpoints_need_a_published_key_and_survive_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (key(8), key(9));
+    filled(dir.path(), 5, Some(3), &old);
+    let store = open(dir.path());
+    store.audit().checkpoint(&new).unwrap().unwrap();
+    drop(store);
+
+    let problem = verdict(dir.path(), &keys_of(&new)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (3, BreakKind::BadCheckpoint), "{problem}");
+    let mut retired = old.published();
+    retired.status = KeyStatus::Retired;
+    let rotated = KeySet { keys: vec![retired] }.with(new.published());
+    assert_eq!(verdict(dir.path(), &rotated).unwrap().checkpoints, 2);
+}

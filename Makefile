@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: demo test lint fmt bench bench-import bench-search fixtures divisions deps build clean-demo help
+.PHONY: python-deps demo test lint fmt bench bench-import bench-search fixtures divisions deps build clean-demo help
 
 help:
 	@echo "make demo      run the service on its embedded default store with the demo data"
@@ -27,13 +27,21 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >&2; \
 	fi
 
+# The independent report verifier (scripts/verify-report.py) that a test runs: Python's cryptography and blake3.
+python-deps:
+	@python3 -c "import cryptography, blake3" 2>/dev/null || { \
+		command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || { \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip >&2; }; \
+		echo "installing: python cryptography blake3" >&2; \
+		python3 -m pip install -q cryptography blake3 >&2 || python3 -m pip install -q --break-system-packages cryptography blake3 >&2; }
+
 build: deps
 	$(CARGO) build --workspace --bins
 
 demo: build
 	@bash scripts/demo.sh
 
-test: deps
+test: deps python-deps
 	$(CARGO) test --workspace
 
 lint: deps

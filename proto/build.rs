@@ -3,8 +3,13 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] =
-    &["credit/v1/identifier.proto", "credit/v1/subject.proto", "credit/v1/search.proto", "credit/v1/checks.proto"];
+const PROTOS: &[&str] = &[
+    "credit/v1/identifier.proto",
+    "credit/v1/subject.proto",
+    "credit/v1/search.proto",
+    "credit/v1/checks.proto",
+    "credit/v1/reports.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in PROTOS {

@@ -95,6 +95,13 @@ pub enum KeyError {
     ProviderWithoutDept,
 }
 
+/// A key created or revoked, as a reload found it.
+#[derive(Debug, Clone)]
+pub struct KeyChange {
+    pub operation: &'static str,
+    pub key: KeyEntry,
+}
+
 /// One key as stored: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEntry {
@@ -274,19 +281,35 @@ impl KeyRing {
 
     /// Re-reads the file when its modification time changed; `true` when it did.
     pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
+        Ok(self.reload_changes()?.is_some())
+    }
+
+    /// Re-reads the keys file when it changed; `Some` with the keys created or revoked meanwhile
+    /// (for the audit log), `None` when nothing was re-read.
+    pub fn reload_changes(&self) -> Result<Option<Vec<KeyChange>>, KeyError> {
         let modified = match fs::metadata(self.file.path()) {
             Ok(meta) => meta.modified().ok(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(KeyError::Io { path: self.file.path().to_path_buf(), source }),
         };
         if self.state.read().unwrap_or_else(|e| e.into_inner()).modified == modified && modified.is_some() {
-            return Ok(false);
+            return Ok(None);
         }
         let keys = self.file.list()?;
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let mut changes = Vec::new();
+        for key in &keys {
+            let before = state.by_id.get(&key.id);
+            if before.is_none() {
+                changes.push(KeyChange { operation: "api_key.create", key: key.clone() });
+            }
+            if key.revoked_at.is_some() && before.is_some_and(|b| b.revoked_at.is_none()) {
+                changes.push(KeyChange { operation: "api_key.revoke", key: key.clone() });
+            }
+        }
         state.by_id = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
         state.modified = modified;
-        Ok(true)
+        Ok(Some(changes))
     }
 
     /// The key a bearer token belongs to, when it is a valid, unrevoked key.

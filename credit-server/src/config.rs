@@ -48,6 +48,19 @@ pub struct Config {
     pub keys_reload_seconds: u64,
     /// How long a shutdown waits for calls in flight before closing the store anyway, in seconds.
     pub shutdown_grace_seconds: u64,
+    /// The platform's ed25519 signing key (PKCS#8 PEM, mode 0600) for reports and audit checkpoints;
+    /// empty: `signing.key` in the data directory (`serve --demo` creates it when missing).
+    pub signing_key: PathBuf,
+    /// Retired verifying keys still published, so reports they signed stay verifiable (a key set,
+    /// JSON); empty: `verifying-keys.json` in the data directory, if there is one.
+    pub verifying_keys: PathBuf,
+    /// The issuing platform's name, printed on every report.
+    pub platform_name: String,
+    /// How long a report is valid after issue, in days.
+    pub report_validity_days: u32,
+    /// How often the audit log's head is signed (a synced write), in seconds: the durability window of
+    /// audit entries against power loss, and how long the newest entries rest on the hash chain alone.
+    pub audit_checkpoint_seconds: u64,
     /// Requests per second and burst, per caller (key, or client IP for anonymous callers).
     pub limits: Limits,
 }
@@ -83,6 +96,11 @@ impl Default for Config {
             subject_cache_bytes: credit_core::store::DEFAULT_SUBJECT_CACHE_BYTES,
             keys_reload_seconds: 1,
             shutdown_grace_seconds: 10,
+            signing_key: PathBuf::new(),
+            verifying_keys: PathBuf::new(),
+            platform_name: "城市公共信用信息平台".into(),
+            report_validity_days: 30,
+            audit_checkpoint_seconds: 10,
             limits: Limits::default(),
         }
     }
@@ -132,6 +150,15 @@ impl Config {
         }
         if self.max_message_bytes < 1024 {
             return invalid("max_message_bytes", "must be at least 1024");
+        }
+        if self.report_validity_days == 0 {
+            return invalid("report_validity_days", "must be at least 1");
+        }
+        if self.audit_checkpoint_seconds == 0 {
+            return invalid("audit_checkpoint_seconds", "must be at least 1");
+        }
+        if self.platform_name.trim().is_empty() {
+            return invalid("platform_name", "must not be empty");
         }
         if self.keys_reload_seconds == 0 {
             return invalid("keys_reload_seconds", "must be at least 1");

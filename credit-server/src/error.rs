@@ -27,6 +27,8 @@ pub enum ErrorCode {
     RateLimited,
     BatchTooLarge,
     Overloaded,
+    /// Reports need a signing key, and none is configured.
+    SigningUnavailable,
     Internal,
 }
 
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::BatchTooLarge => "BATCH_TOO_LARGE",
             ErrorCode::Overloaded => "OVERLOADED",
+            ErrorCode::SigningUnavailable => "SIGNING_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => Code::PermissionDenied,
             ErrorCode::RateLimited => Code::ResourceExhausted,
             ErrorCode::Overloaded => Code::Unavailable,
+            ErrorCode::SigningUnavailable => Code::FailedPrecondition,
             ErrorCode::Internal => Code::Internal,
         }
     }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod services;
+pub mod signing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,9 +22,11 @@ use credit_core::rules::RuleSet;
 use credit_core::search::SearchIndex;
 use credit_core::store::Store;
 use credit_core::time::today_cst;
+use credit_proto::v1::audit_service_server::AuditServiceServer;
 use credit_proto::v1::identifier_service_server::IdentifierServiceServer;
 use credit_proto::v1::joint_check_service_server::JointCheckServiceServer;
 use credit_proto::v1::record_service_server::RecordServiceServer;
+use credit_proto::v1::report_service_server::ReportServiceServer;
 use credit_proto::v1::search_service_server::SearchServiceServer;
 use credit_proto::v1::subject_service_server::SubjectServiceServer;
 use tokio::net::TcpListener;
@@ -53,6 +56,10 @@ pub enum ServeError {
     Rules { path: PathBuf, source: credit_core::rules::RulesError },
     #[error("api keys: {0}")]
     Keys(#[from] auth::KeyError),
+    #[error("audit log: {0}")]
+    Audit(String),
+    #[error("signing key: {0}")]
+    Signing(#[from] credit_sign::KeyError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
     #[error("binding {addr}: {source}")]
@@ -108,6 +115,11 @@ pub async fn serve(
         let keys = keys.clone();
         tokio::task::spawn_blocking(move || open_data(&data_dir, &config, options.demo, &keys)).await??
     };
+    let signing = Arc::new(signing::Signing::load(&signing::KeyPaths::of(&config, &data_dir), options.demo)?);
+    match &signing.key {
+        Some(key) => tracing::info!(key_id = key.id(), "reports and audit checkpoints are signed"),
+        None => tracing::warn!("no signing key: reports are unavailable and the audit log is not checkpointed"),
+    }
     let ring = KeyRing::load(keys)?;
     let limits = Arc::new(RateLimits::new(&config.limits));
     let context = Context {
@@ -117,6 +129,11 @@ pub async fn serve(
         disclosure: disclosure.clone(),
         admission: Admission::new(config.max_concurrency),
         limits: limits.clone(),
+        signing: signing.clone(),
+        issuer: credit_core::report::Issuer {
+            platform: config.platform_name.clone(),
+            validity: chrono::Duration::days(i64::from(config.report_validity_days)),
+        },
     };
     let gate = Gate { keys: ring.clone(), limits: limits.clone() };
 
@@ -130,6 +147,8 @@ pub async fn serve(
     health.set_serving::<SearchServiceServer<services::SearchApi>>().await;
     health.set_serving::<JointCheckServiceServer<services::JointCheckApi>>().await;
     health.set_serving::<IdentifierServiceServer<services::IdentifierApi>>().await;
+    health.set_serving::<ReportServiceServer<services::ReportApi>>().await;
+    health.set_serving::<AuditServiceServer<services::AuditApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -157,13 +176,20 @@ pub async fn serve(
         .add_service(guarded!(SubjectServiceServer, services::SubjectApi { context: context.clone() }))
         .add_service(guarded!(RecordServiceServer, services::RecordApi { context: context.clone() }))
         .add_service(guarded!(SearchServiceServer, services::SearchApi { context: context.clone() }))
-        .add_service(guarded!(JointCheckServiceServer, services::JointCheckApi { context: context.clone() }));
+        .add_service(guarded!(JointCheckServiceServer, services::JointCheckApi { context: context.clone() }))
+        .add_service(guarded!(ReportServiceServer, services::ReportApi { context: context.clone() }))
+        .add_service(guarded!(AuditServiceServer, services::AuditApi { context: context.clone() }));
 
-    let housekeeping = tokio::spawn(housekeeping(ring, limits, Duration::from_secs(config.keys_reload_seconds)));
+    let housekeeping =
+        tokio::spawn(housekeeping(ring, limits, store.clone(), Duration::from_secs(config.keys_reload_seconds)));
     let (stop_sweeping, sweeping_stopped) = tokio::sync::watch::channel(false);
     let sweeping = (config.sweep_interval_seconds > 0).then(|| {
         let every = Duration::from_secs(config.sweep_interval_seconds);
         tokio::spawn(sweeping(context.clone(), every, sweeping_stopped))
+    });
+    let checkpointing = signing.key.clone().map(|key| {
+        let every = Duration::from_secs(config.audit_checkpoint_seconds);
+        tokio::spawn(checkpointing(store.clone(), key, every))
     });
     let admission = context.admission.clone();
     drop(context);
@@ -205,7 +231,10 @@ pub async fn serve(
         if !admission.drain(max_concurrency, grace).await {
             tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period");
         }
-        tokio::task::spawn_blocking(move || close(store)).await??;
+        if let Some(checkpointing) = checkpointing {
+            checkpointing.abort();
+        }
+        tokio::task::spawn_blocking(move || close(store, signing.key.as_deref())).await??;
         served?;
         Ok(())
     };
@@ -238,9 +267,18 @@ fn open_data(data_dir: &std::path::Path, config: &Config, demo: bool, keys: &Key
     Ok((Arc::new(store), index, rules))
 }
 
-/// Makes every write durable and closes the store (its engine flushes on drop).
-fn close(store: Arc<Store<credit_core::engine::RocksEngine>>) -> Result<(), ServeError> {
+/// Signs the audit log's head, makes every write durable and closes the store (its engine flushes on
+/// drop).
+fn close(
+    store: Arc<Store<credit_core::engine::RocksEngine>>,
+    key: Option<&credit_sign::SigningKey>,
+) -> Result<(), ServeError> {
     use credit_core::engine::Engine;
+    if let Some(key) = key
+        && let Err(error) = store.audit().checkpoint(key)
+    {
+        tracing::warn!(%error, "final audit checkpoint not written");
+    }
     store.engine().persist().map_err(credit_core::store::StoreError::from)?;
     match Arc::try_unwrap(store) {
         Ok(store) => drop(store),
@@ -250,15 +288,30 @@ fn close(store: Arc<Store<credit_core::engine::RocksEngine>>) -> Result<(), Serv
     Ok(())
 }
 
-/// Picks up key changes and forgets idle rate-limit buckets, until aborted.
-async fn housekeeping(ring: Arc<KeyRing>, limits: Arc<RateLimits>, every: Duration) {
+/// Picks up key changes (writing them to the audit log) and forgets idle rate-limit buckets, until
+/// aborted.
+async fn housekeeping(
+    ring: Arc<KeyRing>,
+    limits: Arc<RateLimits>,
+    store: Arc<Store<credit_core::engine::RocksEngine>>,
+    every: Duration,
+) {
     let mut ticker = tokio::time::interval(every);
     let mut ticks: u64 = 0;
     loop {
         ticker.tick().await;
         ticks += 1;
-        let ring = ring.clone();
-        match tokio::task::spawn_blocking(move || ring.reload_if_changed()).await {
+        let (ring, store) = (ring.clone(), store.clone());
+        let reloaded = tokio::task::spawn_blocking(move || -> Result<bool, ServeError> {
+            let Some(changes) = ring.reload_changes()? else {
+                return Ok(false);
+            };
+            let events = changes.into_iter().map(|change| key_event(&change)).collect();
+            store.audit().append_all(events).map_err(|e| ServeError::Audit(e.to_string()))?;
+            Ok(true)
+        })
+        .await;
+        match reloaded {
             Ok(Ok(true)) => tracing::info!("api keys reloaded"),
             Ok(Ok(false)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "api keys not reloaded; the previous keys stay in force"),
@@ -268,6 +321,18 @@ async fn housekeeping(ring: Arc<KeyRing>, limits: Arc<RateLimits>, every: Durati
             limits.forget_idle();
         }
     }
+}
+
+/// A key created or revoked with `credit-server keys` while the server ran (the command cannot open the
+/// store then, so the server writes it down when it picks the change up).
+fn key_event(change: &auth::KeyChange) -> credit_core::audit::AuditEvent {
+    let mut event = credit_core::audit::AuditEvent::new(credit_core::audit::Actor::console(None), change.operation)
+        .detail("api_key", &change.key.id)
+        .detail("role", change.key.role.as_str());
+    if let Some(dept) = &change.key.dept {
+        event = event.detail("dept", dept);
+    }
+    event
 }
 
 /// Writes the feed events of windows and planned removals that ended, then brings the search index's
@@ -297,6 +362,25 @@ async fn sweeping(context: Context, every: Duration, mut stop: tokio::sync::watc
             ),
             Ok(Err(error)) => tracing::warn!(error = ?error, "feed sweep failed; the next one covers the days missed"),
             Err(error) => tracing::warn!(%error, "feed sweep task failed"),
+        }
+    }
+}
+
+/// Signs the audit log's head every `every` (when it moved), until aborted.
+async fn checkpointing(
+    store: Arc<Store<credit_core::engine::RocksEngine>>,
+    key: Arc<credit_sign::SigningKey>,
+    every: Duration,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        let (store, key) = (store.clone(), key.clone());
+        match tokio::task::spawn_blocking(move || store.audit().checkpoint(&key)).await {
+            Ok(Ok(Some(checkpoint))) => tracing::debug!(seq = checkpoint.seq, "audit log checkpointed"),
+            Ok(Ok(None)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "audit checkpoint failed; the next one covers these entries"),
+            Err(error) => tracing::warn!(%error, "audit checkpoint task failed"),
         }
     }
 }

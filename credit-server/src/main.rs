@@ -68,6 +68,11 @@ enum Command {
     Search(commands::search::SearchArgs),
     /// Rebuild the search index from the store.
     Reindex(commands::search::ReindexArgs),
+    /// The audit log: verify its chain and checkpoints, or query it.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// The platform's signing key for reports and audit checkpoints: init, keys, rotate.
+    Signing(commands::signing::SigningCommand),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +99,8 @@ fn main() -> ExitCode {
         Command::Rules(command) => commands::check::rules(&command),
         Command::Search(args) => commands::search::search(&args),
         Command::Reindex(args) => commands::search::reindex(&args),
+        Command::Audit(command) => commands::audit::run(&command),
+        Command::Signing(command) => commands::signing::run(&command),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

@@ -4,6 +4,7 @@
 //! 2 on usage errors. JSON goes to stdout, one compact object per line; messages go to stderr.
 
 mod id_check;
+mod report;
 
 use std::process::ExitCode;
 
@@ -12,6 +13,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "credit", version, about = "Unified credit and identity information: lookups and checks")]
 struct Cli {
+    #[command(flatten)]
+    connection: report::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,6 +24,9 @@ enum Command {
     /// Identifier tools that work offline, without a server.
     #[command(subcommand)]
     Id(IdCommand),
+    /// Signed credit reports: get one, verify one (offline with --keys), print the published keys.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Id(IdCommand::Check(args)) => id_check::run(&args),
+        Command::Report(command) => report::run(&command, &cli.connection),
     };
     match outcome {
         Ok(code) => code,

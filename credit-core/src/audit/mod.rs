@@ -102,6 +102,17 @@ impl AuditEvent {
         self
     }
 
+    /// Who checked whom, for which item, and the answer.
+    pub fn check(actor: Actor, result: &crate::checks::CheckResult) -> AuditEvent {
+        let mut event = AuditEvent::new(actor, "check")
+            .detail("check_id", result.check_id)
+            .detail("item", &result.item)
+            .detail("as_of", result.as_of)
+            .detail("verdict", result.verdict.as_str());
+        event.subject = result.subject.as_ref().map(|s| s.id);
+        event
+    }
+
     /// The result of `outcome`: `ok`, or its error's message.
     pub fn result_of<T, E: std::fmt::Display>(mut self, outcome: &Result<T, E>) -> AuditEvent {
         self.result = match outcome {
@@ -121,6 +132,13 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub event: AuditEvent,
+}
+
+/// An entry with its bytes exactly as stored (what the next entry's `prev` hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub entry: AuditEntry,
+    pub stored: Vec<u8>,
 }
 
 /// A signed statement that the chain up to `seq` ended in `head`.
@@ -362,7 +380,7 @@ impl<'s, E: Engine> AuditLog<'s, E> {
     }
 
     /// Entries matching `query`, in sequence order, at most `query.limit` (0: 100).
-    pub fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+    pub fn query(&self, query: &AuditQuery) -> Result<Vec<StoredEntry>, StoreError> {
         let limit = if query.limit == 0 { 100 } else { query.limit };
         let matches = |entry: &AuditEntry| {
             query.subject.is_none_or(|s| entry.event.subject == Some(s))
@@ -386,7 +404,7 @@ impl<'s, E: Engine> AuditLog<'s, E> {
                 let Some(bytes) = engine.get(Cf::Audit, &keys::audit_entry(seq))? else { continue };
                 let entry: AuditEntry = from_json(&bytes)?;
                 if matches(&entry) {
-                    found.push(entry);
+                    found.push(StoredEntry { entry, stored: bytes });
                     if found.len() >= limit {
                         break;
                     }
@@ -399,7 +417,7 @@ impl<'s, E: Engine> AuditLog<'s, E> {
                 return false;
             }
             match from_json::<AuditEntry>(value) {
-                Ok(entry) if matches(&entry) => found.push(entry),
+                Ok(entry) if matches(&entry) => found.push(StoredEntry { entry, stored: value.to_vec() }),
                 Ok(_) => {}
                 Err(e) => failed = Some(e),
             }

@@ -64,11 +64,10 @@ fn entries_chain_survive_reopening_and_verify() {
     assert_eq!(intact, Intact { entries: 11, checkpoints: 1, last_checkpoint: Some(6), unsigned_tail: 5 });
 
     let all = store.audit().query(&AuditQuery::default()).unwrap();
-    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=11).collect::<Vec<_>>());
-    assert_eq!(all[0].prev, GENESIS);
+    assert_eq!(all.iter().map(|e| e.entry.seq).collect::<Vec<_>>(), (1..=11).collect::<Vec<_>>());
+    assert_eq!(all[0].entry.prev, GENESIS);
     for pair in all.windows(2) {
-        let stored = store.engine().get(Cf::Audit, &keys::audit_entry(pair[0].seq)).unwrap().unwrap();
-        assert_eq!(pair[1].prev, blake3::hash(&stored).to_hex().to_string());
+        assert_eq!(pair[1].entry.prev, blake3::hash(&pair[0].stored).to_hex().to_string());
     }
 }
 
@@ -84,19 +83,19 @@ fn queries_filter_by_subject_key_operation_and_time_with_a_cursor() {
 
     let by_subject = |after, limit| {
         let query = AuditQuery { subject: Some(SubjectId(2)), after, limit, ..AuditQuery::default() };
-        store.audit().query(&query).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>()
+        store.audit().query(&query).unwrap().iter().map(|e| e.entry.seq).collect::<Vec<_>>()
     };
     assert_eq!(by_subject(0, 0), vec![1, 4, 7]);
     assert_eq!(by_subject(1, 1), vec![4]);
     assert_eq!(by_subject(4, 10), vec![7]);
 
     let query = AuditQuery { key_id: Some("k0".into()), ..AuditQuery::default() };
-    assert_eq!(store.audit().query(&query).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 4, 6, 8]);
+    assert_eq!(store.audit().query(&query).unwrap().iter().map(|e| e.entry.seq).collect::<Vec<_>>(), vec![2, 4, 6, 8]);
     let query = AuditQuery { operation: Some("backup".into()), ..AuditQuery::default() };
     let backups = store.audit().query(&query).unwrap();
     assert_eq!(backups.len(), 1);
-    assert_eq!(backups[0].event.detail["to"], "/backup");
-    assert_eq!(backups[0].event.actor.key_id.as_deref(), Some("console:ops"));
+    assert_eq!(backups[0].entry.event.detail["to"], "/backup");
+    assert_eq!(backups[0].entry.event.actor.key_id.as_deref(), Some("console:ops"));
     let query = AuditQuery { from: Some(before), to: Some(Utc::now()), limit: 3, ..AuditQuery::default() };
     assert_eq!(store.audit().query(&query).unwrap().len(), 3);
     let query = AuditQuery { to: Some(before - chrono::Duration::seconds(1)), ..AuditQuery::default() };
@@ -122,7 +121,7 @@ fn concurrent_appends_form_one_chain() {
     let signer = key(2);
     store.audit().checkpoint(&signer).unwrap();
     let intact = store.audit().verify(&keys_of(&signer)).unwrap().unwrap();
-    assert_eq!(intact.entries, 8 * (67 * 1 + 67 * 2 + 66 * 3));
+    assert_eq!(intact.entries, 8 * (67 + 67 * 2 + 66 * 3));
     assert_eq!(intact.unsigned_tail, 0);
     assert!(store.audit().checkpoint(&signer).unwrap().is_none(), "nothing new to checkpoint");
 }
@@ -196,7 +195,8 @@ fn a_rechained_log_fails_at_the_checkpoint() {
     let signer = key(7);
     filled(dir.path(), 10, Some(10), &signer);
     let store = open(dir.path());
-    let mut entries = store.audit().query(&AuditQuery::default()).unwrap();
+    let mut entries: Vec<AuditEntry> =
+        store.audit().query(&AuditQuery::default()).unwrap().into_iter().map(|e| e.entry).collect();
     entries[2].event.purpose = Some("rewritten".into());
     let mut write = WriteBatch::new();
     let mut prev = entries[2].prev.clone();

@@ -158,7 +158,40 @@ fn open(action: Action, args: &OpenArgs) -> Result<i32> {
     let flow = Workflow::new(&store, &rules);
     let on = args.step.on.unwrap_or_else(today_cst);
     let opened = flow.open(action, RecordId(args.record), operator(&args.step), &args.reason, on);
+    let event = step_event(&args.step, action, &opened).detail("record", args.record);
+    super::audit(&store, &args.step.data_dir, vec![event])?;
     finish(opened)
+}
+
+/// A case step for the audit log: `repair.approve`, `objection.file`, …, with the case and the outcome.
+fn step_event(
+    step: &StepArgs,
+    action: Action,
+    outcome: &Result<credit_core::cases::Case, CaseError>,
+) -> credit_core::audit::AuditEvent {
+    let guessed = match action {
+        Action::Apply | Action::Approve | Action::Deny => "repair",
+        Action::File | Action::Correct | Action::Revoke | Action::Dismiss => "objection",
+        Action::Accept | Action::Reject => "case",
+    };
+    let kind = outcome.as_ref().map_or(guessed, |case| case.kind.as_str());
+    let mut event = credit_core::audit::AuditEvent::new(
+        super::console_actor(Some(&step.operator)),
+        &format!("{kind}.{}", action.as_str()),
+    )
+    .result_of(outcome);
+    if let Some(role) = &step.role {
+        event.actor.role = role.clone();
+    }
+    event.actor.department = step.dept.clone();
+    if let Ok(case) = outcome {
+        event = event
+            .subject(case.subject)
+            .detail("case", case.id)
+            .detail("record", case.record.0)
+            .detail("state", case.state.as_str());
+    }
+    event
 }
 
 fn decide(action: Action, args: &DecideArgs, correction: Option<serde_json::Value>) -> Result<i32> {
@@ -173,7 +206,10 @@ fn decide(action: Action, args: &DecideArgs, correction: Option<serde_json::Valu
         effective: args.effective,
         correction,
     };
-    finish(flow.decide(args.case, decision))
+    let decided = flow.decide(args.case, decision);
+    let event = step_event(&args.step, action, &decided).detail("case", args.case);
+    super::audit(&store, &args.step.data_dir, vec![event])?;
+    finish(decided)
 }
 
 /// Prints the case; a refused step goes to stderr with exit 1 (store failures are errors).

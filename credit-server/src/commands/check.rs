@@ -80,8 +80,16 @@ pub fn check(args: &CheckArgs) -> Result<i32> {
             department: args.department.clone(),
         })
         .collect();
+    let answers = checker.check_batch(&requests)?;
+    let actor = super::console_actor(None);
+    let events = answers
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .map(|result| credit_core::audit::AuditEvent::check(actor.clone(), result))
+        .collect();
+    super::audit(&store, &args.data_dir, events)?;
     let mut code = 0;
-    for (identifier, answer) in args.identifiers.iter().zip(checker.check_batch(&requests)?) {
+    for (identifier, answer) in args.identifiers.iter().zip(answers) {
         match answer {
             Ok(result) if args.json => super::print_json(&result)?,
             Ok(result) => print_text(&result),
@@ -171,7 +179,13 @@ pub fn feedback(args: &FeedbackArgs) -> Result<i32> {
         time: args.time,
         operator: args.operator.clone(),
     };
-    match checker.submit_feedback(input) {
+    let event = credit_core::audit::AuditEvent::new(super::console_actor(Some(&args.operator)), "feedback")
+        .detail("check_id", args.check_id)
+        .detail("measure_id", &args.measure)
+        .detail("outcome", args.outcome.as_str());
+    let submitted = checker.submit_feedback(input);
+    super::audit(&store, &args.data_dir, vec![event.result_of(&submitted)])?;
+    match submitted {
         Ok(stored) => {
             super::print_json(&stored)?;
             Ok(0)

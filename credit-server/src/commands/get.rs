@@ -93,13 +93,10 @@ pub fn run(args: &Args) -> Result<i32> {
         return Ok(1);
     };
     if view == View::Regulator && subject.subject_type == SubjectType::NaturalPerson {
-        tracing::info!(
-            target: "audit",
-            operation = "get",
-            subject = subject.id.0,
-            purpose = args.purpose.as_deref().unwrap_or(""),
-            "regulator read of a natural person (embedded command)"
-        );
+        let event = credit_core::audit::AuditEvent::new(super::console_actor(None), "subject.read")
+            .subject(subject.id)
+            .purpose(args.purpose.as_deref());
+        super::audit(&store, &args.data_dir, vec![event])?;
     }
     let as_of = args.as_of.unwrap_or_else(today_cst);
     let audience = Audience::new(view, as_of, &rules);

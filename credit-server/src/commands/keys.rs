@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use credit_core::audit::AuditEvent;
 use credit_server::auth::{KeyFile, Role};
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +45,13 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
     match &command.action {
         KeysAction::Create { role, dept, label } => {
             let key = file.create(*role, dept.clone(), label.clone()).context("creating the key")?;
+            let mut event = AuditEvent::new(super::console_actor(None), "api_key.create")
+                .detail("api_key", &key.entry.id)
+                .detail("role", role.as_str());
+            if let Some(dept) = dept {
+                event = event.detail("dept", dept);
+            }
+            audit_if_idle(&data_dir, event);
             eprintln!("keys: the token is shown only now; store it safely");
             super::print_json(&key)?;
         }
@@ -54,8 +62,25 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
         }
         KeysAction::Revoke { id } => {
             let entry = file.revoke(id)?;
+            let event = AuditEvent::new(super::console_actor(None), "api_key.revoke")
+                .detail("api_key", &entry.id)
+                .detail("role", entry.role.as_str());
+            audit_if_idle(&data_dir, event);
             super::print_json(&entry)?;
         }
     }
     Ok(0)
+}
+
+/// Writes a key change to the audit log when no server holds the store; a running server writes it
+/// itself when it picks the change up (within `keys_reload_seconds`).
+fn audit_if_idle(data_dir: &std::path::Path, event: AuditEvent) {
+    match credit_core::store::Store::open_dir(data_dir) {
+        Ok(store) => {
+            if let Err(error) = super::audit(&store, data_dir, vec![event]) {
+                eprintln!("keys: warning: the change is made but not in the audit log: {error:#}");
+            }
+        }
+        Err(_) => eprintln!("keys: the store is in use; the running server records this change in the audit log"),
+    }
 }

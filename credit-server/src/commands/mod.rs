@@ -1,6 +1,7 @@
 //! Embedded administration commands: they open the store directly, no server needed.
 //! JSON goes to stdout, one compact object per line; progress and logs go to stderr.
 
+pub mod audit;
 pub mod backup;
 pub mod cases;
 pub mod check;
@@ -10,14 +11,17 @@ pub mod get;
 pub mod import;
 pub mod keys;
 pub mod search;
+pub mod signing;
 pub mod stats;
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use credit_core::audit::{Actor, AuditEvent};
 use credit_core::engine::RocksEngine;
 use credit_core::store::Store;
+use credit_server::signing::{KeyPaths, Signing};
 
 /// Opens the store in `dir`, creating it when missing.
 pub fn open_store(dir: &Path) -> Result<Store<RocksEngine>> {
@@ -30,5 +34,29 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     serde_json::to_writer(&mut out, value)?;
     out.write_all(b"\n")?;
     out.flush()?;
+    Ok(())
+}
+
+/// Who runs an embedded command: the named operator, else the login name.
+pub fn console_actor(operator: Option<&str>) -> Actor {
+    let login = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+    Actor::console(operator.or(login.as_deref()))
+}
+
+/// Writes what an embedded command did to the audit log, then signs the log's head when the data
+/// directory has a usable signing key (as the server does every few seconds).
+pub fn audit(store: &Store<RocksEngine>, data_dir: &Path, events: Vec<AuditEvent>) -> Result<()> {
+    store.audit().append_all(events).context("writing the audit log")?;
+    let paths = KeyPaths::in_dir(data_dir);
+    if !paths.signing_key.exists() {
+        return Ok(());
+    }
+    match Signing::load(&paths, false) {
+        Ok(Signing { key: Some(key), .. }) => {
+            store.audit().checkpoint(&key).context("signing the audit log's head")?;
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "audit log not checkpointed: the signing key is unusable"),
+    }
     Ok(())
 }

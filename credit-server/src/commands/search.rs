@@ -161,7 +161,10 @@ pub fn reindex(args: &ReindexArgs) -> Result<i32> {
     let store = super::open_store(&args.data_dir)?;
     let mut index = SearchIndex::open(&default_dir(&args.data_dir)).context("opening the search index")?;
     let started = std::time::Instant::now();
-    let outcome = index.rebuild(&store).context("rebuilding the search index")?;
+    let rebuilt = index.rebuild(&store);
+    let event = credit_core::audit::AuditEvent::new(super::console_actor(None), "reindex").result_of(&rebuilt);
+    super::audit(&store, &args.data_dir, vec![event])?;
+    let outcome = rebuilt.context("rebuilding the search index")?;
     let seconds = started.elapsed().as_secs_f64();
     super::print_json(&serde_json::json!({
         "subjects_indexed": outcome.subjects_indexed,

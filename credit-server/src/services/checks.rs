@@ -1,12 +1,13 @@
 //! `credit.v1.JointCheckService`: joint reward and punishment checks, feedback and statistics, for
 //! regulators and approval systems.
 
+use credit_core::audit::AuditEvent;
 use credit_core::checks::{CheckRequest, Checker, FeedbackInput, Outcome, StatsFilter};
 use credit_proto::v1 as pb;
 use credit_proto::v1::joint_check_service_server::JointCheckService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, parse_date, parse_instant, require_regulator, required};
+use super::{Context, actor, caller, parse_date, parse_instant, require_regulator, required};
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
@@ -50,7 +51,11 @@ impl JointCheckService for JointCheckApi {
         let check = check_request(&caller, request.into_inner())?;
         let result = self
             .context
-            .blocking(move |context| Ok(Checker::new(&context.store, context.rules.clone()).check(&check)?))
+            .blocking(move |context| {
+                let result = Checker::new(&context.store, context.rules.clone()).check(&check)?;
+                context.audit(vec![AuditEvent::check(actor(&caller), &result)])?;
+                Ok(result)
+            })
             .await?;
         Ok(Response::new(pb::CheckResponse { result: Some(convert::check_result(result)) }))
     }
@@ -84,7 +89,14 @@ impl JointCheckService for JointCheckApi {
             .context
             .blocking(move |context| {
                 let valid: Vec<CheckRequest> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-                let mut answers = Checker::new(&context.store, context.rules.clone()).check_batch(&valid)?.into_iter();
+                let answers = Checker::new(&context.store, context.rules.clone()).check_batch(&valid)?;
+                let events = answers
+                    .iter()
+                    .filter_map(|a| a.as_ref().ok())
+                    .map(|r| AuditEvent::check(actor(&caller), r))
+                    .collect();
+                context.audit(events)?;
+                let mut answers = answers.into_iter();
                 let mut entries = Vec::with_capacity(parsed.len());
                 for request in parsed {
                     let entry = match request {
@@ -133,7 +145,15 @@ impl JointCheckService for JointCheckApi {
         };
         let feedback = self
             .context
-            .blocking(move |context| Ok(Checker::new(&context.store, context.rules.clone()).submit_feedback(input)?))
+            .blocking(move |context| {
+                let event = AuditEvent::new(actor(&caller), "feedback")
+                    .detail("check_id", input.check_id)
+                    .detail("measure_id", &input.measure_id)
+                    .detail("outcome", input.outcome.as_str());
+                let feedback = Checker::new(&context.store, context.rules.clone()).submit_feedback(input);
+                context.audit(vec![event.result_of(&feedback)])?;
+                Ok(feedback?)
+            })
             .await?;
         Ok(Response::new(convert::feedback(feedback)))
     }

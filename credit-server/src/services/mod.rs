@@ -4,18 +4,22 @@
 //! store and index work on the blocking pool through [`Context::blocking`], admitted under the global
 //! cap on work in flight.
 
+mod audit;
 mod checks;
 mod identifier;
 mod records;
+mod reports;
 mod search;
 mod subject;
 
 use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
+use credit_core::audit::{Actor, AuditEvent};
 use credit_core::disclosure::DisclosureRules;
 use credit_core::engine::RocksEngine;
 use credit_core::model::{Subject, SubjectType};
+use credit_core::report::Issuer;
 use credit_core::rules::RuleSet;
 use credit_core::search::SearchIndex;
 use credit_core::store::Store;
@@ -24,9 +28,11 @@ use credit_proto::v1 as pb;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
+pub use audit::AuditApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
 pub use identifier::IdentifierApi;
 pub use records::RecordApi;
+pub use reports::ReportApi;
 pub use search::SearchApi;
 pub use subject::SubjectApi;
 
@@ -44,6 +50,10 @@ pub struct Context {
     pub disclosure: Arc<DisclosureRules>,
     pub admission: Admission,
     pub limits: Arc<RateLimits>,
+    /// The key reports and audit checkpoints are signed with, and the keys published to verify them.
+    pub signing: Arc<crate::signing::Signing>,
+    /// Platform name and report validity.
+    pub issuer: Issuer,
 }
 
 impl Context {
@@ -67,6 +77,19 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Writes `events` to the audit log before the call answers; when that fails, so does the call
+    /// (nothing is answered that was not written down).
+    pub fn audit(&self, events: Vec<AuditEvent>) -> Result<(), ApiError> {
+        self.store.audit().append_all(events).map_err(|error| ApiError::internal(&error))
+    }
+}
+
+/// How the audit log names a caller.
+pub fn actor(caller: &Caller) -> Actor {
+    Actor { key_id: caller.key_id.clone(), role: caller.role.as_str().to_string(), department: caller.dept.clone() }
+}
+
 /// The caller the gate established for this request.
 pub fn caller<T>(request: &Request<T>) -> Result<Caller, ApiError> {
     request
@@ -79,6 +102,11 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, ApiError> {
 /// Fails unless the caller is a regulator or an admin.
 pub fn require_regulator(caller: &Caller, what: &str) -> Result<(), ApiError> {
     require(caller, what, Role::is_regulator)
+}
+
+/// Fails unless the caller is an admin.
+pub fn require_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    require(caller, what, |role| role == Role::Admin)
 }
 
 /// Fails unless the caller presented a key (any role).
@@ -133,35 +161,36 @@ pub fn purpose<T>(request: &Request<T>, field: &str) -> Option<String> {
     (!header.is_empty()).then(|| header.to_string())
 }
 
-/// A regulator reading a natural person must say why, and the read is written down (DOMAIN.md §8).
+/// A regulator reading a natural person must say why (DOMAIN.md §8). `Ok(true)`: the read is one
+/// the audit log must hold.
+pub fn purpose_check(view: View, subject: &Subject, purpose: Option<&str>) -> Result<bool, ApiError> {
+    if view != View::Regulator || subject.subject_type != SubjectType::NaturalPerson {
+        return Ok(false);
+    }
+    if purpose.is_none() {
+        return Err(ApiError::field(
+            ErrorCode::PurposeRequired,
+            "purpose",
+            "reading a natural person in the regulator view needs a stated purpose",
+        ));
+    }
+    Ok(true)
+}
+
+/// Checks the purpose of a read and writes a regulator's read of a natural person to the audit log,
+/// before any of the person's data is read.
 pub fn attribute_read(
+    context: &Context,
     caller: &Caller,
     view: View,
     subject: &Subject,
     purpose: Option<&str>,
     operation: &'static str,
 ) -> Result<(), ApiError> {
-    if view != View::Regulator || subject.subject_type != SubjectType::NaturalPerson {
+    if !purpose_check(view, subject, purpose)? {
         return Ok(());
     }
-    let Some(purpose) = purpose else {
-        return Err(ApiError::field(
-            ErrorCode::PurposeRequired,
-            "purpose",
-            "reading a natural person in the regulator view needs a stated purpose",
-        ));
-    };
-    tracing::info!(
-        target: "audit",
-        operation,
-        key_id = caller.key_id.as_deref().unwrap_or(""),
-        role = caller.role.as_str(),
-        dept = caller.dept.as_deref().unwrap_or(""),
-        subject_id = subject.id.0,
-        purpose,
-        "regulator read of a natural person"
-    );
-    Ok(())
+    context.audit(vec![AuditEvent::new(actor(caller), operation).subject(subject.id).purpose(purpose)])
 }
 
 /// `YYYY-MM-DD`, or `None` for an empty field.

@@ -148,7 +148,7 @@ impl RecordService for RecordApi {
                 let not_found = || ApiError::not_found(format!("no record {}", record.0));
                 let head = store.record_head(record)?.ok_or_else(not_found)?;
                 let subject = store.subject(head.subject)?.ok_or_else(not_found)?;
-                attribute_read(&caller, view, &subject, purpose.as_deref(), "get_record_history")?;
+                attribute_read(context, &caller, view, &subject, purpose.as_deref(), "get_record_history")?;
                 let history = store.record_history(record)?;
                 let audience = Audience::new(view, today_cst(), &context.disclosure);
                 // The public sees a record's history only while they see the record itself.

@@ -94,7 +94,7 @@ pub fn read_subject(
     let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
     let id = store.find_subject_id(identifier)?.ok_or_else(not_found)?;
     let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
-    attribute_read(read.caller, read.view, &subject, read.purpose, read.operation)?;
+    attribute_read(context, read.caller, read.view, &subject, read.purpose, read.operation)?;
     let audience = Audience::new(read.view, read.as_of, &context.disclosure);
     let mut shown: Vec<RecordVersion> = store
         .records_of(id, known_at)?

@@ -20,10 +20,10 @@ use tonic_types::StatusExt;
 
 /// 阳泉市隆合餐饮管理有限公司, whose legal representative is on the court's list of dishonest judgment
 /// debtors from 2026-01-19 to 2028-01-19.
-const COMPANY: &str = "91140302749578410B";
-const COMPANY_NAME: &str = "阳泉市隆合餐饮管理有限公司";
+pub(crate) const COMPANY: &str = "91140302749578410B";
+pub(crate) const COMPANY_NAME: &str = "阳泉市隆合餐饮管理有限公司";
 /// 赵红梅, that legal representative.
-const PERSON: &str = "640104196408306204";
+pub(crate) const PERSON: &str = "640104196408306204";
 
 /// The demo data, imported and indexed once; each server gets its own copy.
 fn template() -> &'static Path {
@@ -55,17 +55,17 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Tokens of each role, created in the data directory before the server starts.
-struct Tokens {
-    regulator: String,
-    provider: String,
-    admin: String,
+pub(crate) struct Tokens {
+    pub(crate) regulator: String,
+    pub(crate) provider: String,
+    pub(crate) admin: String,
 }
 
-struct Server {
-    addr: std::net::SocketAddr,
-    data: PathBuf,
-    tokens: Tokens,
-    channel: Channel,
+pub(crate) struct Server {
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) data: PathBuf,
+    pub(crate) tokens: Tokens,
+    pub(crate) channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<Result<(), credit_server::ServeError>>,
     _dir: tempfile::TempDir,
@@ -75,7 +75,7 @@ async fn start() -> Server {
     start_with(|_| {}).await
 }
 
-async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
+pub(crate) async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     copy_dir(&template().join("data"), &data);
@@ -102,7 +102,7 @@ async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
 impl Server {
     /// Stops the server and waits until it has closed the store; the data stays until the returned
     /// directory is dropped.
-    async fn shutdown(mut self) -> tempfile::TempDir {
+    pub(crate) async fn shutdown(mut self) -> tempfile::TempDir {
         self.stop.take().expect("not stopped yet").send(()).expect("server listening for stop");
         drop(self.channel);
         self.handle.await.expect("server task").expect("clean shutdown");
@@ -127,7 +127,7 @@ impl Server {
 }
 
 /// `message` with a bearer token, when one is given.
-fn call<T>(message: T, token: Option<&str>) -> Request<T> {
+pub(crate) fn call<T>(message: T, token: Option<&str>) -> Request<T> {
     let mut request = Request::new(message);
     if let Some(token) = token {
         request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -148,7 +148,7 @@ fn check(identifier: &str) -> pb::CheckRequest {
     }
 }
 
-fn reason(status: &Status) -> String {
+pub(crate) fn reason(status: &Status) -> String {
     status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 

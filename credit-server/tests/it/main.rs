@@ -7,5 +7,6 @@ mod checks;
 mod commands;
 mod disclosure;
 mod grpc;
+mod reports;
 mod search;
 mod serve;

@@ -157,3 +157,144 @@ fn every_public_real_code_is_valid() {
     assert!(invalid.is_empty(), "{invalid:?}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A real server on 127.0.0.1:0 with the demo data (and the signing key `--demo` creates), served from
+/// a thread of its own until the returned sender is dropped.
+struct DemoServer {
+    addr: std::net::SocketAddr,
+    data: std::path::PathBuf,
+    _stop: std::sync::mpsc::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+fn demo_server() -> DemoServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = credit_server::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: data.clone(),
+        ..credit_server::Config::default()
+    };
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async move {
+            let shutdown = async move {
+                let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
+            };
+            let options = credit_server::ServeOptions { config, demo: true };
+            let running = credit_server::serve(options, shutdown).await.expect("server starts");
+            addr_tx.send(running.addr).expect("test waits for the address");
+            running.serving.await.expect("serves until stopped");
+        });
+    });
+    let addr = addr_rx.recv().expect("server started");
+    DemoServer { addr, data, _stop: stop, _dir: dir }
+}
+
+const COMPANY: &str = "91140302749578410B";
+const PERSON: &str = "640104196408306204";
+
+#[test]
+fn reports_are_fetched_verified_and_refused_when_altered() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("report.json");
+    let file_arg = file.to_str().expect("utf-8 path");
+
+    let got = credit(&["report", "--endpoint", &endpoint, "get", COMPANY, "--out", file_arg], None);
+    assert_eq!(got.status.code(), Some(0), "{}", String::from_utf8_lossy(&got.stderr));
+    let summary = &lines(&got)[0];
+    assert!(summary["report_number"].as_str().expect("number").starts_with("CR"));
+
+    // Without --keys, the published keys come from the endpoint.
+    let verified = credit(&["report", "--endpoint", &endpoint, "verify", file_arg, "--json"], None);
+    assert_eq!(verified.status.code(), Some(0), "{}", String::from_utf8_lossy(&verified.stderr));
+    let verdict = &lines(&verified)[0];
+    assert_eq!(verdict["valid"], true);
+    assert_eq!(verdict["view"], "public");
+    assert_eq!(verdict["verification_code"], summary["verification_code"]);
+
+    // Offline, with the key set `credit report keys` prints.
+    let keys = credit(&["report", "--endpoint", &endpoint, "keys"], None);
+    assert_eq!(keys.status.code(), Some(0));
+    let keys_file = dir.path().join("keys.json");
+    std::fs::write(&keys_file, &keys.stdout).expect("write keys");
+    let keys_arg = keys_file.to_str().expect("utf-8 path");
+    let offline = credit(&["report", "--endpoint", "127.0.0.1:1", "verify", file_arg, "--keys", keys_arg], None);
+    assert_eq!(offline.status.code(), Some(0), "{}", String::from_utf8_lossy(&offline.stderr));
+    assert!(String::from_utf8_lossy(&offline.stdout).starts_with("valid: report CR"));
+
+    let original = std::fs::read(&file).expect("read report");
+    let mut altered = original.clone();
+    let position = altered.windows(4).position(|w| w == b"\"CR2").expect("report number") + 3;
+    altered[position] = b'9';
+    std::fs::write(&file, &altered).expect("write");
+    let refused = credit(&["report", "verify", file_arg, "--keys", keys_arg, "--json"], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(lines(&refused)[0]["reason"], "digest_mismatch");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("digest mismatch"));
+
+    std::fs::write(&file, &original).expect("write");
+    let stranger = dir.path().join("stranger.json");
+    std::fs::write(&stranger, r#"{"keys":[]}"#).expect("write");
+    let unknown = credit(&["report", "verify", file_arg, "--keys", stranger.to_str().expect("path")], None);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("unknown key"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+
+    let missing = credit(&["report", "verify", "/nonexistent/report.json", "--keys", keys_arg], None);
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = credit(&["report", "verify"], None);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn report_get_uses_the_token_and_reports_failed_calls() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let token = std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("person.json");
+    let file_arg = file.to_str().expect("utf-8 path");
+
+    let refused =
+        credit(&["report", "--endpoint", &endpoint, "--token", &token, "get", PERSON, "--out", file_arg], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("purpose"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let args = [
+        "report",
+        "--endpoint",
+        &endpoint,
+        "--token",
+        &token,
+        "get",
+        PERSON,
+        "--out",
+        file_arg,
+        "--purpose",
+        "行政许可审查",
+    ];
+    let got = credit(&args, None);
+    assert_eq!(got.status.code(), Some(0), "{}", String::from_utf8_lossy(&got.stderr));
+    let verified = credit(&["report", "--endpoint", &endpoint, "verify", file_arg, "--json"], None);
+    assert_eq!(lines(&verified)[0]["view"], "regulator");
+
+    let unknown = credit(&["report", "--endpoint", &endpoint, "get", "91110000600037341L", "--out", file_arg], None);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("NotFound"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

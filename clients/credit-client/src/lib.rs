@@ -20,12 +20,19 @@ pub enum ClientError {
     Endpoint { endpoint: String, source: tonic::transport::Error },
     #[error("connecting to {endpoint}: {source}")]
     Connect { endpoint: String, source: tonic::transport::Error },
-    #[error("call failed: {0}")]
-    Call(#[from] tonic::Status),
+    /// The gRPC status code and the server's message (once: the status is not chained as a source).
+    #[error("call failed: {:?}: {}", .0.code(), .0.message())]
+    Call(tonic::Status),
     #[error("the token is not a valid header value")]
     Token,
     #[error("the server published an invalid key set: {0}")]
     KeySet(#[from] credit_sign::KeyError),
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(status: tonic::Status) -> ClientError {
+        ClientError::Call(status)
+    }
 }
 
 /// Connection settings.

@@ -15,6 +15,8 @@ cat >&2 <<EOT
    grpcurl -plaintext -d '{"query":"隆合餐饮"}' $listen credit.v1.SearchService/Search
    grpcurl -plaintext -H "authorization: Bearer \$(cat $data/demo-token)" \\
      -d '{"identifier":"91140302749578410B","item":"GOV_PROCUREMENT"}' $listen credit.v1.JointCheckService/Check
+   $target/credit report --endpoint $listen get 91140302749578410B --out /tmp/report.json
+   $target/credit report --endpoint $listen verify /tmp/report.json  # a signed report, verified
    $server keys create --data-dir $data --role provider --dept 市场监管局
 
 EOT

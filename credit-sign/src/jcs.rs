@@ -18,20 +18,33 @@ pub enum JcsError {
 
 /// The canonical form of `value`.
 pub fn canonical(value: &Value) -> Result<String, JcsError> {
-    let mut out = String::new();
-    write_value(value, &mut out, &mut String::from("$"))?;
+    let mut out = String::with_capacity(1024);
+    write_canonical(value, &mut out)?;
     Ok(out)
 }
 
-fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(), JcsError> {
+/// Appends the canonical form of `value` to `out`.
+pub fn write_canonical(value: &Value, out: &mut String) -> Result<(), JcsError> {
+    if write_value(value, out) {
+        return Ok(());
+    }
+    // Rare: walk again to name the offending number's place.
+    Err(unsupported_number(value, &mut String::from("$")).expect("write_value refused a number"))
+}
+
+fn is_safe(n: &serde_json::Number) -> bool {
+    n.as_u64().is_some_and(|u| u <= MAX_SAFE_INTEGER)
+        || n.as_i64().is_some_and(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER)
+}
+
+/// Writes `value`; `false` when it holds a number JCS cannot carry here.
+fn write_value(value: &Value, out: &mut String) -> bool {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
-            let safe = n.as_u64().is_some_and(|u| u <= MAX_SAFE_INTEGER)
-                || n.as_i64().is_some_and(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER);
-            if !safe {
-                return Err(JcsError::UnsupportedNumber { path: path.clone(), number: n.to_string() });
+            if !is_safe(n) {
+                return false;
             }
             out.push_str(&n.to_string());
         }
@@ -42,16 +55,19 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
                 if i > 0 {
                     out.push(',');
                 }
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                write_value(item, out, path)?;
-                path.truncate(len);
+                if !write_value(item, out) {
+                    return false;
+                }
             }
             out.push(']');
         }
         Value::Object(members) => {
             let mut names: Vec<&String> = members.keys().collect();
-            names.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            // ASCII names compare the same in bytes as in UTF-16 code units; others by code units
+            // (RFC 8785 §3.2.3: a supplementary character sorts before U+E000..U+FFFF).
+            names.sort_unstable_by(|a, b| {
+                if a.is_ascii() && b.is_ascii() { a.cmp(b) } else { a.encode_utf16().cmp(b.encode_utf16()) }
+            });
             out.push('{');
             for (i, name) in names.into_iter().enumerate() {
                 if i > 0 {
@@ -59,35 +75,60 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
                 }
                 write_string(name, out);
                 out.push(':');
-                let len = path.len();
-                path.push('.');
-                path.push_str(name);
-                write_value(&members[name], out, path)?;
-                path.truncate(len);
+                if !write_value(&members[name], out) {
+                    return false;
+                }
             }
             out.push('}');
         }
     }
-    Ok(())
+    true
+}
+
+fn unsupported_number(value: &Value, path: &mut String) -> Option<JcsError> {
+    let mut inside = |child: &Value, step: String| {
+        let len = path.len();
+        path.push_str(&step);
+        let found = unsupported_number(child, path);
+        path.truncate(len);
+        found
+    };
+    match value {
+        Value::Number(n) if !is_safe(n) => {
+            Some(JcsError::UnsupportedNumber { path: path.clone(), number: n.to_string() })
+        }
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| inside(item, format!("[{i}]"))),
+        Value::Object(members) => members.iter().find_map(|(name, child)| inside(child, format!(".{name}"))),
+        _ => None,
+    }
 }
 
 /// ECMAScript string serialisation: `"` `\` and the control characters escaped, short forms where
 /// they exist, `\u00xx` in lower-case hex otherwise; everything else as is (UTF-8).
-fn write_string(s: &str, out: &mut String) {
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let mut run_start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run_start..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escape);
         }
+        run_start = i + 1;
     }
+    out.push_str(&s[run_start..]);
     out.push('"');
 }
 

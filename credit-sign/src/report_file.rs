@@ -15,9 +15,9 @@
 //! same recipe for other languages.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::jcs::{JcsError, canonical};
+use crate::jcs::{JcsError, write_canonical, write_string};
 use crate::keys::{KeySet, SignatureCheck, SigningKey, hex, unhex};
 
 /// The format of report files this crate writes and reads.
@@ -68,24 +68,52 @@ pub struct VerifiedReport {
 
 /// The BLAKE3 digest of the signed part.
 pub fn signed_digest(format: &str, key_id: &str, report: &Value) -> Result<[u8; 32], JcsError> {
-    let signed = canonical(&json!({ "format": format, "key_id": key_id, "report": report }))?;
-    Ok(*blake3::hash(signed.as_bytes()).as_bytes())
+    let mut report_text = String::new();
+    write_canonical(report, &mut report_text)?;
+    Ok(digest_of(format, key_id, &report_text))
+}
+
+/// `JCS({"format", "key_id", "report"})` from the report's canonical text: the members' names are
+/// ASCII and already in order, so joining canonical parts is the canonical whole.
+fn digest_of(format: &str, key_id: &str, report_text: &str) -> [u8; 32] {
+    let mut signed = String::with_capacity(report_text.len() + 64);
+    signed.push_str("{\"format\":");
+    write_string(format, &mut signed);
+    signed.push_str(",\"key_id\":");
+    write_string(key_id, &mut signed);
+    signed.push_str(",\"report\":");
+    signed.push_str(report_text);
+    signed.push('}');
+    *blake3::hash(signed.as_bytes()).as_bytes()
+}
+
+/// The file's bytes (canonical, members in order) from its parts.
+fn file_text(format: &str, key_id: &str, report_text: &str, digest: &str, signature: &str, code: &str) -> String {
+    let mut file = String::with_capacity(report_text.len() + 320);
+    file.push_str("{\"digest\":");
+    write_string(digest, &mut file);
+    file.push_str(",\"format\":");
+    write_string(format, &mut file);
+    file.push_str(",\"key_id\":");
+    write_string(key_id, &mut file);
+    file.push_str(",\"report\":");
+    file.push_str(report_text);
+    file.push_str(",\"signature\":");
+    write_string(signature, &mut file);
+    file.push_str(",\"verification_code\":");
+    write_string(code, &mut file);
+    file.push_str("}\n");
+    file
 }
 
 /// Signs `report` (which must carry `valid_until`, RFC 3339) and returns the file's bytes.
 pub fn sign_report(report: &Value, key: &SigningKey) -> Result<Vec<u8>, JcsError> {
-    let digest = signed_digest(REPORT_FORMAT, key.id(), report)?;
-    let file = json!({
-        "digest": hex(&digest),
-        "format": REPORT_FORMAT,
-        "key_id": key.id(),
-        "report": report,
-        "signature": hex(&key.sign(&digest)),
-        "verification_code": verification_code(&digest),
-    });
-    let mut bytes = canonical(&file)?.into_bytes();
-    bytes.push(b'\n');
-    Ok(bytes)
+    let mut report_text = String::with_capacity(4096);
+    write_canonical(report, &mut report_text)?;
+    let digest = digest_of(REPORT_FORMAT, key.id(), &report_text);
+    let signature = hex(&key.sign(&digest));
+    let file = file_text(REPORT_FORMAT, key.id(), &report_text, &hex(&digest), &signature, &verification_code(&digest));
+    Ok(file.into_bytes())
 }
 
 /// Verifies a report file against published keys, at `now`.
@@ -100,26 +128,29 @@ pub fn verify_report(file: &[u8], keys: &KeySet, now: DateTime<Utc>) -> Result<V
     if fields.len() != expected_fields.len() || !expected_fields.iter().all(|f| fields.contains_key(*f)) {
         return Err(VerifyError::Malformed(format!("expected exactly the fields {}", expected_fields.join(", "))));
     }
-    let canonical_text = canonical(&value).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-    if text.strip_suffix('\n') != Some(canonical_text.as_str()) {
+    let format = string_field(fields, "format")?;
+    let key_id = string_field(fields, "key_id")?;
+    let digest_field = string_field(fields, "digest")?;
+    let signature_field = string_field(fields, "signature")?;
+    let code = string_field(fields, "verification_code")?;
+    let mut report_text = String::with_capacity(text.len());
+    write_canonical(&fields["report"], &mut report_text).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    if text != file_text(format, key_id, &report_text, digest_field, signature_field, code) {
         return Err(VerifyError::NotCanonical);
     }
-    let format = string_field(fields, "format")?;
     if format != REPORT_FORMAT {
         return Err(VerifyError::Malformed(format!("format {format:?} is not {REPORT_FORMAT}")));
     }
-    let key_id = string_field(fields, "key_id")?;
     let report = &fields["report"];
-    let digest = signed_digest(format, key_id, report).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-    if string_field(fields, "digest")? != hex(&digest) {
+    let digest = digest_of(format, key_id, &report_text);
+    if digest_field != hex(&digest) {
         return Err(VerifyError::DigestMismatch);
     }
-    let code = string_field(fields, "verification_code")?;
     let expected_code = verification_code(&digest);
     if code != expected_code {
         return Err(VerifyError::VerificationCodeMismatch { found: code.to_string(), expected: expected_code });
     }
-    let signature: [u8; 64] = unhex(string_field(fields, "signature")?)
+    let signature: [u8; 64] = unhex(signature_field)
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or_else(|| malformed("signature: not 64 bytes of lower-case hex"))?;
     match keys.verify(key_id, &digest, &signature) {
@@ -168,6 +199,7 @@ pub fn verification_code(digest: &[u8; 32]) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use serde_json::json;
 
     use super::*;
     use crate::keys::KeyStatus;
@@ -195,6 +227,21 @@ mod tests {
         assert_eq!(verified.key_id, key.id());
         assert_eq!(verified.verification_code.len(), 14);
         assert!(file.ends_with(b"}\n"));
+    }
+
+    /// The file assembled from canonical parts is byte for byte the generic canonical form of the
+    /// whole file object, so other implementations that canonicalise the object get the same bytes.
+    #[test]
+    fn the_assembled_file_is_the_canonical_form_of_the_file_object() {
+        let key = SigningKey::from_secret(&[8; 32]);
+        let mut report = report();
+        report["notes"] = json!(["引号\"与\\反斜杠\n换行\u{1}", "\u{1f600} 和 \u{fb33}"]);
+        report["\u{fb33}"] = json!(1);
+        report["\u{1f600}"] = json!({ "z": [true, null, -7], "a": "" });
+        let file = sign_report(&report, &key).unwrap();
+        let value: Value = serde_json::from_slice(&file).unwrap();
+        let expected = crate::jcs::canonical(&value).unwrap() + "\n";
+        assert_eq!(String::from_utf8(file).unwrap(), expected);
     }
 
     /// Every byte of the file is covered: changing any one of them fails verification.

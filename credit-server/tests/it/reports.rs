@@ -300,3 +300,33 @@ async fn a_rotated_out_key_still_verifies_its_reports() {
         String::from_utf8_lossy(&verify.stderr)
     );
 }
+
+/// A signing key that others may read is refused at start, naming the file and the fix; `--demo`
+/// creates a private one.
+#[tokio::test]
+async fn the_server_refuses_a_readable_signing_key_and_demo_creates_a_private_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let path = data.join(SIGNING_KEY_FILE);
+    SigningKey::generate().unwrap().write_new(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config = credit_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.clone(),
+        ..credit_server::Config::default()
+    };
+    let options = credit_server::ServeOptions { config: config.clone(), demo: false };
+    let error = credit_server::serve(options, async {}).await.err().expect("refused");
+    let message = error.to_string();
+    assert!(message.contains("signing.key") && message.contains("chmod 600"), "{message}");
+
+    let fresh = dir.path().join("demo");
+    let options =
+        credit_server::ServeOptions { config: credit_server::Config { data_dir: fresh.clone(), ..config }, demo: true };
+    let running = credit_server::serve(options, async {}).await.expect("demo starts");
+    running.serving.await.unwrap();
+    let mode = std::fs::metadata(fresh.join(SIGNING_KEY_FILE)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -318,7 +318,7 @@ async fn the_server_refuses_a_readable_signing_key_and_demo_creates_a_private_on
         ..credit_server::Config::default()
     };
     let options = credit_server::ServeOptions { config: config.clone(), demo: false };
-    let error = credit_server::serve(options, async {}).await.err().expect("refused");
+    let error = credit_server::serve(options, async {}).await.expect_err("refused");
     let message = error.to_string();
     assert!(message.contains("signing.key") && message.contains("chmod 600"), "{message}");
 

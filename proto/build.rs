@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "credit/v1/search.proto",
     "credit/v1/checks.proto",
     "credit/v1/reports.proto",
+    "credit/v1/feed.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

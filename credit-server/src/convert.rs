@@ -274,3 +274,22 @@ pub fn search_hit(h: credit_core::search::SearchHit) -> pb::SearchHit {
         highlight: h.highlight,
     }
 }
+
+pub fn feed_event(event: &credit_core::feed::FeedEvent) -> pb::FeedEvent {
+    let change = &event.change;
+    pb::FeedEvent {
+        seq: event.sequence,
+        at: Some(timestamp(event.at)),
+        kind: change.kind.as_str().to_string(),
+        subject_id: change.subject.0,
+        code: change.code.clone().unwrap_or_default(),
+        record_id: change.record.0,
+        version: change.version,
+        category: change.category.as_str().to_string(),
+        list_type: change.list_type.clone().unwrap_or_default(),
+        effective: change.effective.map(|d| d.to_string()).unwrap_or_default(),
+        case_id: change.case.unwrap_or(0),
+        batch: event.batch.0,
+        json: serde_json::to_string(event).unwrap_or_default(),
+    }
+}

@@ -23,6 +23,7 @@ use credit_core::search::SearchIndex;
 use credit_core::store::Store;
 use credit_core::time::today_cst;
 use credit_proto::v1::audit_service_server::AuditServiceServer;
+use credit_proto::v1::feed_service_server::FeedServiceServer;
 use credit_proto::v1::identifier_service_server::IdentifierServiceServer;
 use credit_proto::v1::joint_check_service_server::JointCheckServiceServer;
 use credit_proto::v1::record_service_server::RecordServiceServer;
@@ -122,6 +123,7 @@ pub async fn serve(
     }
     let ring = KeyRing::load(keys)?;
     let limits = Arc::new(RateLimits::new(&config.limits));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let context = Context {
         store: store.clone(),
         index: Arc::new(RwLock::new(index)),
@@ -134,6 +136,7 @@ pub async fn serve(
             platform: config.platform_name.clone(),
             validity: chrono::Duration::days(i64::from(config.report_validity_days)),
         },
+        stopping: stopping.clone(),
     };
     let gate = Gate { keys: ring.clone(), limits: limits.clone() };
 
@@ -149,6 +152,7 @@ pub async fn serve(
     health.set_serving::<IdentifierServiceServer<services::IdentifierApi>>().await;
     health.set_serving::<ReportServiceServer<services::ReportApi>>().await;
     health.set_serving::<AuditServiceServer<services::AuditApi>>().await;
+    health.set_serving::<FeedServiceServer<services::FeedApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -178,14 +182,14 @@ pub async fn serve(
         .add_service(guarded!(SearchServiceServer, services::SearchApi { context: context.clone() }))
         .add_service(guarded!(JointCheckServiceServer, services::JointCheckApi { context: context.clone() }))
         .add_service(guarded!(ReportServiceServer, services::ReportApi { context: context.clone() }))
-        .add_service(guarded!(AuditServiceServer, services::AuditApi { context: context.clone() }));
+        .add_service(guarded!(AuditServiceServer, services::AuditApi { context: context.clone() }))
+        .add_service(guarded!(FeedServiceServer, services::FeedApi { context: context.clone() }));
 
     let housekeeping =
         tokio::spawn(housekeeping(ring, limits, store.clone(), Duration::from_secs(config.keys_reload_seconds)));
-    let (stop_sweeping, sweeping_stopped) = tokio::sync::watch::channel(false);
     let sweeping = (config.sweep_interval_seconds > 0).then(|| {
         let every = Duration::from_secs(config.sweep_interval_seconds);
-        tokio::spawn(sweeping(context.clone(), every, sweeping_stopped))
+        tokio::spawn(sweeping(context.clone(), every, stopping))
     });
     let checkpointing = signing.key.clone().map(|key| {
         let every = Duration::from_secs(config.audit_checkpoint_seconds);
@@ -200,6 +204,8 @@ pub async fn serve(
         shutdown.await;
         tracing::info!("shutting down: no new connections, draining calls in flight");
         health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        // Feed streams and the sweep end now; calls in flight finish.
+        let _ = stop.send(true);
         let _ = begun.send(());
     };
     let incoming = TcpIncoming::from(listener);
@@ -221,7 +227,6 @@ pub async fn serve(
             }
         };
         housekeeping.abort();
-        let _ = stop_sweeping.send(true);
         if let Some(sweeping) = sweeping
             && tokio::time::timeout(grace, sweeping).await.is_err()
         {

@@ -3,8 +3,10 @@
 //! Exit status: 0 on success, 1 when the command ran but its answer is negative or a call failed,
 //! 2 on usage errors. JSON goes to stdout, one compact object per line; messages go to stderr.
 
+mod connection;
 mod id_check;
 mod report;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -14,7 +16,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "credit", version, about = "Unified credit and identity information: lookups and checks")]
 struct Cli {
     #[command(flatten)]
-    connection: report::Connection,
+    connection: connection::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,6 +29,8 @@ enum Command {
     /// Signed credit reports: get one, verify one (offline with --keys), print the published keys.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Follow the change feed (regulator key): listings, removals, repairs, … as they are committed.
+    Watch(watch::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Id(IdCommand::Check(args)) => id_check::run(&args),
         Command::Report(command) => report::run(&command, &cli.connection),
+        Command::Watch(args) => watch::run(&args, &cli.connection),
     };
     match outcome {
         Ok(code) => code,

@@ -6,27 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use credit_client::{ClientConfig, CreditClient, KeySet, proto, verify_report};
+use credit_client::{KeySet, proto, verify_report};
 use serde_json::json;
 
-/// Where the service is, and who calls it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Connection {
-    /// The service: `host:port` or `http://host:port`.
-    #[arg(long, env = "CREDIT_ENDPOINT", default_value = "127.0.0.1:50051", global = true)]
-    pub endpoint: String,
-    /// An API key; anonymous (the public view) without one.
-    #[arg(long, env = "CREDIT_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
-}
-
-impl Connection {
-    async fn connect(&self) -> Result<CreditClient> {
-        let mut config = ClientConfig::new(&self.endpoint);
-        config.token = self.token.clone().filter(|t| !t.is_empty());
-        Ok(CreditClient::connect(config).await?)
-    }
-}
+use crate::connection::Connection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ViewArg {

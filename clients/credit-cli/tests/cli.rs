@@ -298,3 +298,30 @@ fn report_get_uses_the_token_and_reports_failed_calls() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 }
+
+#[test]
+fn watch_follows_the_feed_and_ends_after_limit() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let token = std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string();
+
+    let out = credit(&["watch", "--endpoint", &endpoint, "--token", &token, "--limit", "3", "--json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = lines(&out);
+    assert_eq!(events.iter().map(|e| e["seq"].as_u64().expect("seq")).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(events.iter().all(|e| e["kind"].is_string() && e["subject"].is_u64() && e["record"].is_u64()));
+
+    let text = credit(&["watch", "--endpoint", &endpoint, "--token", &token, "--from", "7", "--limit", "2"], None);
+    assert_eq!(text.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&text.stdout).to_string();
+    let first: Vec<&str> = shown.lines().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+    assert_eq!(first, vec!["7", "8"], "{shown}");
+
+    let anonymous = credit(&["watch", "--endpoint", &endpoint, "--limit", "1"], None);
+    assert_eq!(anonymous.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&anonymous.stderr).contains("Unauthenticated"),
+        "{}",
+        String::from_utf8_lossy(&anonymous.stderr)
+    );
+}

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use credit_proto::v1::audit_service_client::AuditServiceClient;
+use credit_proto::v1::feed_service_client::FeedServiceClient;
 use credit_proto::v1::identifier_service_client::IdentifierServiceClient;
 use credit_proto::v1::report_service_client::ReportServiceClient;
 use credit_proto::v1::{CheckIdentifiersRequest, IdentifierCheck};
@@ -61,6 +62,8 @@ impl ClientConfig {
 #[derive(Debug, Clone)]
 pub struct CreditClient {
     channel: Channel,
+    /// Without the per-request timeout: a feed stream lasts as long as its follower.
+    streaming: Channel,
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
@@ -69,14 +72,15 @@ impl CreditClient {
         let uri = normalize_endpoint(&config.endpoint);
         let endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|source| ClientError::Endpoint { endpoint: config.endpoint.clone(), source })?
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout);
+            .connect_timeout(config.connect_timeout);
+        let streaming = endpoint.connect_lazy();
+        let endpoint = endpoint.timeout(config.request_timeout);
         let authorization = match &config.token {
             Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| ClientError::Token)?),
             None => None,
         };
         let channel = endpoint.connect().await.map_err(|source| ClientError::Connect { endpoint: uri, source })?;
-        Ok(CreditClient { channel, authorization })
+        Ok(CreditClient { channel, streaming, authorization })
     }
 
     /// A request carrying the caller's token.
@@ -108,6 +112,61 @@ impl CreditClient {
         Ok(KeySet::from_json(&response.into_inner().key_set_json, "the published keys")?)
     }
 
+    /// Follows the change feed from sequence number `from` (regulator keys): every event in order, then
+    /// new ones as they come. A dropped connection or a restarting server is retried with backoff and
+    /// resumed after the last event received, so nothing is missed or repeated; refusals (bad key,
+    /// wrong role) end the follower with the error.
+    pub fn follow_feed(&self, from: u64) -> FeedFollower {
+        let (sender, receiver) = tokio::sync::mpsc::channel(256);
+        let client = self.clone();
+        let task = tokio::spawn(async move { client.follow_into(from.max(1), sender).await });
+        FeedFollower { receiver, task }
+    }
+
+    async fn follow_into(
+        &self,
+        mut next: u64,
+        sender: tokio::sync::mpsc::Sender<Result<proto::FeedEvent, ClientError>>,
+    ) {
+        const FIRST_WAIT: Duration = Duration::from_millis(100);
+        let mut wait = FIRST_WAIT;
+        loop {
+            let mut client = FeedServiceClient::new(self.streaming.clone());
+            let request = self.request(proto::FollowRequest { from_seq: next, limit: 0 });
+            let failure = match client.follow(request).await {
+                Ok(response) => {
+                    let mut stream = response.into_inner();
+                    loop {
+                        match stream.message().await {
+                            Ok(Some(event)) => {
+                                wait = FIRST_WAIT;
+                                next = event.seq + 1;
+                                if sender.send(Ok(event)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            // The server ended the stream (it is stopping): resume elsewhere or later.
+                            Ok(None) => break None,
+                            Err(status) => break Some(status),
+                        }
+                    }
+                }
+                Err(status) => Some(status),
+            };
+            if let Some(status) = failure
+                && !retryable(status.code())
+            {
+                let _ = sender.send(Err(ClientError::Call(status))).await;
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = sender.closed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
     /// Entries of the audit log (admin keys only).
     pub async fn audit_log(
         &self,
@@ -116,6 +175,40 @@ impl CreditClient {
         let mut client = AuditServiceClient::new(self.channel.clone());
         Ok(client.query_audit_log(self.request(request)).await?.into_inner())
     }
+}
+
+/// The change feed as [`CreditClient::follow_feed`] follows it. Dropping it stops following.
+#[derive(Debug)]
+pub struct FeedFollower {
+    receiver: tokio::sync::mpsc::Receiver<Result<proto::FeedEvent, ClientError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FeedFollower {
+    /// The next event; `Err` once when the server refused to go on (the follower ends after it).
+    pub async fn next(&mut self) -> Option<Result<proto::FeedEvent, ClientError>> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for FeedFollower {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Failures worth another attempt: the server is away, stopping, overloaded or briefly refusing.
+fn retryable(code: tonic::Code) -> bool {
+    use tonic::Code;
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted
+    )
 }
 
 /// Accepts `host:port` as well as a full URI.

@@ -6,6 +6,7 @@
 
 mod audit;
 mod checks;
+mod feed;
 mod identifier;
 mod records;
 mod reports;
@@ -30,6 +31,7 @@ use tonic::{Request, Status};
 
 pub use audit::AuditApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
+pub use feed::FeedApi;
 pub use identifier::IdentifierApi;
 pub use records::RecordApi;
 pub use reports::ReportApi;
@@ -54,6 +56,8 @@ pub struct Context {
     pub signing: Arc<crate::signing::Signing>,
     /// Platform name and report validity.
     pub issuer: Issuer,
+    /// Turns `true` when the server begins to stop: long streams end then, so shutdown need not wait.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Context {

@@ -6,6 +6,7 @@
 mod checks;
 mod commands;
 mod disclosure;
+mod feed;
 mod grpc;
 mod reports;
 mod search;

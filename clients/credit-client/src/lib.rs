@@ -9,6 +9,7 @@ use credit_proto::v1::report_service_client::ReportServiceClient;
 use credit_proto::v1::{CheckIdentifiersRequest, IdentifierCheck};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
+use tonic_types::StatusExt;
 
 pub use credit_proto::v1 as proto;
 /// Offline report verification: no server needed, only the published keys.
@@ -45,6 +46,11 @@ pub struct ClientConfig {
     pub token: Option<String>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Further attempts of a call refused as overloaded or rate-limited (`UNAVAILABLE`,
+    /// `RESOURCE_EXHAUSTED`), each after the wait the server's `RetryInfo` asks for.
+    pub retries: u32,
+    /// The longest single wait between attempts.
+    pub max_retry_wait: Duration,
 }
 
 impl ClientConfig {
@@ -54,6 +60,8 @@ impl ClientConfig {
             token: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            retries: 3,
+            max_retry_wait: Duration::from_secs(10),
         }
     }
 }
@@ -65,6 +73,8 @@ pub struct CreditClient {
     /// Without the per-request timeout: a feed stream lasts as long as its follower.
     streaming: Channel,
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+    retries: u32,
+    max_retry_wait: Duration,
 }
 
 impl CreditClient {
@@ -80,7 +90,13 @@ impl CreditClient {
             None => None,
         };
         let channel = endpoint.connect().await.map_err(|source| ClientError::Connect { endpoint: uri, source })?;
-        Ok(CreditClient { channel, streaming, authorization })
+        Ok(CreditClient {
+            channel,
+            streaming,
+            authorization,
+            retries: config.retries,
+            max_retry_wait: config.max_retry_wait,
+        })
     }
 
     /// A request carrying the caller's token.
@@ -92,24 +108,62 @@ impl CreditClient {
         request
     }
 
+    /// Runs a unary call, again after the server's `RetryInfo` wait (or a doubling backoff) while it is
+    /// refused as overloaded or rate-limited, at most `retries` more times.
+    async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let mut backoff = Duration::from_millis(100);
+        for attempt in 0.. {
+            let status = match call().await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) => status,
+            };
+            let again = matches!(status.code(), tonic::Code::ResourceExhausted | tonic::Code::Unavailable);
+            if !again || attempt >= self.retries {
+                return Err(ClientError::Call(status));
+            }
+            let asked = status.get_details_retry_info().and_then(|info| info.retry_delay);
+            tokio::time::sleep(asked.unwrap_or(backoff).min(self.max_retry_wait)).await;
+            backoff *= 2;
+        }
+        unreachable!("the loop returns")
+    }
+
     /// Checks identifiers on the server; results come back in the order given.
     pub async fn check_identifiers(&self, values: Vec<String>) -> Result<Vec<IdentifierCheck>, ClientError> {
-        let mut client = IdentifierServiceClient::new(self.channel.clone());
-        let response = client.check_identifiers(self.request(CheckIdentifiersRequest { values })).await?;
-        Ok(response.into_inner().results)
+        let response = self
+            .with_retries(|| {
+                let mut client = IdentifierServiceClient::new(self.channel.clone());
+                let request = self.request(CheckIdentifiersRequest { values: values.clone() });
+                async move { client.check_identifiers(request).await }
+            })
+            .await?;
+        Ok(response.results)
     }
 
     /// A signed credit report; verify it with [`verify_report`] and [`CreditClient::verifying_keys`].
     pub async fn report(&self, request: proto::GetReportRequest) -> Result<proto::GetReportResponse, ClientError> {
-        let mut client = ReportServiceClient::new(self.channel.clone());
-        Ok(client.get_report(self.request(request)).await?.into_inner())
+        self.with_retries(|| {
+            let mut client = ReportServiceClient::new(self.channel.clone());
+            let request = self.request(request.clone());
+            async move { client.get_report(request).await }
+        })
+        .await
     }
 
     /// The verifying keys the platform publishes, checked (each id matches its key).
     pub async fn verifying_keys(&self) -> Result<KeySet, ClientError> {
-        let mut client = ReportServiceClient::new(self.channel.clone());
-        let response = client.list_verifying_keys(self.request(proto::ListVerifyingKeysRequest {})).await?;
-        Ok(KeySet::from_json(&response.into_inner().key_set_json, "the published keys")?)
+        let response = self
+            .with_retries(|| {
+                let mut client = ReportServiceClient::new(self.channel.clone());
+                let request = self.request(proto::ListVerifyingKeysRequest {});
+                async move { client.list_verifying_keys(request).await }
+            })
+            .await?;
+        Ok(KeySet::from_json(&response.key_set_json, "the published keys")?)
     }
 
     /// Follows the change feed from sequence number `from` (regulator keys): every event in order, then
@@ -172,8 +226,12 @@ impl CreditClient {
         &self,
         request: proto::QueryAuditLogRequest,
     ) -> Result<proto::QueryAuditLogResponse, ClientError> {
-        let mut client = AuditServiceClient::new(self.channel.clone());
-        Ok(client.query_audit_log(self.request(request)).await?.into_inner())
+        self.with_retries(|| {
+            let mut client = AuditServiceClient::new(self.channel.clone());
+            let request = self.request(request.clone());
+            async move { client.query_audit_log(request).await }
+        })
+        .await
     }
 }
 

@@ -38,7 +38,7 @@ async fn a_follower_resumes_across_a_restart_without_gaps_or_repeats() {
     let mut seqs = Vec::new();
     while seqs.len() < 300 {
         let event = follower.next().await.unwrap().unwrap();
-        if seqs.len() == 0 {
+        if seqs.is_empty() {
             let json: serde_json::Value = serde_json::from_str(&event.json).unwrap();
             assert_eq!(json["seq"], 1);
             assert_eq!(json["kind"], event.kind.as_str());

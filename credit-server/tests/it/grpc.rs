@@ -504,6 +504,34 @@ async fn rate_limits_refuse_the_flooder_with_retry_info_and_spare_the_others() {
     server.shutdown().await;
 }
 
+/// The SDK waits as `RetryInfo` asks and tries again; without retries the refusal reaches the caller.
+#[tokio::test]
+async fn the_sdk_retries_after_resource_exhausted() {
+    let server = start_with(|config| {
+        config.limits.public.per_second = 2;
+        config.limits.public.burst = 2;
+    })
+    .await;
+    let mut patient = ClientConfig::new(server.addr.to_string());
+    patient.retries = 5;
+    let patient = CreditClient::connect(patient).await.unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        patient.check_identifiers(vec![COMPANY.into()]).await.expect("retried until let through");
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900), "waited for the bucket: {:?}", started.elapsed());
+
+    let mut impatient = ClientConfig::new(server.addr.to_string());
+    impatient.retries = 0;
+    let impatient = CreditClient::connect(impatient).await.unwrap();
+    let refused = impatient.check_identifiers(vec![COMPANY.into()]).await.unwrap_err();
+    match refused {
+        credit_client::ClientError::Call(status) => assert_eq!(status.code(), Code::ResourceExhausted),
+        other => panic!("expected a refused call, got {other}"),
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn batch_checks_are_weighted_by_size() {
     let server = start_with(|config| {

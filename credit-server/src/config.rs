@@ -36,6 +36,8 @@ pub struct Config {
     /// How often the change feed is swept for public windows and planned list removals that ended, in
     /// seconds; 0: never (run `credit-server sweep` instead).
     pub sweep_interval_seconds: u64,
+    /// Where Prometheus scrapes `GET /metrics` (plain HTTP); empty: no metrics endpoint.
+    pub metrics_listen: String,
     /// Logs as JSON lines (on stderr) instead of text.
     pub log_json: bool,
     /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE.
@@ -90,6 +92,7 @@ impl Default for Config {
             rules_dir: PathBuf::new(),
             disclosure_rules: PathBuf::new(),
             sweep_interval_seconds: 3600,
+            metrics_listen: String::new(),
             log_json: false,
             max_concurrency: 256,
             max_message_bytes: 4 << 20,
@@ -150,6 +153,9 @@ impl Config {
         }
         if self.max_message_bytes < 1024 {
             return invalid("max_message_bytes", "must be at least 1024");
+        }
+        if !self.metrics_listen.is_empty() && self.metrics_listen.parse::<SocketAddr>().is_err() {
+            return invalid("metrics_listen", "not an address (host:port), e.g. 127.0.0.1:9464");
         }
         if self.report_validity_days == 0 {
             return invalid("report_validity_days", "must be at least 1");

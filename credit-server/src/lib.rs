@@ -7,6 +7,7 @@ mod convert;
 pub mod demo;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod services;
 pub mod signing;
 
@@ -84,13 +85,19 @@ pub struct ServeOptions {
 /// A server that has bound its port: where it listens, and the future that serves until shutdown.
 pub struct Running<F> {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` answers, when `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub serving: F,
 }
 
 impl<F> std::fmt::Debug for Running<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("addr", &self.addr).field("data_dir", &self.data_dir).finish_non_exhaustive()
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -162,6 +169,19 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics_server = match config.metrics_listen.parse::<SocketAddr>() {
+        Ok(metrics_addr) => {
+            let listener = TcpListener::bind(metrics_addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr: metrics_addr, source })?;
+            let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr: metrics_addr, source })?;
+            Some((bound, tokio::spawn(metrics::serve(listener, metrics.clone(), context.clone()))))
+        }
+        Err(_) => None,
+    };
+    let metrics_addr = metrics_server.as_ref().map(|(addr, _)| *addr);
+
     let max = config.max_message_bytes;
     macro_rules! guarded {
         ($server:ident, $api:expr) => {
@@ -173,6 +193,7 @@ pub async fn serve(
     }
     let router = tonic::transport::Server::builder()
         .trace_fn(request_span)
+        .layer(metrics::MetricsLayer(metrics))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -227,6 +248,9 @@ pub async fn serve(
             }
         };
         housekeeping.abort();
+        if let Some((_, task)) = metrics_server {
+            task.abort();
+        }
         if let Some(sweeping) = sweeping
             && tokio::time::timeout(grace, sweeping).await.is_err()
         {
@@ -243,7 +267,7 @@ pub async fn serve(
         served?;
         Ok(())
     };
-    Ok(Running { addr, data_dir, serving })
+    Ok(Running { addr, metrics_addr, data_dir, serving })
 }
 
 type Opened = (Arc<Store<credit_core::engine::RocksEngine>>, SearchIndex, Arc<RuleSet>);

@@ -44,6 +44,8 @@ pub struct RateLimits {
     regulator: DefaultKeyedRateLimiter<BucketKey>,
     admin: DefaultKeyedRateLimiter<BucketKey>,
     clock: DefaultClock,
+    /// Calls refused, per role (public, provider, regulator, admin), for the metrics endpoint.
+    rejected: [std::sync::atomic::AtomicU64; 4],
 }
 
 fn limiter(quota: config::Quota) -> DefaultKeyedRateLimiter<BucketKey> {
@@ -62,6 +64,7 @@ impl RateLimits {
             regulator: limiter(limits.regulator),
             admin: limiter(limits.admin),
             clock: DefaultClock::default(),
+            rejected: Default::default(),
         }
     }
 
@@ -93,6 +96,7 @@ impl RateLimits {
         match limiter.check_key_n(&BucketKey::of(caller), weight) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(not_until)) => {
+                self.rejected[role_index(caller.role)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let wait = not_until.wait_time_from(self.clock.now());
                 tracing::debug!(caller = %caller.label(), weight, wait_ms = wait.as_millis() as u64, "rate limited");
                 Err(ApiError::new(
@@ -109,12 +113,27 @@ impl RateLimits {
         }
     }
 
+    /// Calls refused so far, by role.
+    pub fn rejections(&self) -> [(&'static str, u64); 4] {
+        [Role::Public, Role::Provider, Role::Regulator, Role::Admin]
+            .map(|role| (role.as_str(), self.rejected[role_index(role)].load(std::sync::atomic::Ordering::Relaxed)))
+    }
+
     /// Forgets buckets that are full again, so memory follows the callers of the last moments.
     pub fn forget_idle(&self) {
         for limiter in [&self.public, &self.provider, &self.regulator, &self.admin] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+}
+
+fn role_index(role: Role) -> usize {
+    match role {
+        Role::Public => 0,
+        Role::Provider => 1,
+        Role::Regulator => 2,
+        Role::Admin => 3,
     }
 }
 

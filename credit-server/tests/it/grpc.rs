@@ -63,6 +63,7 @@ pub(crate) struct Tokens {
 
 pub(crate) struct Server {
     pub(crate) addr: std::net::SocketAddr,
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
     pub(crate) data: PathBuf,
     pub(crate) tokens: Tokens,
     pub(crate) channel: Channel,
@@ -93,10 +94,10 @@ pub(crate) async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
     })
     .await
     .expect("server starts");
-    let addr = running.addr;
+    let (addr, metrics_addr) = (running.addr, running.metrics_addr);
     let handle = tokio::spawn(running.serving);
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    Server { addr, data, tokens, channel, stop: Some(stop), handle, _dir: dir }
+    Server { addr, metrics_addr, data, tokens, channel, stop: Some(stop), handle, _dir: dir }
 }
 
 impl Server {

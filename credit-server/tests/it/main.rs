@@ -8,6 +8,7 @@ mod commands;
 mod disclosure;
 mod feed;
 mod grpc;
+mod metrics;
 mod reports;
 mod search;
 mod serve;

@@ -1,0 +1,195 @@
+//! Prometheus metrics: calls by method and status code, latencies, rate-limit rejections, and the sizes
+//! of the store and the index, served as text on `metrics_listen` (`GET /metrics`).
+//!
+//! Calls are counted by a tower layer around every service. A call's status is the `grpc-status`
+//! header when the server answered with an error before any message (how tonic answers refusals and
+//! handler errors); a response without it counts as `Ok` (its status travels in the trailers, after the
+//! layer has seen the response). Latency is measured until the response headers: for unary calls, the
+//! whole handler.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tonic::codegen::http;
+
+use crate::services::Context;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    calls: Mutex<BTreeMap<(String, String), u64>>,
+    latencies: Mutex<BTreeMap<String, Histogram>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Metrics {
+    /// Records one call of `method` that ended with `code` after `seconds`.
+    pub fn observe(&self, method: &str, code: tonic::Code, seconds: f64) {
+        // Paths are client input: only our own services and the standard ones get their own label.
+        let known = (method.starts_with("/credit.v1.") || method.starts_with("/grpc."))
+            && method.len() <= 96
+            && code != tonic::Code::Unimplemented;
+        let method = if known { method } else { "other" };
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((method.into(), format!("{code:?}")))
+            .or_default() += 1;
+        let mut latencies = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
+        let histogram = latencies.entry(method.to_string()).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                histogram.counts[i] += 1;
+            }
+        }
+        histogram.sum += seconds;
+        histogram.count += 1;
+    }
+
+    /// The exposition text: counters and histograms, then the gauges read now from `context`.
+    pub fn render(&self, context: &Context) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP credit_rpc_calls_total Calls answered, by method and gRPC status code.\n");
+        out.push_str("# TYPE credit_rpc_calls_total counter\n");
+        for ((method, code), count) in self.calls.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "credit_rpc_calls_total{{method=\"{method}\",code=\"{code}\"}} {count}");
+        }
+        out.push_str("# HELP credit_rpc_duration_seconds Time to the response headers, by method.\n");
+        out.push_str("# TYPE credit_rpc_duration_seconds histogram\n");
+        for (method, histogram) in self.latencies.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
+                let _ =
+                    writeln!(out, "credit_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(
+                out,
+                "credit_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(out, "credit_rpc_duration_seconds_sum{{method=\"{method}\"}} {}", histogram.sum);
+            let _ = writeln!(out, "credit_rpc_duration_seconds_count{{method=\"{method}\"}} {}", histogram.count);
+        }
+        out.push_str("# HELP credit_rate_limited_total Calls refused by the per-caller rate limits, by role.\n");
+        out.push_str("# TYPE credit_rate_limited_total counter\n");
+        for (role, count) in context.limits.rejections() {
+            let _ = writeln!(out, "credit_rate_limited_total{{role=\"{role}\"}} {count}");
+        }
+        use credit_core::engine::Engine;
+        let gauges = [
+            ("credit_store_size_bytes", "Size of the store's files on disk.", context.store.engine().size_on_disk()),
+            (
+                "credit_index_documents",
+                "Subjects in the search index.",
+                context.index.read().unwrap_or_else(|e| e.into_inner()).len(),
+            ),
+            (
+                "credit_feed_end",
+                "The sequence number the next change-feed event will get.",
+                context.store.feed_end().unwrap_or(0),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until the task is aborted. One short HTTP/1.1 exchange per
+/// connection; the rendering (RocksDB properties, an index lock) runs on the blocking pool.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, context: Context) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else { continue };
+        let (metrics, context) = (metrics.clone(), context.clone());
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let read = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut request)).await;
+            let Ok(Ok(length)) = read else { return };
+            let wanted = request[..length].starts_with(b"GET /metrics ");
+            let (status, body) = if wanted {
+                match tokio::task::spawn_blocking(move || metrics.render(&context)).await {
+                    Ok(body) => ("200 OK", body),
+                    Err(_) => ("500 Internal Server Error", String::new()),
+                }
+            } else {
+                ("404 Not Found", "try GET /metrics\n".to_string())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(body.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        });
+    }
+}
+
+/// The tower layer that counts every call.
+#[derive(Debug, Clone)]
+pub struct MetricsLayer(pub Arc<Metrics>);
+
+impl<S> tower_layer::Layer<S> for MetricsLayer {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted { inner, metrics: self.0.clone() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Counted<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for Counted<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_string();
+        let started = Instant::now();
+        let metrics = self.metrics.clone();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await;
+            let code = match &response {
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from),
+                Err(_) => tonic::Code::Unknown,
+            };
+            metrics.observe(&method, code, started.elapsed().as_secs_f64());
+            response
+        })
+    }
+}

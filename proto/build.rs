@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "credit/v1/checks.proto",
     "credit/v1/reports.proto",
     "credit/v1/feed.proto",
+    "credit/v1/cases.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Overloaded,
     /// Reports need a signing key, and none is configured.
     SigningUnavailable,
+    /// A repair or objection step the case or its record does not allow now.
+    CaseRefused,
     Internal,
 }
 
@@ -46,6 +48,7 @@ impl ErrorCode {
             ErrorCode::BatchTooLarge => "BATCH_TOO_LARGE",
             ErrorCode::Overloaded => "OVERLOADED",
             ErrorCode::SigningUnavailable => "SIGNING_UNAVAILABLE",
+            ErrorCode::CaseRefused => "CASE_REFUSED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -62,7 +65,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => Code::PermissionDenied,
             ErrorCode::RateLimited => Code::ResourceExhausted,
             ErrorCode::Overloaded => Code::Unavailable,
-            ErrorCode::SigningUnavailable => Code::FailedPrecondition,
+            ErrorCode::SigningUnavailable | ErrorCode::CaseRefused => Code::FailedPrecondition,
             ErrorCode::Internal => Code::Internal,
         }
     }
@@ -145,6 +148,23 @@ impl From<CheckError> for ApiError {
             CheckError::MeasureNotInCheck { .. } => ApiError::invalid("measure_id", error.to_string()),
             CheckError::InvalidFeedback { field, reason } => ApiError::invalid(field, reason),
             CheckError::Store(_) => ApiError::internal(&error),
+        }
+    }
+}
+
+impl From<credit_core::cases::CaseError> for ApiError {
+    fn from(error: credit_core::cases::CaseError) -> ApiError {
+        use credit_core::cases::CaseError;
+        match &error {
+            CaseError::Store(_) => ApiError::internal(&error),
+            CaseError::Invalid { field, reason } => ApiError::invalid(field, reason),
+            CaseError::NoRecord(_) | CaseError::NoCase(_) => ApiError::not_found(error.to_string()),
+            CaseError::NotNegative { .. }
+            | CaseError::Undated { .. }
+            | CaseError::TooEarly { .. }
+            | CaseError::RecordEnded { .. }
+            | CaseError::AlreadyOpen { .. }
+            | CaseError::InvalidTransition { .. } => ApiError::new(ErrorCode::CaseRefused, error.to_string()),
         }
     }
 }

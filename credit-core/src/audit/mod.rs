@@ -113,6 +113,30 @@ impl AuditEvent {
         event
     }
 
+    /// A repair or objection step (`repair.approve`, `objection.file`, …) with its case and outcome.
+    pub fn case_step(
+        actor: Actor,
+        action: crate::cases::Action,
+        outcome: &Result<crate::cases::Case, crate::cases::CaseError>,
+    ) -> AuditEvent {
+        use crate::cases::Action;
+        let guessed = match action {
+            Action::Apply | Action::Approve | Action::Deny => "repair",
+            Action::File | Action::Correct | Action::Revoke | Action::Dismiss => "objection",
+            Action::Accept | Action::Reject => "case",
+        };
+        let kind = outcome.as_ref().map_or(guessed, |case| case.kind.as_str());
+        let mut event = AuditEvent::new(actor, &format!("{kind}.{}", action.as_str())).result_of(outcome);
+        if let Ok(case) = outcome {
+            event = event
+                .subject(case.subject)
+                .detail("case", case.id)
+                .detail("record", case.record.0)
+                .detail("state", case.state.as_str());
+        }
+        event
+    }
+
     /// The result of `outcome`: `ok`, or its error's message.
     pub fn result_of<T, E: std::fmt::Display>(mut self, outcome: &Result<T, E>) -> AuditEvent {
         self.result = match outcome {

@@ -85,6 +85,22 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 9] = [
+        Action::Apply,
+        Action::File,
+        Action::Accept,
+        Action::Reject,
+        Action::Approve,
+        Action::Deny,
+        Action::Correct,
+        Action::Revoke,
+        Action::Dismiss,
+    ];
+
+    pub fn parse(value: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Apply => "apply",

@@ -163,35 +163,18 @@ fn open(action: Action, args: &OpenArgs) -> Result<i32> {
     finish(opened)
 }
 
-/// A case step for the audit log: `repair.approve`, `objection.file`, …, with the case and the outcome.
+/// A case step for the audit log, as the operator named on the command line took it.
 fn step_event(
     step: &StepArgs,
     action: Action,
     outcome: &Result<credit_core::cases::Case, CaseError>,
 ) -> credit_core::audit::AuditEvent {
-    let guessed = match action {
-        Action::Apply | Action::Approve | Action::Deny => "repair",
-        Action::File | Action::Correct | Action::Revoke | Action::Dismiss => "objection",
-        Action::Accept | Action::Reject => "case",
-    };
-    let kind = outcome.as_ref().map_or(guessed, |case| case.kind.as_str());
-    let mut event = credit_core::audit::AuditEvent::new(
-        super::console_actor(Some(&step.operator)),
-        &format!("{kind}.{}", action.as_str()),
-    )
-    .result_of(outcome);
+    let mut actor = super::console_actor(Some(&step.operator));
     if let Some(role) = &step.role {
-        event.actor.role = role.clone();
+        actor.role = role.clone();
     }
-    event.actor.department = step.dept.clone();
-    if let Ok(case) = outcome {
-        event = event
-            .subject(case.subject)
-            .detail("case", case.id)
-            .detail("record", case.record.0)
-            .detail("state", case.state.as_str());
-    }
-    event
+    actor.department = step.dept.clone();
+    credit_core::audit::AuditEvent::case_step(actor, action, outcome)
 }
 
 fn decide(action: Action, args: &DecideArgs, correction: Option<serde_json::Value>) -> Result<i32> {

@@ -5,6 +5,7 @@
 //! cap on work in flight.
 
 mod audit;
+mod cases;
 mod checks;
 mod feed;
 mod identifier;
@@ -30,6 +31,7 @@ use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
 pub use audit::AuditApi;
+pub use cases::CaseApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
 pub use feed::FeedApi;
 pub use identifier::IdentifierApi;

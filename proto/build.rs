@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "credit/v1/reports.proto",
     "credit/v1/feed.proto",
     "credit/v1/cases.proto",
+    "credit/v1/admin.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

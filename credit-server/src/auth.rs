@@ -280,6 +280,11 @@ impl KeyRing {
     }
 
     /// Re-reads the file when its modification time changed; `true` when it did.
+    /// The keys file behind the ring.
+    pub fn file(&self) -> &KeyFile {
+        &self.file
+    }
+
     pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
         Ok(self.reload_changes()?.is_some())
     }

@@ -23,6 +23,7 @@ use credit_core::rules::RuleSet;
 use credit_core::search::SearchIndex;
 use credit_core::store::Store;
 use credit_core::time::today_cst;
+use credit_proto::v1::admin_service_server::AdminServiceServer;
 use credit_proto::v1::audit_service_server::AuditServiceServer;
 use credit_proto::v1::case_service_server::CaseServiceServer;
 use credit_proto::v1::feed_service_server::FeedServiceServer;
@@ -145,6 +146,7 @@ pub async fn serve(
             validity: chrono::Duration::days(i64::from(config.report_validity_days)),
         },
         stopping: stopping.clone(),
+        keys: ring.clone(),
     };
     let gate = Gate { keys: ring.clone(), limits: limits.clone() };
 
@@ -162,6 +164,7 @@ pub async fn serve(
     health.set_serving::<AuditServiceServer<services::AuditApi>>().await;
     health.set_serving::<FeedServiceServer<services::FeedApi>>().await;
     health.set_serving::<CaseServiceServer<services::CaseApi>>().await;
+    health.set_serving::<AdminServiceServer<services::AdminApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -207,7 +210,8 @@ pub async fn serve(
         .add_service(guarded!(ReportServiceServer, services::ReportApi { context: context.clone() }))
         .add_service(guarded!(AuditServiceServer, services::AuditApi { context: context.clone() }))
         .add_service(guarded!(FeedServiceServer, services::FeedApi { context: context.clone() }))
-        .add_service(guarded!(CaseServiceServer, services::CaseApi { context: context.clone() }));
+        .add_service(guarded!(CaseServiceServer, services::CaseApi { context: context.clone() }))
+        .add_service(guarded!(AdminServiceServer, services::AdminApi { context: context.clone() }));
 
     let housekeeping =
         tokio::spawn(housekeeping(ring, limits, store.clone(), Duration::from_secs(config.keys_reload_seconds)));

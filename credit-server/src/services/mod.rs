@@ -4,6 +4,7 @@
 //! store and index work on the blocking pool through [`Context::blocking`], admitted under the global
 //! cap on work in flight.
 
+mod admin;
 mod audit;
 mod cases;
 mod checks;
@@ -30,6 +31,7 @@ use credit_proto::v1 as pb;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
+pub use admin::AdminApi;
 pub use audit::AuditApi;
 pub use cases::CaseApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
@@ -58,6 +60,8 @@ pub struct Context {
     pub signing: Arc<crate::signing::Signing>,
     /// Platform name and report validity.
     pub issuer: Issuer,
+    /// The API keys in force (admins create and revoke keys through it).
+    pub keys: Arc<KeyRing>,
     /// Turns `true` when the server begins to stop: long streams end then, so shutdown need not wait.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }

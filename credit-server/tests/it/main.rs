@@ -3,6 +3,7 @@
 // All of this crate is test code, helpers included: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod cases;
 mod checks;
 mod commands;

@@ -1,0 +1,154 @@
+//! `credit.v1.AdminService`: reindex, backup and API keys, for admins; each call audited.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use credit_core::audit::AuditEvent;
+use credit_proto::v1 as pb;
+use credit_proto::v1::admin_service_server::AdminService;
+use tonic::{Request, Response, Status};
+
+use super::{Context, actor, caller, require_admin, required};
+use crate::auth::{Caller, KeyEntry, KeyError, Role};
+use crate::convert;
+use crate::error::{ApiError, ErrorCode};
+
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    pub context: Context,
+}
+
+fn api_key(entry: &KeyEntry) -> pb::ApiKey {
+    pb::ApiKey {
+        id: entry.id.clone(),
+        role: entry.role.as_str().to_string(),
+        dept: entry.dept.clone().unwrap_or_default(),
+        label: entry.label.clone().unwrap_or_default(),
+        created_at: Some(convert::timestamp(entry.created_at)),
+        revoked_at: entry.revoked_at.map(convert::timestamp),
+    }
+}
+
+fn key_error(error: KeyError) -> ApiError {
+    match error {
+        KeyError::UnknownKey(id) => ApiError::field(ErrorCode::NotFound, "id", format!("no key {id:?}")),
+        KeyError::ProviderWithoutDept => ApiError::invalid("dept", "a provider key must be bound to a department"),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// Picks the change up at once (rather than at the next reload) and writes it down as `caller`'s.
+fn reload_and_audit(context: &Context, caller: &Caller) -> Result<(), ApiError> {
+    let changes = context.keys.reload_changes().map_err(key_error)?.unwrap_or_default();
+    let events = changes
+        .into_iter()
+        .map(|change| {
+            AuditEvent::new(actor(caller), change.operation)
+                .detail("api_key", &change.key.id)
+                .detail("role", change.key.role.as_str())
+        })
+        .collect();
+    context.audit(events)
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn reindex(&self, request: Request<pb::ReindexRequest>) -> Result<Response<pb::ReindexResponse>, Status> {
+        let caller = caller(&request)?;
+        require_admin(&caller, "Reindex")?;
+        let response = self
+            .context
+            .blocking(move |context| {
+                let started = Instant::now();
+                let rebuilt = context.index.write().unwrap_or_else(|e| e.into_inner()).rebuild(&context.store);
+                context.audit(vec![AuditEvent::new(actor(&caller), "reindex").result_of(&rebuilt)])?;
+                let outcome = rebuilt?;
+                Ok(pb::ReindexResponse {
+                    subjects_indexed: outcome.subjects_indexed,
+                    milliseconds: started.elapsed().as_millis() as u64,
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<pb::BackupResponse>, Status> {
+        let caller = caller(&request)?;
+        require_admin(&caller, "Backup")?;
+        let to = PathBuf::from(required("to", &request.get_ref().to)?);
+        if !to.is_absolute() {
+            return Err(ApiError::invalid("to", "an absolute path on the server").into());
+        }
+        if to.exists() {
+            return Err(ApiError::invalid(
+                "to",
+                format!("{} exists; a backup goes into a new directory", to.display()),
+            )
+            .into());
+        }
+        let response = self
+            .context
+            .blocking(move |context| {
+                let written = context.store.backup(&to);
+                let event = AuditEvent::new(actor(&caller), "backup").detail("to", to.display()).result_of(&written);
+                context.audit(vec![event])?;
+                written?;
+                let counters = context.store.counters()?;
+                Ok(pb::BackupResponse {
+                    path: to.display().to_string(),
+                    subjects: counters.subjects,
+                    records: counters.records,
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+        let caller = caller(&request)?;
+        require_admin(&caller, "CreateApiKey")?;
+        let message = request.into_inner();
+        let role = Role::parse(message.role.trim()).ok_or_else(|| {
+            ApiError::invalid("role", format!("{:?} is not one of public, provider, regulator, admin", message.role))
+        })?;
+        let optional = |value: String| Some(value.trim().to_string()).filter(|v| !v.is_empty());
+        let (dept, label) = (optional(message.dept), optional(message.label));
+        let response = self
+            .context
+            .blocking(move |context| {
+                let created = context.keys.file().create(role, dept, label).map_err(key_error)?;
+                reload_and_audit(context, &caller)?;
+                Ok(pb::CreateApiKeyResponse { key: Some(api_key(&created.entry)), token: created.token })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+        let caller = caller(&request)?;
+        require_admin(&caller, "ListApiKeys")?;
+        let keys = self.context.blocking(|context| context.keys.file().list().map_err(key_error)).await?;
+        Ok(Response::new(pb::ListApiKeysResponse { keys: keys.iter().map(api_key).collect() }))
+    }
+
+    async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
+        let caller = caller(&request)?;
+        require_admin(&caller, "RevokeApiKey")?;
+        let id = required("id", &request.get_ref().id)?;
+        let entry = self
+            .context
+            .blocking(move |context| {
+                let entry = context.keys.file().revoke(&id).map_err(key_error)?;
+                reload_and_audit(context, &caller)?;
+                Ok(entry)
+            })
+            .await?;
+        Ok(Response::new(api_key(&entry)))
+    }
+}

@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "credit/v1/feed.proto",
     "credit/v1/cases.proto",
     "credit/v1/admin.proto",
+    "credit/v1/imports.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -28,6 +28,7 @@ use credit_proto::v1::audit_service_server::AuditServiceServer;
 use credit_proto::v1::case_service_server::CaseServiceServer;
 use credit_proto::v1::feed_service_server::FeedServiceServer;
 use credit_proto::v1::identifier_service_server::IdentifierServiceServer;
+use credit_proto::v1::import_service_server::ImportServiceServer;
 use credit_proto::v1::joint_check_service_server::JointCheckServiceServer;
 use credit_proto::v1::record_service_server::RecordServiceServer;
 use credit_proto::v1::report_service_server::ReportServiceServer;
@@ -147,6 +148,7 @@ pub async fn serve(
         },
         stopping: stopping.clone(),
         keys: ring.clone(),
+        data_dir: data_dir.clone(),
     };
     let gate = Gate { keys: ring.clone(), limits: limits.clone() };
 
@@ -165,6 +167,7 @@ pub async fn serve(
     health.set_serving::<FeedServiceServer<services::FeedApi>>().await;
     health.set_serving::<CaseServiceServer<services::CaseApi>>().await;
     health.set_serving::<AdminServiceServer<services::AdminApi>>().await;
+    health.set_serving::<ImportServiceServer<services::ImportApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -211,7 +214,8 @@ pub async fn serve(
         .add_service(guarded!(AuditServiceServer, services::AuditApi { context: context.clone() }))
         .add_service(guarded!(FeedServiceServer, services::FeedApi { context: context.clone() }))
         .add_service(guarded!(CaseServiceServer, services::CaseApi { context: context.clone() }))
-        .add_service(guarded!(AdminServiceServer, services::AdminApi { context: context.clone() }));
+        .add_service(guarded!(AdminServiceServer, services::AdminApi { context: context.clone() }))
+        .add_service(guarded!(ImportServiceServer, services::ImportApi { context: context.clone() }));
 
     let housekeeping =
         tokio::spawn(housekeeping(ring, limits, store.clone(), Duration::from_secs(config.keys_reload_seconds)));

@@ -54,6 +54,9 @@ pub struct ImportOptions {
     pub kind: ImportKind,
     /// Source department when the file names none; without either, the deciding authority is the source.
     pub source_dept: Option<String>,
+    /// Rows must come from this department (uploads by a department's own key): a row whose source
+    /// department, as the file or its deciding authority names it, is another is rejected.
+    pub only_dept: Option<String>,
     /// All or nothing: one rejected row and nothing of the batch lands.
     pub strict: bool,
     /// Bounds birth dates; China Standard Time.
@@ -314,10 +317,21 @@ fn parse_row(
             let warnings = input.warnings.clone();
             (Applied::Subject(Box::new(input)), warnings)
         }),
-        kind => rows::record_row(&mut fields, kind, book, options.today, options.source_dept.as_deref()).map(|input| {
-            let warnings = input.warnings.clone();
-            (Applied::Record(Box::new(input)), warnings)
-        }),
+        kind => rows::record_row(&mut fields, kind, book, options.today, options.source_dept.as_deref())
+            .and_then(|input| match &options.only_dept {
+                Some(only) if input.content.source_dept.as_deref() != Some(only.as_str()) => Err(rows::RowError {
+                    column: Some("source_dept".into()),
+                    reason: format!(
+                        "the row's source department is {:?}; this upload may only deliver records of {only:?}",
+                        input.content.source_dept.as_deref().unwrap_or("")
+                    ),
+                }),
+                _ => Ok(input),
+            })
+            .map(|input| {
+                let warnings = input.warnings.clone();
+                (Applied::Record(Box::new(input)), warnings)
+            }),
     };
     Some(match result {
         Ok((input, warnings)) => Parsed::Accepted { row: row.number, input, warnings },

@@ -86,6 +86,7 @@ pub fn run(args: &Args) -> Result<i32> {
     let options = ImportOptions {
         kind,
         source_dept: args.source_dept.clone(),
+        only_dept: None,
         strict: args.strict,
         today: credit_core::time::today_cst(),
     };

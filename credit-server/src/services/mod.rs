@@ -10,6 +10,7 @@ mod cases;
 mod checks;
 mod feed;
 mod identifier;
+mod imports;
 mod records;
 mod reports;
 mod search;
@@ -37,6 +38,7 @@ pub use cases::CaseApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
 pub use feed::FeedApi;
 pub use identifier::IdentifierApi;
+pub use imports::{ImportApi, MAX_UPLOAD_BYTES};
 pub use records::RecordApi;
 pub use reports::ReportApi;
 pub use search::SearchApi;
@@ -60,6 +62,8 @@ pub struct Context {
     pub signing: Arc<crate::signing::Signing>,
     /// Platform name and report validity.
     pub issuer: Issuer,
+    /// The data directory (uploads are spooled to `uploads/` in it).
+    pub data_dir: std::path::PathBuf,
     /// The API keys in force (admins create and revoke keys through it).
     pub keys: Arc<KeyRing>,
     /// Turns `true` when the server begins to stop: long streams end then, so shutdown need not wait.

@@ -10,6 +10,7 @@ mod commands;
 mod disclosure;
 mod feed;
 mod grpc;
+mod imports;
 mod metrics;
 mod reports;
 mod search;

@@ -1,0 +1,154 @@
+//! `credit.v1.ImportService`: department files uploaded over gRPC, imported exactly as
+//! `credit-server import` imports them.
+
+use std::io::Write;
+
+use credit_core::audit::AuditEvent;
+use credit_core::ident::Codebook;
+use credit_core::import::{ImportKind, ImportObserver, ImportOptions, ImportTables, Reject, import_files};
+use credit_proto::v1 as pb;
+use credit_proto::v1::import_service_server::ImportService;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{Context, actor, caller, required};
+use crate::auth::Role;
+use crate::error::{ApiError, ErrorCode};
+
+/// The most an upload may carry.
+pub const MAX_UPLOAD_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ImportApi {
+    pub context: Context,
+}
+
+#[derive(Default)]
+struct Rejects(Vec<Reject>);
+
+impl ImportObserver for Rejects {
+    fn reject(&mut self, reject: &Reject) {
+        self.0.push(reject.clone());
+    }
+}
+
+#[tonic::async_trait]
+impl ImportService for ImportApi {
+    async fn upload(&self, request: Request<Streaming<pb::UploadChunk>>) -> Result<Response<pb::UploadResponse>, Status> {
+        let caller = caller(&request)?;
+        let dept = match caller.role {
+            Role::Provider => caller.dept.clone(),
+            Role::Admin => None,
+            Role::Public if caller.key_id.is_none() => {
+                return Err(ApiError::new(ErrorCode::Unauthenticated, "Upload needs an API key").into());
+            }
+            Role::Public | Role::Regulator => {
+                let message = "Upload is for provider keys (their own department's records) and admins";
+                return Err(ApiError::new(ErrorCode::PermissionDenied, message).into());
+            }
+        };
+        let mut chunks = request.into_inner();
+        let first = chunks.message().await?.ok_or_else(|| ApiError::invalid("header", "the upload is empty"))?;
+        let header = first.header.ok_or_else(|| ApiError::invalid("header", "required in the first message"))?;
+        let kind = ImportKind::parse(header.kind.trim()).ok_or_else(|| {
+            ApiError::invalid("header.kind", format!("{:?} is not one of subject, licence, penalty, list", header.kind))
+        })?;
+        let file_name = required("header.file_name", &header.file_name)?;
+        let extension = std::path::Path::new(&file_name).extension().and_then(|e| e.to_str()).unwrap_or("").to_string();
+        let named_dept = Some(header.source_dept.trim().to_string()).filter(|d| !d.is_empty());
+        if let (Some(own), Some(named)) = (&dept, &named_dept)
+            && own != named
+        {
+            return Err(ApiError::new(
+                ErrorCode::PermissionDenied,
+                format!("this key delivers for {own:?} only, not {named:?}"),
+            )
+            .into());
+        }
+
+        // Spooled to a file in the data directory: imports read files, and big uploads stay off the heap.
+        let uploads = self.context.data_dir.join("uploads");
+        std::fs::create_dir_all(&uploads).map_err(|e| ApiError::internal(&e))?;
+        let mut spool = tempfile::Builder::new()
+            .prefix("upload-")
+            .suffix(&format!(".{extension}"))
+            .tempfile_in(&uploads)
+            .map_err(|e| ApiError::internal(&e))?;
+        let mut size = 0u64;
+        let mut data = first.data;
+        loop {
+            size += data.len() as u64;
+            if size > MAX_UPLOAD_BYTES {
+                return Err(ApiError::invalid("data", format!("an upload carries at most {MAX_UPLOAD_BYTES} bytes")).into());
+            }
+            spool.write_all(&data).map_err(|e| ApiError::internal(&e))?;
+            match chunks.message().await? {
+                Some(chunk) => data = chunk.data,
+                None => break,
+            }
+        }
+        spool.flush().map_err(|e| ApiError::internal(&e))?;
+
+        let options = ImportOptions {
+            kind,
+            source_dept: dept.clone().or(named_dept),
+            only_dept: dept,
+            strict: header.strict,
+            today: credit_core::time::today_cst(),
+        };
+        let response = self
+            .context
+            .blocking(move |context| {
+                let path = spool.path().to_path_buf();
+                let mut rejects = Rejects::default();
+                let imported = import_files(
+                    &context.store,
+                    std::slice::from_ref(&path),
+                    &options,
+                    ImportTables::builtin(),
+                    Codebook::builtin(),
+                    &mut rejects,
+                );
+                let mut event = AuditEvent::new(actor(&caller), "import")
+                    .detail("kind", options.kind.as_str())
+                    .detail("files", &file_name)
+                    .result_of(&imported);
+                if let Ok(summary) = &imported {
+                    event = event
+                        .detail("batch", summary.batch_id)
+                        .detail("rows", summary.rows)
+                        .detail("accepted", summary.accepted)
+                        .detail("rejected", summary.rejected)
+                        .detail("committed", summary.committed);
+                }
+                context.audit(vec![event])?;
+                let summary = imported.map_err(|e| match e {
+                    credit_core::import::ImportError::Store(store) => ApiError::internal(&store),
+                    other => ApiError::invalid("data", other.to_string().replace(&path.display().to_string(), &file_name)),
+                })?;
+                // New and changed subjects become searchable now, not at the next sweep.
+                context.index.write().unwrap_or_else(|e| e.into_inner()).catch_up(&context.store)?;
+                Ok(pb::UploadResponse {
+                    batch_id: summary.batch_id,
+                    committed: summary.committed,
+                    rows: summary.rows,
+                    accepted: summary.accepted,
+                    rejected: summary.rejected,
+                    summary_json: serde_json::to_string(&summary).unwrap_or_default(),
+                    rejects: rejects.0.iter().map(rejected_row).collect(),
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+}
+
+fn rejected_row(reject: &Reject) -> pb::RejectedRow {
+    let original: serde_json::Map<String, serde_json::Value> =
+        reject.original.iter().map(|(c, v)| (c.clone(), serde_json::Value::String(v.clone()))).collect();
+    pb::RejectedRow {
+        row: reject.row,
+        column: reject.column.clone().unwrap_or_default(),
+        reason: reject.reason.clone(),
+        original_json: serde_json::Value::Object(original).to_string(),
+    }
+}

@@ -30,7 +30,8 @@ fn store() -> Store<MemoryEngine> {
     for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write");
-        let options = ImportOptions { kind, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
+        let options =
+            ImportOptions { kind, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
         let summary = import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
             .expect("import");
         assert_eq!(summary.rejected, 0);
@@ -290,7 +291,13 @@ fn the_feed_is_ordered_resumable_and_only_shows_committed_batches() {
     let removed =
         LISTS.lines().take(2).collect::<Vec<_>>().join("\n").replace(",2027-01-01,有效", ",2024-09-01,已移出");
     std::fs::write(&path, removed + "\n").expect("write");
-    let options = ImportOptions { kind: ImportKind::List, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
+    let options = ImportOptions {
+        kind: ImportKind::List,
+        source_dept: None,
+        only_dept: None,
+        strict: true,
+        today: date("2026-11-23"),
+    };
     import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).expect("import");
     let last = store.feed(5, 10).expect("after");
     assert_eq!(last.len(), 1, "{last:?}");

@@ -33,7 +33,8 @@ pub(crate) fn store() -> Store<MemoryEngine> {
     for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let options = ImportOptions { kind, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
+        let options =
+            ImportOptions { kind, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
         let summary =
             import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap();
         assert_eq!(summary.rejected, 0);
@@ -272,8 +273,13 @@ fn managers_and_controllers_carry_measures_where_the_scope_names_their_role() {
             self.0.push(format!("{:?}: {}", r.column, r.reason));
         }
     }
-    let options =
-        ImportOptions { kind: ImportKind::Subject, source_dept: None, only_dept: None, strict: false, today: date("2026-11-23") };
+    let options = ImportOptions {
+        kind: ImportKind::Subject,
+        source_dept: None,
+        only_dept: None,
+        strict: false,
+        today: date("2026-11-23"),
+    };
     import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Rejects(&mut rejects))
         .unwrap();
     assert_eq!(rejects.len(), 1, "an invalid manager ID number rejects the row: {rejects:?}");

@@ -33,7 +33,10 @@ impl ImportObserver for Rejects {
 
 #[tonic::async_trait]
 impl ImportService for ImportApi {
-    async fn upload(&self, request: Request<Streaming<pb::UploadChunk>>) -> Result<Response<pb::UploadResponse>, Status> {
+    async fn upload(
+        &self,
+        request: Request<Streaming<pb::UploadChunk>>,
+    ) -> Result<Response<pb::UploadResponse>, Status> {
         let caller = caller(&request)?;
         let dept = match caller.role {
             Role::Provider => caller.dept.clone(),
@@ -78,7 +81,9 @@ impl ImportService for ImportApi {
         loop {
             size += data.len() as u64;
             if size > MAX_UPLOAD_BYTES {
-                return Err(ApiError::invalid("data", format!("an upload carries at most {MAX_UPLOAD_BYTES} bytes")).into());
+                return Err(
+                    ApiError::invalid("data", format!("an upload carries at most {MAX_UPLOAD_BYTES} bytes")).into()
+                );
             }
             spool.write_all(&data).map_err(|e| ApiError::internal(&e))?;
             match chunks.message().await? {
@@ -123,7 +128,9 @@ impl ImportService for ImportApi {
                 context.audit(vec![event])?;
                 let summary = imported.map_err(|e| match e {
                     credit_core::import::ImportError::Store(store) => ApiError::internal(&store),
-                    other => ApiError::invalid("data", other.to_string().replace(&path.display().to_string(), &file_name)),
+                    other => {
+                        ApiError::invalid("data", other.to_string().replace(&path.display().to_string(), &file_name))
+                    }
                 })?;
                 // New and changed subjects become searchable now, not at the next sweep.
                 context.index.write().unwrap_or_else(|e| e.into_inner()).catch_up(&context.store)?;

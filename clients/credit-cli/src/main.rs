@@ -3,8 +3,10 @@
 //! Exit status: 0 on success, 1 when the command ran but its answer is negative or a call failed,
 //! 2 on usage errors. JSON goes to stdout, one compact object per line; messages go to stderr.
 
+mod cases;
 mod connection;
 mod id_check;
+mod import;
 mod report;
 mod watch;
 
@@ -29,6 +31,14 @@ enum Command {
     /// Signed credit reports: get one, verify one (offline with --keys), print the published keys.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Upload a department file (provider or admin key): the summary `credit-server import` prints.
+    Import(import::Args),
+    /// Credit repair: apply, accept, reject, approve, deny, show.
+    #[command(subcommand)]
+    Repair(cases::RepairCommand),
+    /// Objections against wrong records: file, accept, reject, correct, revoke, dismiss, show.
+    #[command(subcommand)]
+    Objection(cases::ObjectionCommand),
     /// Follow the change feed (regulator key): listings, removals, repairs, … as they are committed.
     Watch(watch::Args),
 }
@@ -46,6 +56,9 @@ fn main() -> ExitCode {
         Command::Id(IdCommand::Check(args)) => id_check::run(&args),
         Command::Report(command) => report::run(&command, &cli.connection),
         Command::Watch(args) => watch::run(&args, &cli.connection),
+        Command::Import(args) => import::run(&args, &cli.connection),
+        Command::Repair(command) => cases::repair(&command, &cli.connection),
+        Command::Objection(command) => cases::objection(&command, &cli.connection),
     };
     match outcome {
         Ok(code) => code,

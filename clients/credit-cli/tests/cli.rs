@@ -325,3 +325,54 @@ fn watch_follows_the_feed_and_ends_after_limit() {
         String::from_utf8_lossy(&anonymous.stderr)
     );
 }
+
+#[test]
+fn import_uploads_and_case_steps_go_through_the_service() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let regulator = std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string();
+    let keys = credit_server::auth::KeyFile::in_dir(&server.data);
+    let provider = keys
+        .create(credit_server::auth::Role::Provider, Some("市场监管局".into()), None)
+        .expect("provider key")
+        .token;
+    std::thread::sleep(std::time::Duration::from_millis(1500)); // the server picks new keys up within a second
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("penalties.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "CF_XDR_MC,CF_XDR_SHXYM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_SJLY\n\
+             阳泉市隆合餐饮管理有限公司,{COMPANY},阳市监罚〔2026〕91号,罚款,1.2,2026-10-08,阳泉市市场监督管理局,市场监管局\n\
+             阳泉市隆合餐饮管理有限公司,{COMPANY},阳税罚〔2026〕9号,罚款,0.3,2026-10-09,阳泉市税务局,市税务局\n"
+        ),
+    )
+    .expect("write");
+    let rejects = dir.path().join("rejects.csv");
+    let (file_arg, rejects_arg) = (file.to_str().expect("path"), rejects.to_str().expect("path"));
+    let args = ["import", "--endpoint", &endpoint, "--token", &provider, "--kind", "penalty", "--rejects", rejects_arg, file_arg];
+    let imported = credit(&args, None);
+    assert_eq!(imported.status.code(), Some(0), "{}", String::from_utf8_lossy(&imported.stderr));
+    let summary = &lines(&imported)[0];
+    assert_eq!((summary["accepted"].as_u64(), summary["rejected"].as_u64()), (Some(1), Some(1)), "{summary}");
+    assert_eq!(summary["rejects_file"], rejects_arg);
+    let written = std::fs::read_to_string(&rejects).expect("rejects file");
+    assert!(written.lines().nth(1).expect("one reject").contains("source_dept"), "{written}");
+    let strict = credit(&[&args[..], &["--strict"]].concat(), None);
+    assert_eq!(strict.status.code(), Some(1), "a strict upload with a bad row lands nothing");
+
+    let filed = credit(&["objection", "--endpoint", &endpoint, "--token", &provider, "file", "--record", "1", "--reason", "金额有误"], None);
+    assert_eq!(filed.status.code(), Some(0), "{}", String::from_utf8_lossy(&filed.stderr));
+    let case = lines(&filed)[0]["id"].as_u64().expect("case id").to_string();
+    let accepted = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "accept", "--case", &case], None);
+    assert_eq!(lines(&accepted)[0]["state"], "accepted");
+    let refused = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "dismiss", "--case", &case], None);
+    assert_eq!(refused.status.code(), Some(1), "dismissing is the record's department's");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PermissionDenied"));
+    let shown = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "show", "--case", &case], None);
+    let shown = &lines(&shown)[0];
+    assert_eq!((shown["state"].as_str(), shown["steps"].as_array().map(Vec::len)), (Some("accepted"), Some(2)));
+    let by_record = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "show", "--record", "1"], None);
+    assert_eq!(lines(&by_record).len(), 1);
+}

@@ -221,6 +221,54 @@ impl CreditClient {
         }
     }
 
+    /// Uploads one department file (provider or admin keys) and returns the import's summary and rejects.
+    /// Not retried: an upload is a write.
+    pub async fn upload(&self, header: proto::UploadHeader, bytes: Vec<u8>) -> Result<proto::UploadResponse, ClientError> {
+        const CHUNK: usize = 1 << 20;
+        let mut chunks: Vec<proto::UploadChunk> =
+            bytes.chunks(CHUNK).map(|c| proto::UploadChunk { header: None, data: c.to_vec() }).collect();
+        if chunks.is_empty() {
+            chunks.push(proto::UploadChunk::default());
+        }
+        chunks[0].header = Some(header);
+        let mut client = credit_proto::v1::import_service_client::ImportServiceClient::new(self.streaming.clone());
+        Ok(client.upload(self.request(tokio_stream::iter(chunks))).await?.into_inner())
+    }
+
+    /// Opens a repair case (`apply`) or an objection (`file`).
+    pub async fn open_case(&self, request: proto::OpenCaseRequest) -> Result<proto::Case, ClientError> {
+        let mut client = credit_proto::v1::case_service_client::CaseServiceClient::new(self.channel.clone());
+        Ok(client.open_case(self.request(request)).await?.into_inner())
+    }
+
+    /// Takes the next step of a case.
+    pub async fn decide_case(&self, request: proto::DecideCaseRequest) -> Result<proto::Case, ClientError> {
+        let mut client = credit_proto::v1::case_service_client::CaseServiceClient::new(self.channel.clone());
+        Ok(client.decide_case(self.request(request)).await?.into_inner())
+    }
+
+    /// A case with its steps.
+    pub async fn case(&self, case_id: u64) -> Result<proto::GetCaseResponse, ClientError> {
+        self.with_retries(|| {
+            let mut client = credit_proto::v1::case_service_client::CaseServiceClient::new(self.channel.clone());
+            let request = self.request(proto::GetCaseRequest { case_id });
+            async move { client.get_case(request).await }
+        })
+        .await
+    }
+
+    /// The cases about one record.
+    pub async fn cases_of(&self, record_id: u64) -> Result<Vec<proto::Case>, ClientError> {
+        let response = self
+            .with_retries(|| {
+                let mut client = credit_proto::v1::case_service_client::CaseServiceClient::new(self.channel.clone());
+                let request = self.request(proto::ListCasesRequest { record_id });
+                async move { client.list_cases(request).await }
+            })
+            .await?;
+        Ok(response.cases)
+    }
+
     /// Entries of the audit log (admin keys only).
     pub async fn audit_log(
         &self,

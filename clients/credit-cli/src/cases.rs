@@ -152,7 +152,8 @@ async fn take(client: &CreditClient, step: Step) -> Result<Vec<String>, ClientEr
             let shown = client.case(id).await?;
             let case = shown.case.map(|c| c.json).unwrap_or_default();
             // The case with its steps, as `credit-server repair show` prints it.
-            let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&case).unwrap_or_default();
+            let mut object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&case).unwrap_or_default();
             let steps = shown.steps_json.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
             object.insert("steps".into(), serde_json::Value::Array(steps));
             vec![serde_json::Value::Object(object).to_string()]

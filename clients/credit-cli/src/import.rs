@@ -43,16 +43,23 @@ pub fn run(args: &Args, connection: &Connection) -> Result<ExitCode> {
         strict: args.strict,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let response = runtime.block_on(async { connection.connect().await?.upload(header, bytes).await })?;
+    let response = runtime.block_on(async { anyhow::Ok(connection.connect().await?.upload(header, bytes).await?) })?;
     let mut summary: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&response.summary_json).context("the server's summary")?;
     if !response.rejects.is_empty() {
-        let path = args.rejects.clone().unwrap_or_else(|| PathBuf::from(format!("rejects-batch-{}.csv", response.batch_id)));
+        let path =
+            args.rejects.clone().unwrap_or_else(|| PathBuf::from(format!("rejects-batch-{}.csv", response.batch_id)));
         let mut out = csv::Writer::from_path(&path).with_context(|| format!("creating {}", path.display()))?;
         out.write_record(["file", "row", "column", "reason", "original"])?;
         let file = args.file.display().to_string();
         for reject in &response.rejects {
-            out.write_record([file.as_str(), &reject.row.to_string(), &reject.column, &reject.reason, &reject.original_json])?;
+            out.write_record([
+                file.as_str(),
+                &reject.row.to_string(),
+                &reject.column,
+                &reject.reason,
+                &reject.original_json,
+            ])?;
         }
         out.flush()?;
         eprintln!("import: {} rejected rows written to {}", response.rejects.len(), path.display());

@@ -332,10 +332,8 @@ fn import_uploads_and_case_steps_go_through_the_service() {
     let endpoint = server.addr.to_string();
     let regulator = std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string();
     let keys = credit_server::auth::KeyFile::in_dir(&server.data);
-    let provider = keys
-        .create(credit_server::auth::Role::Provider, Some("市场监管局".into()), None)
-        .expect("provider key")
-        .token;
+    let provider =
+        keys.create(credit_server::auth::Role::Provider, Some("市场监管局".into()), None).expect("provider key").token;
     std::thread::sleep(std::time::Duration::from_millis(1500)); // the server picks new keys up within a second
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -351,7 +349,18 @@ fn import_uploads_and_case_steps_go_through_the_service() {
     .expect("write");
     let rejects = dir.path().join("rejects.csv");
     let (file_arg, rejects_arg) = (file.to_str().expect("path"), rejects.to_str().expect("path"));
-    let args = ["import", "--endpoint", &endpoint, "--token", &provider, "--kind", "penalty", "--rejects", rejects_arg, file_arg];
+    let args = [
+        "import",
+        "--endpoint",
+        &endpoint,
+        "--token",
+        &provider,
+        "--kind",
+        "penalty",
+        "--rejects",
+        rejects_arg,
+        file_arg,
+    ];
     let imported = credit(&args, None);
     assert_eq!(imported.status.code(), Some(0), "{}", String::from_utf8_lossy(&imported.stderr));
     let summary = &lines(&imported)[0];
@@ -362,17 +371,23 @@ fn import_uploads_and_case_steps_go_through_the_service() {
     let strict = credit(&[&args[..], &["--strict"]].concat(), None);
     assert_eq!(strict.status.code(), Some(1), "a strict upload with a bad row lands nothing");
 
-    let filed = credit(&["objection", "--endpoint", &endpoint, "--token", &provider, "file", "--record", "1", "--reason", "金额有误"], None);
+    let filed = credit(
+        &["objection", "--endpoint", &endpoint, "--token", &provider, "file", "--record", "1", "--reason", "金额有误"],
+        None,
+    );
     assert_eq!(filed.status.code(), Some(0), "{}", String::from_utf8_lossy(&filed.stderr));
     let case = lines(&filed)[0]["id"].as_u64().expect("case id").to_string();
-    let accepted = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "accept", "--case", &case], None);
+    let accepted =
+        credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "accept", "--case", &case], None);
     assert_eq!(lines(&accepted)[0]["state"], "accepted");
-    let refused = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "dismiss", "--case", &case], None);
+    let refused =
+        credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "dismiss", "--case", &case], None);
     assert_eq!(refused.status.code(), Some(1), "dismissing is the record's department's");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("PermissionDenied"));
     let shown = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "show", "--case", &case], None);
     let shown = &lines(&shown)[0];
     assert_eq!((shown["state"].as_str(), shown["steps"].as_array().map(Vec::len)), (Some("accepted"), Some(2)));
-    let by_record = credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "show", "--record", "1"], None);
+    let by_record =
+        credit(&["objection", "--endpoint", &endpoint, "--token", &regulator, "show", "--record", "1"], None);
     assert_eq!(lines(&by_record).len(), 1);
 }

@@ -223,7 +223,11 @@ impl CreditClient {
 
     /// Uploads one department file (provider or admin keys) and returns the import's summary and rejects.
     /// Not retried: an upload is a write.
-    pub async fn upload(&self, header: proto::UploadHeader, bytes: Vec<u8>) -> Result<proto::UploadResponse, ClientError> {
+    pub async fn upload(
+        &self,
+        header: proto::UploadHeader,
+        bytes: Vec<u8>,
+    ) -> Result<proto::UploadResponse, ClientError> {
         const CHUNK: usize = 1 << 20;
         let mut chunks: Vec<proto::UploadChunk> =
             bytes.chunks(CHUNK).map(|c| proto::UploadChunk { header: None, data: c.to_vec() }).collect();

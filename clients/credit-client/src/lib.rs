@@ -144,6 +144,43 @@ impl CreditClient {
         Ok(response.results)
     }
 
+    /// A subject and the records the view shows (public without a key; regulators may state a purpose).
+    pub async fn get_subject(&self, request: proto::GetSubjectRequest) -> Result<proto::GetSubjectResponse, ClientError> {
+        self.with_retries(|| {
+            let mut client = credit_proto::v1::subject_service_client::SubjectServiceClient::new(self.channel.clone());
+            let request = self.request(request.clone());
+            async move { client.get_subject(request).await }
+        })
+        .await
+    }
+
+    /// Subjects by name (any script, pinyin, initials), code or its prefix, ID number, document number.
+    pub async fn search(&self, request: proto::SearchRequest) -> Result<proto::SearchResponse, ClientError> {
+        self.with_retries(|| {
+            let mut client = credit_proto::v1::search_service_client::SearchServiceClient::new(self.channel.clone());
+            let request = self.request(request.clone());
+            async move { client.search(request).await }
+        })
+        .await
+    }
+
+    /// A joint check (regulator keys): the verdict and the measures for one approval item. The check is
+    /// recorded (its `check_id` is what feedback cites), so it is not retried.
+    pub async fn check(&self, request: proto::CheckRequest) -> Result<proto::CheckResult, ClientError> {
+        let mut client = credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(self.channel.clone());
+        let response = client.check(self.request(request)).await?.into_inner();
+        response.result.ok_or_else(|| ClientError::Call(tonic::Status::internal("a check response without a result")))
+    }
+
+    /// What the department did about a measure of a recorded check.
+    pub async fn submit_feedback(
+        &self,
+        request: proto::SubmitFeedbackRequest,
+    ) -> Result<proto::SubmitFeedbackResponse, ClientError> {
+        let mut client = credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(self.channel.clone());
+        Ok(client.submit_feedback(self.request(request)).await?.into_inner())
+    }
+
     /// A signed credit report; verify it with [`verify_report`] and [`CreditClient::verifying_keys`].
     pub async fn report(&self, request: proto::GetReportRequest) -> Result<proto::GetReportResponse, ClientError> {
         self.with_retries(|| {

@@ -14,14 +14,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let query = args.next().unwrap_or_else(|| "隆合餐饮".into());
     let client = CreditClient::connect(ClientConfig::new(endpoint)).await?;
 
-    let found = client.search(proto::SearchRequest { query: query.clone(), page_size: 5, ..Default::default() }).await?;
+    let found =
+        client.search(proto::SearchRequest { query: query.clone(), page_size: 5, ..Default::default() }).await?;
     let Some(best) = found.hits.first() else {
         println!("nothing found for {query:?}");
         return Ok(());
     };
     println!("best hit: {} {} (score {:.2})", best.code, best.name, best.score);
 
-    let subject = client.get_subject(proto::GetSubjectRequest { identifier: best.code.clone(), ..Default::default() }).await?;
+    let subject =
+        client.get_subject(proto::GetSubjectRequest { identifier: best.code.clone(), ..Default::default() }).await?;
     for record in &subject.records {
         println!("  {} {} {}", record.category, record.document_number, record.decision_date);
     }

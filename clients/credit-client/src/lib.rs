@@ -145,7 +145,10 @@ impl CreditClient {
     }
 
     /// A subject and the records the view shows (public without a key; regulators may state a purpose).
-    pub async fn get_subject(&self, request: proto::GetSubjectRequest) -> Result<proto::GetSubjectResponse, ClientError> {
+    pub async fn get_subject(
+        &self,
+        request: proto::GetSubjectRequest,
+    ) -> Result<proto::GetSubjectResponse, ClientError> {
         self.with_retries(|| {
             let mut client = credit_proto::v1::subject_service_client::SubjectServiceClient::new(self.channel.clone());
             let request = self.request(request.clone());
@@ -167,7 +170,8 @@ impl CreditClient {
     /// A joint check (regulator keys): the verdict and the measures for one approval item. The check is
     /// recorded (its `check_id` is what feedback cites), so it is not retried.
     pub async fn check(&self, request: proto::CheckRequest) -> Result<proto::CheckResult, ClientError> {
-        let mut client = credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(self.channel.clone());
+        let mut client =
+            credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(self.channel.clone());
         let response = client.check(self.request(request)).await?.into_inner();
         response.result.ok_or_else(|| ClientError::Call(tonic::Status::internal("a check response without a result")))
     }
@@ -177,7 +181,8 @@ impl CreditClient {
         &self,
         request: proto::SubmitFeedbackRequest,
     ) -> Result<proto::SubmitFeedbackResponse, ClientError> {
-        let mut client = credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(self.channel.clone());
+        let mut client =
+            credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(self.channel.clone());
         Ok(client.submit_feedback(self.request(request)).await?.into_inner())
     }
 

@@ -192,7 +192,9 @@ fn hit(h: Hit) -> pb::CheckHit {
 }
 
 pub fn check_result(r: CheckResult) -> pb::CheckResult {
+    let json = serde_json::to_string(&r).unwrap_or_default();
     pb::CheckResult {
+        json,
         check_id: r.check_id,
         identifier: r.identifier,
         item: r.item,
@@ -225,7 +227,9 @@ pub fn check_result(r: CheckResult) -> pb::CheckResult {
 }
 
 pub fn feedback(f: Feedback) -> pb::SubmitFeedbackResponse {
+    let json = serde_json::to_string(&f).unwrap_or_default();
     pb::SubmitFeedbackResponse {
+        json,
         check_id: f.check_id,
         sequence: f.sequence,
         measure_id: f.measure_id,

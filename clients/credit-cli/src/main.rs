@@ -4,6 +4,7 @@
 //! 2 on usage errors. JSON goes to stdout, one compact object per line; messages go to stderr.
 
 mod cases;
+mod check;
 mod connection;
 mod id_check;
 mod import;
@@ -31,6 +32,10 @@ enum Command {
     /// Signed credit reports: get one, verify one (offline with --keys), print the published keys.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Joint check (regulator key): the verdict and the measures for an approval item.
+    Check(check::CheckArgs),
+    /// Report what was done about a measure of a recorded check.
+    Feedback(check::FeedbackArgs),
     /// Upload a department file (provider or admin key): the summary `credit-server import` prints.
     Import(import::Args),
     /// Credit repair: apply, accept, reject, approve, deny, show.
@@ -57,6 +62,8 @@ fn main() -> ExitCode {
         Command::Report(command) => report::run(&command, &cli.connection),
         Command::Watch(args) => watch::run(&args, &cli.connection),
         Command::Import(args) => import::run(&args, &cli.connection),
+        Command::Check(args) => check::check(&args, &cli.connection),
+        Command::Feedback(args) => check::feedback(&args, &cli.connection),
         Command::Repair(command) => cases::repair(&command, &cli.connection),
         Command::Objection(command) => cases::objection(&command, &cli.connection),
     };

@@ -397,7 +397,19 @@ fn check_and_feedback_print_what_the_embedded_commands_print() {
     let server = demo_server();
     let endpoint = server.addr.to_string();
     let token = std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string();
-    let args = ["check", "--endpoint", &endpoint, "--token", &token, "--item", "GOV_PROCUREMENT", "--department", "市财政局", "--json", COMPANY];
+    let args = [
+        "check",
+        "--endpoint",
+        &endpoint,
+        "--token",
+        &token,
+        "--item",
+        "GOV_PROCUREMENT",
+        "--department",
+        "市财政局",
+        "--json",
+        COMPANY,
+    ];
     let checked = credit(&args, None);
     assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stderr));
     let result = &lines(&checked)[0];
@@ -408,13 +420,28 @@ fn check_and_feedback_print_what_the_embedded_commands_print() {
     // The core CheckResult's JSON, as `credit-server check --json` writes it: keys of the library type.
     assert!(result["hits"][0]["listed_subject"].is_object() && result["checked_at"].is_string(), "{result}");
 
-    let args = ["feedback", "--endpoint", &endpoint, "--token", &token, "--check-id", &check_id, "--measure", &measure, "--outcome", "applied", "--department", "市财政局"];
+    let args = [
+        "feedback",
+        "--endpoint",
+        &endpoint,
+        "--token",
+        &token,
+        "--check-id",
+        &check_id,
+        "--measure",
+        &measure,
+        "--outcome",
+        "applied",
+        "--department",
+        "市财政局",
+    ];
     let fed = credit(&args, None);
     assert_eq!(fed.status.code(), Some(0), "{}", String::from_utf8_lossy(&fed.stderr));
     let stored = &lines(&fed)[0];
     assert_eq!((stored["check_id"].as_u64(), stored["outcome"].as_str()), (check_id.parse().ok(), Some("applied")));
 
-    let text = credit(&["check", "--endpoint", &endpoint, "--token", &token, "--item", "GOV_PROCUREMENT", COMPANY], None);
+    let text =
+        credit(&["check", "--endpoint", &endpoint, "--token", &token, "--item", "GOV_PROCUREMENT", COMPANY], None);
     assert!(String::from_utf8_lossy(&text.stdout).contains("BLOCK"));
     let anonymous = credit(&["check", "--endpoint", &endpoint, "--item", "GOV_PROCUREMENT", COMPANY], None);
     assert_eq!(anonymous.status.code(), Some(1));

@@ -267,7 +267,9 @@ pub fn statistics(s: CheckStats) -> pb::GetStatisticsResponse {
 }
 
 pub fn search_hit(h: credit_core::search::SearchHit) -> pb::SearchHit {
+    let json = serde_json::to_string(&h).unwrap_or_default();
     pb::SearchHit {
+        json,
         code: h.code.unwrap_or_default(),
         name: h.name,
         subject_type: h.subject_type.to_string(),

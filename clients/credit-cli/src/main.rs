@@ -9,6 +9,7 @@ mod connection;
 mod id_check;
 mod import;
 mod report;
+mod search;
 mod watch;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     /// Signed credit reports: get one, verify one (offline with --keys), print the published keys.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Search subjects by name (any script, pinyin, initials), code or its prefix, ID number, document number.
+    Search(search::Args),
     /// Joint check (regulator key): the verdict and the measures for an approval item.
     Check(check::CheckArgs),
     /// Report what was done about a measure of a recorded check.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args, &cli.connection),
         Command::Import(args) => import::run(&args, &cli.connection),
         Command::Check(args) => check::check(&args, &cli.connection),
+        Command::Search(args) => search::run(&args, &cli.connection),
         Command::Feedback(args) => check::feedback(&args, &cli.connection),
         Command::Repair(command) => cases::repair(&command, &cli.connection),
         Command::Objection(command) => cases::objection(&command, &cli.connection),

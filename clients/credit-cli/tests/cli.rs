@@ -446,3 +446,19 @@ fn check_and_feedback_print_what_the_embedded_commands_print() {
     let anonymous = credit(&["check", "--endpoint", &endpoint, "--item", "GOV_PROCUREMENT", COMPANY], None);
     assert_eq!(anonymous.status.code(), Some(1));
 }
+
+#[test]
+fn search_prints_what_the_embedded_search_prints() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let found = credit(&["search", "--endpoint", &endpoint, "--json", "--limit", "3", "隆合餐饮"], None);
+    assert_eq!(found.status.code(), Some(0), "{}", String::from_utf8_lossy(&found.stderr));
+    let hits = lines(&found);
+    assert!(!hits.is_empty() && hits.len() <= 3);
+    assert_eq!(hits[0]["code"], COMPANY);
+    for key in ["code", "name", "type", "score", "subject_id", "highlight", "cursor"] {
+        assert!(hits[0].get(key).is_some(), "{key} missing: {}", hits[0]);
+    }
+    let text = credit(&["search", "--endpoint", &endpoint, "longhe"], None);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(COMPANY), "pinyin finds it");
+}

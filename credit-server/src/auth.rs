@@ -102,6 +102,19 @@ pub struct KeyChange {
     pub key: KeyEntry,
 }
 
+impl KeyChange {
+    /// The audit log's entry for this change, made by `actor`.
+    pub fn event(&self, actor: credit_core::audit::Actor) -> credit_core::audit::AuditEvent {
+        let mut event = credit_core::audit::AuditEvent::new(actor, self.operation)
+            .detail("api_key", &self.key.id)
+            .detail("role", self.key.role.as_str());
+        if let Some(dept) = &self.key.dept {
+            event = event.detail("dept", dept);
+        }
+        event
+    }
+}
+
 /// One key as stored: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEntry {

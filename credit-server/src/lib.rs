@@ -346,7 +346,9 @@ async fn housekeeping(
             let Some(changes) = ring.reload_changes()? else {
                 return Ok(false);
             };
-            let events = changes.into_iter().map(|change| key_event(&change)).collect();
+            // Made with `credit-server keys` while the server ran (the command cannot open the store
+            // then, so the server writes the change down when it picks it up).
+            let events = changes.iter().map(|change| change.event(credit_core::audit::Actor::console(None))).collect();
             store.audit().append_all(events).map_err(|e| ServeError::Audit(e.to_string()))?;
             Ok(true)
         })
@@ -361,18 +363,6 @@ async fn housekeeping(
             limits.forget_idle();
         }
     }
-}
-
-/// A key created or revoked with `credit-server keys` while the server ran (the command cannot open the
-/// store then, so the server writes it down when it picks the change up).
-fn key_event(change: &auth::KeyChange) -> credit_core::audit::AuditEvent {
-    let mut event = credit_core::audit::AuditEvent::new(credit_core::audit::Actor::console(None), change.operation)
-        .detail("api_key", &change.key.id)
-        .detail("role", change.key.role.as_str());
-    if let Some(dept) = &change.key.dept {
-        event = event.detail("dept", dept);
-    }
-    event
 }
 
 /// Writes the feed events of windows and planned removals that ended, then brings the search index's

@@ -137,6 +137,29 @@ impl AuditEvent {
         event
     }
 
+    /// An import of `files` (joined for the log) and what it landed.
+    pub fn import(
+        actor: Actor,
+        kind: &str,
+        files: &str,
+        source_dept: Option<&str>,
+        outcome: &Result<crate::import::ImportSummary, crate::import::ImportError>,
+    ) -> AuditEvent {
+        let mut event = AuditEvent::new(actor, "import").detail("kind", kind).detail("files", files).result_of(outcome);
+        if let Some(dept) = source_dept {
+            event = event.detail("source_dept", dept);
+        }
+        if let Ok(summary) = outcome {
+            event = event
+                .detail("batch", summary.batch_id)
+                .detail("rows", summary.rows)
+                .detail("accepted", summary.accepted)
+                .detail("rejected", summary.rejected)
+                .detail("committed", summary.committed);
+        }
+        event
+    }
+
     /// The result of `outcome`: `ok`, or its error's message.
     pub fn result_of<T, E: std::fmt::Display>(mut self, outcome: &Result<T, E>) -> AuditEvent {
         self.result = match outcome {

@@ -97,6 +97,17 @@ impl Action {
         Action::Dismiss,
     ];
 
+    /// The steps that decide an open case (all but opening one).
+    pub const DECISIONS: [Action; 7] = [
+        Action::Accept,
+        Action::Reject,
+        Action::Approve,
+        Action::Deny,
+        Action::Correct,
+        Action::Revoke,
+        Action::Dismiss,
+    ];
+
     pub fn parse(value: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.as_str() == value)
     }

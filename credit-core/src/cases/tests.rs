@@ -365,15 +365,7 @@ fn every_transition_from_every_state_is_taken_or_refused_naming_the_state() {
         correction: (action == Action::Correct).then(|| serde_json::json!({"document_number": "更正〔2025〕1号"})),
         ..decision(action, "2025-06-02")
     };
-    let actions = [
-        Action::Accept,
-        Action::Reject,
-        Action::Approve,
-        Action::Deny,
-        Action::Correct,
-        Action::Revoke,
-        Action::Dismiss,
-    ];
+    let actions = Action::DECISIONS;
     let states = |kind: CaseKind| match kind {
         Repair => vec![Applied, Accepted, Rejected, Approved, Denied],
         Objection => vec![Applied, Accepted, Rejected, Corrected, Revoked, Dismissed],

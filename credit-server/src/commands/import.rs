@@ -92,21 +92,14 @@ pub fn run(args: &Args) -> Result<i32> {
     };
     let imported =
         import_files(&store, &args.files, &options, ImportTables::builtin(), Codebook::builtin(), &mut observer);
-    let mut event = credit_core::audit::AuditEvent::new(super::console_actor(None), "import")
-        .detail("kind", &args.kind)
-        .detail("files", args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "))
-        .result_of(&imported);
-    if let Some(dept) = &args.source_dept {
-        event = event.detail("source_dept", dept);
-    }
-    if let Ok(summary) = &imported {
-        event = event
-            .detail("batch", summary.batch_id)
-            .detail("rows", summary.rows)
-            .detail("accepted", summary.accepted)
-            .detail("rejected", summary.rejected)
-            .detail("committed", summary.committed);
-    }
+    let files = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let event = credit_core::audit::AuditEvent::import(
+        super::console_actor(None),
+        &args.kind,
+        &files,
+        args.source_dept.as_deref(),
+        &imported,
+    );
     super::audit(&store, &args.data_dir, vec![event])?;
     let summary = imported?;
     if let Some(bar) = &observer.bar {

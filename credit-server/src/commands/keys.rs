@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use credit_core::audit::AuditEvent;
-use credit_server::auth::{KeyFile, Role};
+use credit_server::auth::{KeyChange, KeyFile, Role};
 
 #[derive(Debug, clap::Args)]
 pub struct KeysCommand {
@@ -45,13 +45,8 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
     match &command.action {
         KeysAction::Create { role, dept, label } => {
             let key = file.create(*role, dept.clone(), label.clone()).context("creating the key")?;
-            let mut event = AuditEvent::new(super::console_actor(None), "api_key.create")
-                .detail("api_key", &key.entry.id)
-                .detail("role", role.as_str());
-            if let Some(dept) = dept {
-                event = event.detail("dept", dept);
-            }
-            audit_if_idle(&data_dir, event);
+            let change = KeyChange { operation: "api_key.create", key: key.entry.clone() };
+            audit_if_idle(&data_dir, change.event(super::console_actor(None)));
             eprintln!("keys: the token is shown only now; store it safely");
             super::print_json(&key)?;
         }
@@ -62,10 +57,8 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
         }
         KeysAction::Revoke { id } => {
             let entry = file.revoke(id)?;
-            let event = AuditEvent::new(super::console_actor(None), "api_key.revoke")
-                .detail("api_key", &entry.id)
-                .detail("role", entry.role.as_str());
-            audit_if_idle(&data_dir, event);
+            let change = KeyChange { operation: "api_key.revoke", key: entry.clone() };
+            audit_if_idle(&data_dir, change.event(super::console_actor(None)));
             super::print_json(&entry)?;
         }
     }

@@ -40,14 +40,7 @@ fn key_error(error: KeyError) -> ApiError {
 /// Picks the change up at once (rather than at the next reload) and writes it down as `caller`'s.
 fn reload_and_audit(context: &Context, caller: &Caller) -> Result<(), ApiError> {
     let changes = context.keys.reload_changes().map_err(key_error)?.unwrap_or_default();
-    let events = changes
-        .into_iter()
-        .map(|change| {
-            AuditEvent::new(actor(caller), change.operation)
-                .detail("api_key", &change.key.id)
-                .detail("role", change.key.role.as_str())
-        })
-        .collect();
+    let events = changes.iter().map(|change| change.event(actor(caller))).collect();
     context.audit(events)
 }
 

@@ -95,16 +95,7 @@ impl CaseService for CaseApi {
         let caller = caller(&request)?;
         require_key(&caller, "DecideCase")?;
         let message = request.into_inner();
-        let decisions = [
-            Action::Accept,
-            Action::Reject,
-            Action::Approve,
-            Action::Deny,
-            Action::Correct,
-            Action::Revoke,
-            Action::Dismiss,
-        ];
-        let action = action("action", &message.action, &decisions)?;
+        let action = action("action", &message.action, &Action::DECISIONS)?;
         let on = day("on", &message.on)?;
         let effective = parse_date("effective", &message.effective)?;
         let correction = match (action, message.correction_json.trim()) {

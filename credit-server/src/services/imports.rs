@@ -113,18 +113,7 @@ impl ImportService for ImportApi {
                     Codebook::builtin(),
                     &mut rejects,
                 );
-                let mut event = AuditEvent::new(actor(&caller), "import")
-                    .detail("kind", options.kind.as_str())
-                    .detail("files", &file_name)
-                    .result_of(&imported);
-                if let Ok(summary) = &imported {
-                    event = event
-                        .detail("batch", summary.batch_id)
-                        .detail("rows", summary.rows)
-                        .detail("accepted", summary.accepted)
-                        .detail("rejected", summary.rejected)
-                        .detail("committed", summary.committed);
-                }
+                let event = AuditEvent::import(actor(&caller), options.kind.as_str(), &file_name, None, &imported);
                 context.audit(vec![event])?;
                 let summary = imported.map_err(|e| match e {
                     credit_core::import::ImportError::Store(store) => ApiError::internal(&store),

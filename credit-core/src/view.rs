@@ -2,13 +2,19 @@
 //! from the stored data on every read, so nothing masked is ever stored twice.
 
 use chrono::NaiveDate;
+use serde::Serialize;
 
-use crate::disclosure::{DisclosureRules, Tier};
-use crate::model::{IdentifierKind, RecordCategory, RecordVersion, Subject, SubjectType, UsageScope};
+use crate::disclosure::{Disclosure, DisclosureRules, Tier};
+use crate::engine::Engine;
+use crate::model::{
+    IdentifierKind, RecordCategory, RecordId, RecordVersion, Subject, SubjectType, SubjectVersion, UsageScope,
+};
 use crate::privacy::{mask_id_number, mask_name};
+use crate::store::{RecordView, Store, StoreError};
 
 /// The audience of a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum View {
     /// Anyone: masked ID numbers and protected names, no personal contact data, no penalties against
     /// natural persons, no share-only records.
@@ -117,6 +123,91 @@ pub fn record(subject: &Subject, record: &RecordVersion, audience: &Audience<'_>
 /// ties by record id, newest first.
 pub fn newest_decision_first(a: &RecordVersion, b: &RecordVersion) -> std::cmp::Ordering {
     b.content.decision_date.cmp(&a.content.decision_date).then_with(|| b.record.cmp(&a.record))
+}
+
+/// A subject and its records as one audience sees them on one day: the object `credit-server get` prints
+/// and `GetSubject` carries as JSON, built in one place so the embedded command and the service agree.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectPage {
+    pub view: View,
+    pub as_of: NaiveDate,
+    /// The subject as the view shows it.
+    pub subject: Subject,
+    /// Whether anything of the subject was masked or left out.
+    pub masked: bool,
+    /// Newest decision first.
+    pub records: Vec<ShownRecord>,
+    /// Regulator view, on request: every version of the subject, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_history: Option<Vec<SubjectVersion>>,
+    /// Regulator view, on request: every version of each shown record, record by record, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_history: Option<Vec<RecordVersion>>,
+}
+
+/// One record of a [`SubjectPage`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownRecord {
+    pub id: RecordId,
+    pub category: RecordCategory,
+    pub versions: u32,
+    /// The current version as the view shows it.
+    pub current: RecordVersion,
+    /// Regulator view: the record's tier and window under the disclosure rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<Disclosure>,
+    /// Regulator view: whether the public sees the record on `as_of`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
+}
+
+impl SubjectPage {
+    /// The page of `subject` (as stored) with those of `records` the audience sees, newest decision first.
+    pub fn new(subject: &Subject, records: Vec<RecordView>, audience: &Audience<'_>) -> SubjectPage {
+        let (shown_subject, masked) = self::subject(subject, audience.view);
+        SubjectPage {
+            view: audience.view,
+            as_of: audience.as_of,
+            subject: shown_subject,
+            masked,
+            records: shown_records(subject, records, audience),
+            subject_history: None,
+            record_history: None,
+        }
+    }
+
+    /// Adds every version of the subject and of each shown record, as stored (for the regulator view).
+    pub fn add_history<E: Engine>(&mut self, store: &Store<E>) -> Result<(), StoreError> {
+        let mut versions = Vec::new();
+        for r in &self.records {
+            versions.extend(store.record_history(r.id)?);
+        }
+        self.subject_history = Some(store.subject_history(self.subject.id)?);
+        self.record_history = Some(versions);
+        Ok(())
+    }
+}
+
+/// Those of `records` the audience sees, as it sees them, newest decision first; for regulators each
+/// with its disclosure window and whether the public sees it that day.
+pub fn shown_records(subject: &Subject, records: Vec<RecordView>, audience: &Audience<'_>) -> Vec<ShownRecord> {
+    let public = Audience::new(View::Public, audience.as_of, audience.rules);
+    let mut shown: Vec<ShownRecord> = records
+        .into_iter()
+        .filter_map(|r| {
+            let current = self::record(subject, &r.current, audience)?;
+            let (disclosure, public) = match audience.view {
+                View::Regulator => (
+                    Some(audience.rules.disclosure(&r.current.content)),
+                    Some(shows_record(subject, &r.current, &public)),
+                ),
+                View::Public => (None, None),
+            };
+            Some(ShownRecord { id: r.id, category: r.category, versions: r.versions, current, disclosure, public })
+        })
+        .collect();
+    shown.sort_by(|a, b| newest_decision_first(&a.current, &b.current));
+    shown
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use credit_core::checks::{self, CheckResult, CheckStats, Feedback, Hit, Link, NamedSubject};
 use credit_core::model::{self, RecordDetails, RecordVersion, Subject, SubjectVersion};
+use credit_core::view::{SubjectPage, View};
 use credit_proto::v1 as pb;
 use serde::Serialize;
 
@@ -77,6 +78,22 @@ pub fn subject_version(v: SubjectVersion, masked: bool) -> pb::SubjectVersion {
         source_dept: v.source_dept.unwrap_or_default(),
         hash: v.hash,
         subject: Some(subject(v.subject, masked)),
+    }
+}
+
+/// The page as `GetSubject` answers it, carrying the page's JSON as `credit-server get` prints it.
+pub fn subject_page(subject_id: u64, page: &SubjectPage) -> pb::GetSubjectResponse {
+    let view = match page.view {
+        View::Regulator => pb::View::Regulator,
+        View::Public => pb::View::Public,
+    };
+    pb::GetSubjectResponse {
+        subject: Some(subject(page.subject.clone(), page.masked)),
+        records: page.records.iter().map(|r| record(subject_id, r.current.clone())).collect(),
+        history: page.subject_history.iter().flatten().map(|v| subject_version(v.clone(), false)).collect(),
+        view: view.into(),
+        json: serde_json::to_string(page).unwrap_or_default(),
+        record_history: page.record_history.iter().flatten().map(|v| record(subject_id, v.clone())).collect(),
     }
 }
 

@@ -110,8 +110,7 @@ pub fn objection(command: &ObjectionCommand, connection: &Connection) -> Result<
 }
 
 fn run(step: Step, connection: &Connection) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    crate::connection::block_on(async {
         let client = connection.connect().await?;
         match take(&client, step).await {
             Ok(lines) => {

@@ -53,8 +53,7 @@ pub struct FeedbackArgs {
 
 /// Exit 0 when every identifier was answered, 1 when a call failed.
 pub fn check(args: &CheckArgs, connection: &Connection) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    crate::connection::block_on(async {
         let client = connection.connect().await?;
         let mut code = ExitCode::SUCCESS;
         for identifier in &args.identifiers {
@@ -90,8 +89,7 @@ pub fn check(args: &CheckArgs, connection: &Connection) -> Result<ExitCode> {
 }
 
 pub fn feedback(args: &FeedbackArgs, connection: &Connection) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    crate::connection::block_on(async {
         let request = proto::SubmitFeedbackRequest {
             check_id: args.check_id,
             measure_id: args.measure.clone(),

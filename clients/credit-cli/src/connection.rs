@@ -22,3 +22,10 @@ impl Connection {
         Ok(CreditClient::connect(config).await?)
     }
 }
+
+/// Runs one subcommand's calls on a runtime of its own: the tool makes a few calls and exits.
+pub fn block_on<F: std::future::Future<Output = Result<std::process::ExitCode>>>(
+    calls: F,
+) -> Result<std::process::ExitCode> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(calls)
+}

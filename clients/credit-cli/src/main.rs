@@ -8,8 +8,10 @@ mod check;
 mod connection;
 mod id_check;
 mod import;
+mod keys;
 mod report;
 mod search;
+mod subject;
 mod watch;
 
 use std::process::ExitCode;
@@ -33,6 +35,13 @@ enum Command {
     /// Signed credit reports: get one, verify one (offline with --keys), print the published keys.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// A subject and the records the view shows (public by default; regulator view with a regulator key).
+    Get(subject::GetArgs),
+    /// Every version of a subject and of its records (regulator key): who delivered what, when.
+    History(subject::HistoryArgs),
+    /// API keys (admin key): create, list, revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Search subjects by name (any script, pinyin, initials), code or its prefix, ID number, document number.
     Search(search::Args),
     /// Joint check (regulator key): the verdict and the measures for an approval item.
@@ -66,6 +75,9 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args, &cli.connection),
         Command::Import(args) => import::run(&args, &cli.connection),
         Command::Check(args) => check::check(&args, &cli.connection),
+        Command::Get(args) => subject::get(&args, &cli.connection),
+        Command::History(args) => subject::history(&args, &cli.connection),
+        Command::Keys(command) => keys::run(&command, &cli.connection),
         Command::Search(args) => search::run(&args, &cli.connection),
         Command::Feedback(args) => check::feedback(&args, &cli.connection),
         Command::Repair(command) => cases::repair(&command, &cli.connection),

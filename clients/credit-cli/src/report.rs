@@ -47,8 +47,7 @@ pub enum ReportCommand {
 }
 
 pub fn run(command: &ReportCommand, connection: &Connection) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    crate::connection::block_on(async {
         match command {
             ReportCommand::Get { identifier, out, view, purpose } => {
                 let client = connection.connect().await?;

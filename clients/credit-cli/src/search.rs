@@ -35,8 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, connection: &Connection) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    crate::connection::block_on(async {
         let request = proto::SearchRequest {
             query: args.query.join(" "),
             page_size: args.limit,

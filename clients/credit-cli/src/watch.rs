@@ -22,8 +22,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, connection: &Connection) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    crate::connection::block_on(async {
         let client = connection.connect().await?;
         let mut follower = client.follow_feed(args.from);
         let mut printed = 0u64;

@@ -462,3 +462,226 @@ fn search_prints_what_the_embedded_search_prints() {
     let text = credit(&["search", "--endpoint", &endpoint, "longhe"], None);
     assert!(String::from_utf8_lossy(&text.stdout).contains(COMPANY), "pinyin finds it");
 }
+
+fn token(server: &DemoServer) -> String {
+    std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string()
+}
+
+/// A key of `role` made in the server's keys file, in force once the server has reloaded it.
+fn key_of(server: &DemoServer, role: credit_server::auth::Role, dept: Option<&str>) -> String {
+    let keys = credit_server::auth::KeyFile::in_dir(&server.data);
+    let token = keys.create(role, dept.map(str::to_string), None).expect("key").token;
+    std::thread::sleep(std::time::Duration::from_millis(1500)); // the server picks new keys up within a second
+    token
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn get_prints_the_view_the_caller_may_see() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let regulator = token(&server);
+
+    let public = credit(&["get", "--endpoint", &endpoint, "--json", COMPANY], None);
+    assert_eq!(public.status.code(), Some(0), "{}", stderr(&public));
+    let page = &lines(&public)[0];
+    for key in ["view", "as_of", "subject", "masked", "records"] {
+        assert!(page.get(key).is_some(), "{key} missing: {page}");
+    }
+    assert_eq!(page["view"], "public");
+    assert_eq!(page["subject"]["identifiers"][0]["value"], COMPANY);
+    let records = page["records"].as_array().expect("records");
+    assert!(!records.is_empty(), "the demo company has public records");
+    assert!(records.iter().all(|r| r["current"]["content"].is_object() && r.get("disclosure").is_none()));
+
+    // A person in the public view: masked ID number, no address.
+    let person = credit(&["get", "--endpoint", &endpoint, "--json", PERSON], None);
+    let person = &lines(&person)[0];
+    assert_eq!(person["masked"], true);
+    let shown = person["subject"]["identifiers"][0]["value"].as_str().expect("masked id");
+    assert!(shown.contains('*') && shown != PERSON, "{shown}");
+    assert!(person["subject"].get("address").is_none_or(Value::is_null), "{person}");
+
+    // The regulator view of a person needs a purpose, then shows everything with each record's window.
+    let args = ["get", "--endpoint", &endpoint, "--token", &regulator, "--view", "regulator", "--json", PERSON];
+    let refused = credit(&args, None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("purpose"), "{}", stderr(&refused));
+    let full = credit(&[&args[..], &["--purpose", "行政许可审查"]].concat(), None);
+    assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
+    let full = &lines(&full)[0];
+    assert_eq!((full["view"].as_str(), full["masked"].as_bool()), (Some("regulator"), Some(false)));
+    assert_eq!(full["subject"]["identifiers"][0]["value"], PERSON);
+    assert!(full["records"].as_array().expect("records").iter().all(|r| r["disclosure"].is_object()));
+
+    // The public may not ask for the regulator view; unknown subjects are NotFound.
+    let anonymous = credit(&["get", "--endpoint", &endpoint, "--view", "regulator", COMPANY], None);
+    assert_eq!(anonymous.status.code(), Some(1));
+    let unknown = credit(&["get", "--endpoint", &endpoint, "91110000600037341L"], None);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("NotFound"), "{}", stderr(&unknown));
+
+    let text = credit(&["get", "--endpoint", &endpoint, COMPANY], None);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.starts_with(COMPANY) && text.contains("records: "), "{text}");
+    assert_eq!(
+        credit(&["get", "--endpoint", &endpoint, "--as-of", "2026-13-01", COMPANY], None).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn history_lists_every_version_of_the_subject_and_its_records() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let regulator = token(&server);
+
+    let out = credit(&["history", "--endpoint", &endpoint, "--token", &regulator, "--json", COMPANY], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = &lines(&out)[0];
+    assert_eq!(page["view"], "regulator");
+    let subject_versions = page["subject_history"].as_array().expect("subject history");
+    assert!(!subject_versions.is_empty());
+    assert_eq!(subject_versions[0]["version"], 1);
+    let versions: u64 =
+        page["records"].as_array().expect("records").iter().map(|r| r["versions"].as_u64().unwrap_or(0)).sum();
+    let history = page["record_history"].as_array().expect("record history");
+    assert_eq!(history.len() as u64, versions, "every version of every record shown");
+    assert!(history.iter().all(|v| v["hash"].is_string() && v["recorded_at"].is_string()), "{page}");
+
+    let text = credit(&["history", "--endpoint", &endpoint, "--token", &regulator, COMPANY], None);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("subject versions: ") && text.contains("  v1 "), "{text}");
+
+    let anonymous = credit(&["history", "--endpoint", &endpoint, COMPANY], None);
+    assert_eq!(anonymous.status.code(), Some(1), "history is the regulator's");
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked_by_an_admin() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let admin = key_of(&server, credit_server::auth::Role::Admin, None);
+    let keys =
+        |args: &[&str]| credit(&[&["keys", "--endpoint", &endpoint, "--token", &admin][..], args].concat(), None);
+
+    let created = keys(&["create", "--role", "regulator", "--label", "审批系统", "--json"]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let key = &lines(&created)[0];
+    let (id, new_token) = (key["id"].as_str().expect("id"), key["token"].as_str().expect("token"));
+    assert_eq!((key["role"].as_str(), key["label"].as_str()), (Some("regulator"), Some("审批系统")));
+    assert!(key["hash"].is_string() && key.get("revoked_at").is_none(), "{key}");
+
+    // In force at once: the new regulator key follows the feed.
+    let watch = ["watch", "--endpoint", &endpoint, "--token", new_token, "--limit", "1", "--json"];
+    assert_eq!(credit(&watch, None).status.code(), Some(0));
+
+    let listed = keys(&["list", "--json"]);
+    let listed = lines(&listed);
+    let entry = listed.iter().find(|k| k["id"] == id).expect("the new key is listed");
+    assert!(entry.get("token").is_none(), "a listing never shows a token: {entry}");
+
+    let revoked = keys(&["revoke", id, "--json"]);
+    assert_eq!(revoked.status.code(), Some(0), "{}", stderr(&revoked));
+    assert!(lines(&revoked)[0]["revoked_at"].is_string());
+    let refused = credit(&watch, None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("Unauthenticated"), "{}", stderr(&refused));
+
+    let text = keys(&["list"]);
+    assert!(String::from_utf8_lossy(&text.stdout).lines().any(|l| l.starts_with(id) && l.contains("revoked")));
+    let no_dept = keys(&["create", "--role", "provider"]);
+    assert_eq!(no_dept.status.code(), Some(1));
+    assert!(stderr(&no_dept).contains("dept"), "{}", stderr(&no_dept));
+    let regulator = token(&server);
+    let not_admin = credit(&["keys", "--endpoint", &endpoint, "--token", &regulator, "list"], None);
+    assert_eq!(not_admin.status.code(), Some(1));
+    assert!(stderr(&not_admin).contains("PermissionDenied"), "{}", stderr(&not_admin));
+    assert_eq!(keys(&["create"]).status.code(), Some(2), "--role is required");
+}
+
+#[test]
+fn repair_steps_go_through_the_service() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let regulator = token(&server);
+    let provider = key_of(&server, credit_server::auth::Role::Provider, Some("市场监管局"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("penalty.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "CF_XDR_MC,CF_XDR_SHXYM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_SJLY\n\
+             阳泉市隆合餐饮管理有限公司,{COMPANY},阳市监罚〔2026〕77号,罚款,1.5,2026-09-01,阳泉市市场监督管理局,市场监管局\n"
+        ),
+    )
+    .expect("write");
+    let file_arg = file.to_str().expect("path");
+    let imported =
+        credit(&["import", "--endpoint", &endpoint, "--token", &provider, "--kind", "penalty", file_arg], None);
+    assert_eq!(imported.status.code(), Some(0), "{}", stderr(&imported));
+
+    let got = credit(
+        &["get", "--endpoint", &endpoint, "--token", &regulator, "--view", "regulator", "--json", COMPANY],
+        None,
+    );
+    let page = &lines(&got)[0];
+    let record = page["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .find(|r| r["current"]["content"]["document_number"] == "阳市监罚〔2026〕77号")
+        .expect("the uploaded penalty");
+    let repairable = record["disclosure"]["repairable_from"].as_str().expect("repairable from").to_string();
+    let record = record["id"].as_u64().expect("record id");
+    let record_id = record.to_string();
+
+    let step = |token: &str, args: &[&str]| {
+        let out = credit(&[&["repair", "--endpoint", &endpoint, "--token", token][..], args].concat(), None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        lines(&out).remove(0)
+    };
+    let early = credit(
+        &[
+            "repair",
+            "--endpoint",
+            &endpoint,
+            "--token",
+            &provider,
+            "apply",
+            "--record",
+            &record_id,
+            "--reason",
+            "已整改",
+            "--on",
+            "2026-09-02",
+        ],
+        None,
+    );
+    assert_eq!(early.status.code(), Some(1), "too early to repair");
+    assert!(stderr(&early).contains(&repairable), "{}", stderr(&early));
+
+    let applied =
+        step(&provider, &["apply", "--record", &record_id, "--reason", "已整改并缴纳罚款", "--on", &repairable]);
+    let case = applied["id"].as_u64().expect("case id").to_string();
+    assert_eq!(step(&regulator, &["accept", "--case", &case, "--on", &repairable])["state"], "accepted");
+    let approved = step(&provider, &["approve", "--case", &case, "--on", &repairable]);
+    assert_eq!(approved["state"], "approved");
+    let shown = step(&regulator, &["show", "--case", &case]);
+    assert_eq!(shown["steps"].as_array().map(Vec::len), Some(3));
+
+    let history = credit(&["history", "--endpoint", &endpoint, "--token", &regulator, "--json", COMPANY], None);
+    let page = &lines(&history)[0];
+    let versions: Vec<&Value> = page["record_history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|v| v["record"].as_u64() == Some(record))
+        .collect();
+    assert_eq!(versions.len(), 2, "the approval wrote a version: {page}");
+    assert_eq!(versions[1]["content"]["status"], "repaired");
+}

@@ -315,6 +315,60 @@ impl CreditClient {
         Ok(response.cases)
     }
 
+    /// Every version of one record the caller's view shows, oldest first (callers with a key).
+    pub async fn record_history(
+        &self,
+        request: proto::GetRecordHistoryRequest,
+    ) -> Result<proto::GetRecordHistoryResponse, ClientError> {
+        self.with_retries(|| {
+            let mut client = credit_proto::v1::record_service_client::RecordServiceClient::new(self.channel.clone());
+            let request = self.request(request.clone());
+            async move { client.get_record_history(request).await }
+        })
+        .await
+    }
+
+    /// Creates an API key (admin keys only); the token is in this answer only. Not retried: a retry
+    /// after a lost answer would create a second key.
+    pub async fn create_api_key(
+        &self,
+        request: proto::CreateApiKeyRequest,
+    ) -> Result<proto::CreateApiKeyResponse, ClientError> {
+        Ok(self.admin().create_api_key(self.request(request)).await?.into_inner())
+    }
+
+    /// Every API key, revoked ones included (admin keys only).
+    pub async fn list_api_keys(&self) -> Result<Vec<proto::ApiKey>, ClientError> {
+        let response = self
+            .with_retries(|| {
+                let mut client = self.admin();
+                let request = self.request(proto::ListApiKeysRequest {});
+                async move { client.list_api_keys(request).await }
+            })
+            .await?;
+        Ok(response.keys)
+    }
+
+    /// Revokes an API key (admin keys only). Not retried: a write.
+    pub async fn revoke_api_key(&self, id: &str) -> Result<proto::ApiKey, ClientError> {
+        let request = self.request(proto::RevokeApiKeyRequest { id: id.to_string() });
+        Ok(self.admin().revoke_api_key(request).await?.into_inner())
+    }
+
+    /// Rebuilds the search index from the store (admin keys only).
+    pub async fn reindex(&self) -> Result<proto::ReindexResponse, ClientError> {
+        Ok(self.admin().reindex(self.request(proto::ReindexRequest {})).await?.into_inner())
+    }
+
+    /// Writes a consistent copy of the store into `to`, a new directory on the server (admin keys only).
+    pub async fn backup(&self, to: &str) -> Result<proto::BackupResponse, ClientError> {
+        Ok(self.admin().backup(self.request(proto::BackupRequest { to: to.to_string() })).await?.into_inner())
+    }
+
+    fn admin(&self) -> credit_proto::v1::admin_service_client::AdminServiceClient<Channel> {
+        credit_proto::v1::admin_service_client::AdminServiceClient::new(self.channel.clone())
+    }
+
     /// Entries of the audit log (admin keys only).
     pub async fn audit_log(
         &self,

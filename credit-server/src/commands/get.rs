@@ -5,11 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use credit_core::disclosure::Disclosure;
-use credit_core::model::{RecordCategory, RecordId, RecordVersion, Subject, SubjectType, SubjectVersion};
+use credit_core::model::SubjectType;
 use credit_core::time::today_cst;
-use credit_core::view::{self, Audience, View};
-use serde::Serialize;
+use credit_core::view::{Audience, SubjectPage, View};
 
 use super::disclosure::DisclosureArgs;
 
@@ -45,34 +43,6 @@ pub struct Args {
     pub identifier: String,
 }
 
-#[derive(Debug, Serialize)]
-struct Output {
-    view: &'static str,
-    as_of: NaiveDate,
-    subject: Subject,
-    /// Whether anything of the subject was masked or left out.
-    masked: bool,
-    records: Vec<ShownRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject_history: Option<Vec<SubjectVersion>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    record_history: Option<Vec<RecordVersion>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ShownRecord {
-    id: RecordId,
-    category: RecordCategory,
-    versions: u32,
-    current: RecordVersion,
-    /// Regulator view: the record's tier and window under the disclosure rules.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    disclosure: Option<Disclosure>,
-    /// Regulator view: whether the public sees the record on `as_of`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public: Option<bool>,
-}
-
 pub fn run(args: &Args) -> Result<i32> {
     let view = match args.view {
         ViewArg::Public => View::Public,
@@ -100,47 +70,16 @@ pub fn run(args: &Args) -> Result<i32> {
     }
     let as_of = args.as_of.unwrap_or_else(today_cst);
     let audience = Audience::new(view, as_of, &rules);
-    let public = Audience::new(View::Public, as_of, &rules);
-    let mut records = Vec::new();
-    for r in store.records_of(id, args.known_at).context("reading records")? {
-        if view == View::Regulator && args.as_of.is_some_and(|date| !r.current.content.in_force_on(date)) {
-            continue;
-        }
-        let Some(current) = view::record(&subject, &r.current, &audience) else { continue };
-        let (disclosure, shown_publicly) = match view {
-            View::Regulator => {
-                (Some(rules.disclosure(&r.current.content)), Some(view::shows_record(&subject, &r.current, &public)))
-            }
-            View::Public => (None, None),
-        };
-        records.push(ShownRecord {
-            id: r.id,
-            category: r.category,
-            versions: r.versions,
-            current,
-            disclosure,
-            public: shown_publicly,
-        });
+    let records: Vec<_> = store
+        .records_of(id, args.known_at)
+        .context("reading records")?
+        .into_iter()
+        .filter(|r| view != View::Regulator || args.as_of.is_none_or(|date| r.current.content.in_force_on(date)))
+        .collect();
+    let mut page = SubjectPage::new(&subject, records, &audience);
+    if args.history {
+        page.add_history(&store)?;
     }
-    records.sort_by(|a, b| view::newest_decision_first(&a.current, &b.current));
-    let (subject_history, record_history) = if args.history {
-        let mut versions = Vec::new();
-        for r in &records {
-            versions.extend(store.record_history(r.id)?);
-        }
-        (Some(store.subject_history(id)?), Some(versions))
-    } else {
-        (None, None)
-    };
-    let (subject, masked) = view::subject(&subject, view);
-    super::print_json(&Output {
-        view: view.as_str(),
-        as_of,
-        subject,
-        masked,
-        records,
-        subject_history,
-        record_history,
-    })?;
+    super::print_json(&page)?;
     Ok(0)
 }

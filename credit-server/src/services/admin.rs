@@ -26,6 +26,7 @@ fn api_key(entry: &KeyEntry) -> pb::ApiKey {
         label: entry.label.clone().unwrap_or_default(),
         created_at: Some(convert::timestamp(entry.created_at)),
         revoked_at: entry.revoked_at.map(convert::timestamp),
+        json: serde_json::to_string(entry).unwrap_or_default(),
     }
 }
 
@@ -114,7 +115,8 @@ impl AdminService for AdminApi {
             .blocking(move |context| {
                 let created = context.keys.file().create(role, dept, label).map_err(key_error)?;
                 reload_and_audit(context, &caller)?;
-                Ok(pb::CreateApiKeyResponse { key: Some(api_key(&created.entry)), token: created.token })
+                let json = serde_json::to_string(&created).unwrap_or_default();
+                Ok(pb::CreateApiKeyResponse { key: Some(api_key(&created.entry)), token: created.token, json })
             })
             .await?;
         Ok(Response::new(response))

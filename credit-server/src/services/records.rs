@@ -106,13 +106,18 @@ impl RecordService for RecordApi {
                     operation: "list_records",
                     as_of: in_force_on.unwrap_or_else(today_cst),
                 };
-                let (subject, shown) = read_subject(context, &read, &identifier, known_at, |r| {
+                let (subject, records) = read_subject(context, &read, &identifier, known_at, |r| {
                     category.is_none_or(|c| r.category == c)
                         && in_force_on.is_none_or(|date| r.current.content.in_force_on(date))
                 })?;
                 let id = subject.id;
-                let mut page: Vec<RecordVersion> =
-                    shown.into_iter().filter(|r| after.is_none_or(|t| t.precedes(r))).take(limit + 1).collect();
+                let audience = Audience::new(view, read.as_of, &context.disclosure);
+                let mut page: Vec<RecordVersion> = view::shown_records(&subject, records, &audience)
+                    .into_iter()
+                    .map(|r| r.current)
+                    .filter(|r| after.is_none_or(|t| t.precedes(r)))
+                    .take(limit + 1)
+                    .collect();
                 let more = page.len() > limit;
                 page.truncate(limit);
                 let next_page_token = if more {

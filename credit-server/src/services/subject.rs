@@ -1,17 +1,15 @@
 //! `credit.v1.SubjectService`: one subject and its records, as the caller's view shows them.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use credit_core::model::{RecordVersion, Subject};
+use credit_core::model::Subject;
 use credit_core::store::RecordView;
 use credit_core::time::today_cst;
-use credit_core::view::{self, Audience, View};
+use credit_core::view::{Audience, SubjectPage, View};
 use credit_proto::v1 as pb;
 use credit_proto::v1::subject_service_server::SubjectService;
 use tonic::{Request, Response, Status};
 
-use super::{
-    Context, attribute_read, caller, parse_date, parse_instant, purpose, required, resolve_view, view_to_proto,
-};
+use super::{Context, attribute_read, caller, parse_date, parse_instant, purpose, required, resolve_view};
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
@@ -47,23 +45,15 @@ impl SubjectService for SubjectApi {
                     operation: "get_subject",
                     as_of: as_of.unwrap_or_else(today_cst),
                 };
-                let (subject, shown) = read_subject(context, &read, &identifier, known_at, |r| {
+                let (subject, records) = read_subject(context, &read, &identifier, known_at, |r| {
                     as_of.is_none_or(|date| r.current.content.in_force_on(date))
                 })?;
-                let id = subject.id;
-                let store = &context.store;
-                let history = if message.include_history {
-                    store.subject_history(id)?.into_iter().map(|v| convert::subject_version(v, false)).collect()
-                } else {
-                    Vec::new()
-                };
-                let (subject_shown, masked) = view::subject(&subject, view);
-                Ok(pb::GetSubjectResponse {
-                    subject: Some(convert::subject(subject_shown, masked)),
-                    records: shown.into_iter().map(|r| convert::record(id.0, r)).collect(),
-                    history,
-                    view: view_to_proto(view),
-                })
+                let audience = Audience::new(view, read.as_of, &context.disclosure);
+                let mut page = SubjectPage::new(&subject, records, &audience);
+                if message.include_history {
+                    page.add_history(&context.store)?;
+                }
+                Ok(convert::subject_page(subject.id.0, &page))
             })
             .await?;
         Ok(Response::new(response))
@@ -80,28 +70,21 @@ pub struct Read<'a> {
     pub as_of: NaiveDate,
 }
 
-/// The subject as known at `known_at` and those of its records that `keep` accepts and the view
-/// shows, newest decision first. The read is attributed (and refused without a needed purpose) before
-/// any record is read.
+/// The subject as known at `known_at` and those of its records that `keep` accepts. The read is
+/// attributed (and refused without a needed purpose) before any record is read; which records the view
+/// shows, and how, is [`SubjectPage`]'s and [`credit_core::view::shown_records`]'.
 pub fn read_subject(
     context: &Context,
     read: &Read<'_>,
     identifier: &str,
     known_at: Option<DateTime<Utc>>,
     keep: impl Fn(&RecordView) -> bool,
-) -> Result<(Subject, Vec<RecordVersion>), ApiError> {
+) -> Result<(Subject, Vec<RecordView>), ApiError> {
     let store = &context.store;
     let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
     let id = store.find_subject_id(identifier)?.ok_or_else(not_found)?;
     let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
     attribute_read(context, read.caller, read.view, &subject, read.purpose, read.operation)?;
-    let audience = Audience::new(read.view, read.as_of, &context.disclosure);
-    let mut shown: Vec<RecordVersion> = store
-        .records_of(id, known_at)?
-        .into_iter()
-        .filter(|r| keep(r))
-        .filter_map(|r| view::record(&subject, &r.current, &audience))
-        .collect();
-    shown.sort_by(view::newest_decision_first);
-    Ok((subject, shown))
+    let records = store.records_of(id, known_at)?.into_iter().filter(|r| keep(r)).collect();
+    Ok((subject, records))
 }

@@ -707,3 +707,31 @@ async fn the_server_honours_client_deadlines() {
     assert!(matches!(error.code(), Code::Cancelled | Code::DeadlineExceeded), "{error:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn get_subject_carries_exactly_what_the_embedded_get_prints() {
+    let server = start().await;
+    let token = Some(server.tokens.regulator.as_str());
+    let public = server.subjects().get_subject(call(get(COMPANY, pb::View::Public), None)).await.unwrap().into_inner();
+    let mut request = get(COMPANY, pb::View::Regulator);
+    request.include_history = true;
+    let regulator = server.subjects().get_subject(call(request, token)).await.unwrap().into_inner();
+    let versions: u32 = regulator.records.iter().map(|r| r.version).sum();
+    assert_eq!(regulator.record_history.len() as u32, versions, "every version of every record shown");
+    assert!(public.record_history.is_empty() && public.history.is_empty());
+
+    let data = server.data.clone();
+    let _dir = server.shutdown().await;
+    let d = data.to_str().unwrap();
+    let embedded = |args: &[&str]| {
+        let out = super::commands::run(args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        super::commands::last_json(&out)
+    };
+    let parse = |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("json field");
+    assert_eq!(parse(&public.json), embedded(&["get", "--data-dir", d, COMPANY]));
+    assert_eq!(
+        parse(&regulator.json),
+        embedded(&["get", "--data-dir", d, "--view", "regulator", "--history", COMPANY])
+    );
+}

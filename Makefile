@@ -4,13 +4,14 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: python-deps demo test lint fmt bench bench-import bench-search fixtures divisions deps build clean-demo help
+.PHONY: python-deps demo test lint fmt bench bench-micro bench-import bench-search bench-deps fixtures divisions deps build clean-demo help
 
 help:
 	@echo "make demo      run the service on its embedded default store with the demo data"
 	@echo "make test      run every test of the workspace"
 	@echo "make lint      cargo fmt --check and clippy with warnings as errors"
-	@echo "make bench     criterion benchmarks (results in BENCHMARKS.md)"
+	@echo "make bench     the suite: 1,000,000 subjects imported, searched and served under load against an echo server; writes BENCHMARKS.md"
+	@echo "make bench-micro  criterion micro-benchmarks (identifiers, store, search, checks, reports)"
 	@echo "make bench-import  import 1,000,000 generated subjects and ~3 M records; rows/s and peak RSS"
 	@echo "make bench-search  the same, then index build speed and query latency over 1,000,000 subjects"
 	@echo "make fixtures  regenerate the committed demo fixtures (fixtures/demo)"
@@ -51,15 +52,22 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-bench: deps
+# GNU time measures the import's peak memory.
+bench-deps: deps
+	@[ -x /usr/bin/time ] || { echo "installing: time" >&2; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq time >&2; }
+
+bench: bench-deps
+	bash benches/suite.sh
+
+bench-micro: deps
 	$(CARGO) bench --workspace
 
 # 1,000,000 subjects and ~3 M records into a fresh durable store, per kind: rows/s and peak RSS.
-bench-import: deps
+bench-import: bench-deps
 	bash benches/import.sh 1000000
 
 # The same, then a full search index build and query latency over it (both in WORK_DIR).
-bench-search: deps
+bench-search: bench-deps
 	WORK_DIR=$${WORK_DIR:-/tmp/bench-import} bash benches/import.sh 1000000
 	WORK_DIR=$${WORK_DIR:-/tmp/bench-import} bash benches/search.sh 1000000
 

@@ -5,12 +5,12 @@
 #
 #   benches/import.sh [SUBJECTS]            # e.g. benches/import.sh 1000000
 #
-# Uses CARGO_TARGET_DIR (default ~/.cache/credit-target-release) and WORK_DIR (default a temp dir).
+# Uses CARGO_TARGET_DIR (default ~/.cache/credit-target, shared with CI) and WORK_DIR (default a temp dir).
 set -euo pipefail
 
 subjects=${1:-1000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/credit-target-release}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/credit-target}
 work=${WORK_DIR:-$(mktemp -d)}
 time_bin=/usr/bin/time
 [ -x "$time_bin" ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }

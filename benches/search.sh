@@ -8,7 +8,7 @@ set -euo pipefail
 
 subjects=${1:-1000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/credit-target-release}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/credit-target}
 work=${WORK_DIR:?set WORK_DIR to the directory benches/import.sh used}
 store=$work/store
 fixtures=$work/fixtures-$subjects

@@ -1,10 +1,17 @@
-//! Shared helpers for the benchmarks: a real RocksDB store with the demo data and one busy subject.
+//! Shared helpers for the benchmarks: a real RocksDB store with the demo data and one busy subject, and
+//! the echo service that `credit-echo-server` serves and `credit-loadgen` calls.
 
 use std::path::Path;
 
 use credit_core::ident::Codebook;
 use credit_core::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
 use credit_core::store::Store;
+
+/// The `credit.bench.v1` echo service: the bare-tonic ceiling the service's throughput is held against.
+#[allow(missing_debug_implementations)]
+pub mod echo {
+    tonic::include_proto!("credit.bench.v1");
+}
 
 /// A subject with 90 penalties, 10 list entries and 3 related persons, one of whom is listed.
 pub const BUSY: &str = "91350100M000100Y43";

@@ -44,6 +44,18 @@ use crate::error::ApiError;
 use crate::limits::{Admission, RateLimits};
 use crate::services::{Context, Gate};
 
+/// The async runtime the service runs on. `credit-echo-server` runs on the same, so the ceiling it
+/// measures is the one this service could reach.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+/// How the service takes connections: without Nagle's algorithm, which would hold small responses back
+/// until the client's delayed acknowledgement. `credit-echo-server` takes them the same way.
+pub fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -240,7 +252,7 @@ pub async fn serve(
         let _ = stop.send(true);
         let _ = begun.send(());
     };
-    let incoming = TcpIncoming::from(listener);
+    let incoming = incoming(listener);
     let serving = async move {
         let graceful = router.serve_with_incoming_shutdown(incoming, stopping);
         // A client that never closes its connection must not hold the shutdown forever.

@@ -136,7 +136,7 @@ fn serve(args: ServeArgs, log_json: bool) -> Result<()> {
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = credit_server::runtime().context("starting the async runtime")?;
     runtime.block_on(async {
         let options = credit_server::ServeOptions { config, demo: args.demo };
         let running = credit_server::serve(options, shutdown_signal()).await?;

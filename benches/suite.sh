@@ -128,11 +128,12 @@ echo_pid=$!
 sleep 0.5
 
 # 4. Load: each workload RUNS times, closed loop, then open loop at half of its saturation.
+# load TARGET WORKLOAD IN_FLIGHT [FLAGS…]: one bounded run, its JSON line.
 load() {
-	local target=$1 workload=$2
-	shift 2
+	local target=$1 workload=$2 in_flight=$3
+	shift 3
 	"$bin/credit-loadgen" --target "$target" --workload "$workload" --duration "$seconds" --warmup "$warmup" \
-		--connections "$connections" --concurrency "$concurrency" --dataset "$fixtures" --token "$token" --json "$@" |
+		--connections "$connections" --concurrency "$in_flight" --dataset "$fixtures" --token "$token" --json "$@" |
 		tail -n1
 }
 median_rps() {
@@ -144,14 +145,14 @@ for run in $(seq "$runs"); do
 		target=127.0.0.1:$port
 		[ "$workload" = echo ] && target=127.0.0.1:$echo_port
 		log "load: $workload, run $run of $runs"
-		record "{\"figure\":\"load\",\"run\":$run,\"result\":$(load "$target" "$workload")}"
+		record "{\"figure\":\"load\",\"run\":$run,\"result\":$(load "$target" "$workload" "$concurrency")}"
 	done
 done
 for workload in get-subject check; do
 	rate=$(awk "BEGIN {printf \"%d\", $(median_rps "$workload") / 2}")
 	for run in $(seq "$runs"); do
 		log "half load: $workload at $rate/s, run $run of $runs"
-		record "{\"figure\":\"half_load\",\"run\":$run,\"result\":$(load "127.0.0.1:$port" "$workload" --rate "$rate" --concurrency 512)}"
+		record "{\"figure\":\"half_load\",\"run\":$run,\"result\":$(load "127.0.0.1:$port" "$workload" 512 --rate "$rate")}"
 	done
 done
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")

@@ -17,6 +17,20 @@ fn analysis(c: &mut Criterion) {
     let mut group = c.benchmark_group("search");
     group.bench_function("normalize_name", |b| b.iter(|| normalize(black_box("唐山市榮遠房地產開發有限公司"))));
     group.bench_function("pinyin_syllables", |b| b.iter(|| pinyin_syllables(black_box("唐山市荣远房地产开发"))));
+    // Word segmentation of a penalty's facts, as the index tokenises record text (jieba, search mode).
+    let mut words = tantivy::tokenizer::TextAnalyzer::from(tantivy_jieba::JiebaTokenizer::new());
+    let facts =
+        "经查，当事人未取得食品经营许可从事食品经营活动，违反了《中华人民共和国食品安全法》第三十五条第一款的规定";
+    group.bench_function("jieba_tokens_of_facts", |b| {
+        b.iter(|| {
+            let mut stream = words.token_stream(black_box(facts));
+            let mut n = 0;
+            while stream.advance() {
+                n += 1;
+            }
+            n
+        })
+    });
     group.finish();
 }
 

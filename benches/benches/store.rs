@@ -1,5 +1,6 @@
 //! Store point reads by identifier, over the demo data in a real RocksDB store (warm cache), with and
-//! without the cache of decoded subjects.
+//! without the cache of decoded subjects; and batch writes: one import batch of 1,000 new licences,
+//! committed durably.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::path::Path;
 use credit_core::ident::Codebook;
 use credit_core::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
 use credit_core::store::Store;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 /// The allocator `credit-server` runs with, so the figures are the service's.
 #[global_allocator]
@@ -75,5 +76,52 @@ fn point_reads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, point_reads);
+/// 1,000 new licences of one demo company, each with a document number of its own.
+fn licence_file(dir: &Path, batch: u64) -> std::path::PathBuf {
+    let mut text = String::from("XK_XDR_MC,XK_XDR_SHXYM,XK_XKWS,XK_WSH,XK_XKLB,XK_JDRQ,XK_YXQZ,XK_YXQZI,XK_XKJG\n");
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "唐山市荣远房地产开发有限公司,91130272867247399R,排污许可决定书,唐环许〔{batch}〕{i}号,普通,2024-02-08,2024-02-08,2027-02-07,唐山市生态环境局\n"
+        ));
+    }
+    let path = dir.join(format!("licences-{batch}.csv"));
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn batch_writes(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = demo_store(&dir.path().join("store"));
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).expect("dir");
+    let options = ImportOptions {
+        kind: ImportKind::Licence,
+        source_dept: None,
+        only_dept: None,
+        strict: true,
+        today: credit_core::time::today_cst(),
+    };
+    let mut batch = 0;
+    let mut group = c.benchmark_group("store");
+    group.throughput(Throughput::Elements(1000));
+    group.sample_size(20);
+    group.bench_function("import_batch_1000_new_licences", |b| {
+        b.iter_batched(
+            || {
+                batch += 1;
+                licence_file(&files, batch)
+            },
+            |file| {
+                let summary =
+                    import_files(&store, &[file], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
+                        .expect("imports");
+                assert_eq!(summary.new_records, 1000);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, point_reads, batch_writes);
 criterion_main!(benches);

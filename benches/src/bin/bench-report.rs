@@ -200,7 +200,8 @@ fn section(results: &Results, machine: &Machine, commit: Option<&str>) -> Result
     for &workload in WORKLOADS {
         let rps = results.load(workload, "/result/rps");
         let ratio = match (rps, echo) {
-            (Some(r), Some(e)) if e > 0.0 && workload != "echo" => Some(r / e),
+            // A batch call is a thousand checks: its calls per second compare with nothing.
+            (Some(r), Some(e)) if e > 0.0 && !matches!(workload, "echo" | "batch-check") => Some(r / e),
             _ => None,
         };
         let goal = match workload {

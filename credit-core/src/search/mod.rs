@@ -15,6 +15,8 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -27,7 +29,7 @@ pub use query::{Filters, SearchView};
 use crate::engine::Engine;
 use crate::model::{BatchId, IdentifierKind, RecordCategory, Subject, SubjectId, SubjectType};
 use crate::privacy::{mask_id_number, mask_name};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, decode_subject};
 use document::Fields;
 
 /// Bumped when the index layout changes: an index of another version is rebuilt.
@@ -189,26 +191,67 @@ impl SearchIndex {
         // The batch is read first: a batch committing during the scan is then caught up next time.
         let last = store.last_committed_batch()?;
         self.writer.delete_all_documents()?;
-        let mut indexed = 0;
-        let mut failed = None;
-        store.scan_subjects(&mut |subject| match self.add(store, &subject, today) {
-            Ok(()) => {
-                indexed += 1;
-                true
-            }
-            Err(e) => {
-                failed = Some(e);
-                false
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        let indexed = self.add_all(store, today)?;
         self.commit(last)?;
         Ok(CatchUp { rebuilt: true, subjects_indexed: indexed, subjects_removed: 0, last_batch: last.map(|b| b.0) })
     }
 
-    fn add<E: Engine>(&mut self, store: &Store<E>, subject: &Subject, today: NaiveDate) -> Result<(), SearchError> {
+    /// Adds a document for every subject of the store. Building documents (records, script conversion,
+    /// pinyin) costs several times what reading the store does, so this thread reads and hands chunks
+    /// of stored subjects to builder threads, which add their documents to the writer (tantivy's
+    /// writer takes documents from any thread).
+    fn add_all<E: Engine>(&self, store: &Store<E>, today: NaiveDate) -> Result<u64, SearchError> {
+        const BUILDERS: usize = 2;
+        const CHUNK: usize = 256;
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(BUILDERS * 4);
+        let receiver = Mutex::new(receiver);
+        let failed: Mutex<Option<SearchError>> = Mutex::new(None);
+        let stop = AtomicBool::new(false);
+        let indexed = AtomicU64::new(0);
+        let scanned = std::thread::scope(|scope| {
+            for _ in 0..BUILDERS {
+                scope.spawn(|| {
+                    loop {
+                        let next = receiver.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(chunk) = next else { return };
+                        for bytes in chunk {
+                            let added = decode_subject(&bytes)
+                                .map_err(SearchError::from)
+                                .and_then(|subject| self.add(store, &subject, today));
+                            if let Err(error) = added {
+                                failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(error);
+                                stop.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                            indexed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let scanned = store.scan_subject_bytes(&mut |bytes| {
+                chunk.push(bytes.to_vec());
+                if chunk.len() == CHUNK
+                    && sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err()
+                {
+                    return false;
+                }
+                !stop.load(Ordering::Relaxed)
+            });
+            if !chunk.is_empty() {
+                let _ = sender.send(chunk);
+            }
+            drop(sender);
+            scanned
+        });
+        if let Some(error) = failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            return Err(error);
+        }
+        scanned?;
+        Ok(indexed.into_inner())
+    }
+
+    fn add<E: Engine>(&self, store: &Store<E>, subject: &Subject, today: NaiveDate) -> Result<(), SearchError> {
         let records = store.records_of(subject.id, None)?;
         let doc = document::build(&self.fields, subject, &records, today, &self.id_key);
         self.writer.add_document(doc)?;

@@ -10,13 +10,40 @@ use unicode_normalization::UnicodeNormalization;
 static T2S: LazyLock<OpenCC> =
     LazyLock::new(|| OpenCC::from_config(BuiltinConfig::T2s).expect("the compiled-in t2s dictionaries load"));
 
+/// The CJK characters (basic block and extension A) that the conversion changes on their own. A text
+/// with none of them is left as it is: the dictionary walk is the costly part of indexing, and most
+/// text delivered here is simplified already. (Phrase-only conversions of characters that are simplified
+/// on their own, such as 穿著 → 穿着, are skipped alike at index and at query time, so both still meet.)
+static CONVERTIBLE: LazyLock<Vec<bool>> = LazyLock::new(|| {
+    (CJK_FIRST..=CJK_LAST)
+        .map(|code| {
+            char::from_u32(code).is_some_and(|c| {
+                let mut one = [0u8; 4];
+                let one = c.encode_utf8(&mut one);
+                T2S.convert(one) != *one
+            })
+        })
+        .collect()
+});
+const CJK_FIRST: u32 = 0x3400;
+const CJK_LAST: u32 = 0x9FFF;
+
+fn convertible(c: char) -> bool {
+    let code = c as u32;
+    if !(CJK_FIRST..=CJK_LAST).contains(&code) {
+        // Outside the table (compatibility ideographs, extensions B and on): let the converter decide.
+        return code > 0x2E7F && !c.is_ascii();
+    }
+    CONVERTIBLE[(code - CJK_FIRST) as usize]
+}
+
 /// Legal-form endings, longest first: a name's distinctive part is what comes before them.
 const LEGAL_FORMS: [&str; 7] = ["股份有限公司", "有限责任公司", "有限公司", "分公司", "合作社", "集团", "公司"];
 
 pub fn normalize(text: &str) -> String {
     let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
-    if folded.is_ascii() {
-        // Nothing to convert (codes, pinyin, numbers): the dictionary walk is the costly part.
+    if !folded.chars().any(convertible) {
+        // Nothing to convert (codes, pinyin, numbers, simplified text): the dictionary walk is the costly part.
         return folded;
     }
     T2S.convert(&folded)
@@ -69,7 +96,25 @@ mod tests {
         assert_eq!(code_key("９１１３-0272 867247399r"), "91130272867247399R");
     }
 
+    #[test]
+    fn simplified_text_is_not_converted_and_traditional_text_is() {
+        assert!(!"唐山市荣远房地产开发有限公司".chars().any(convertible));
+        assert!("榮遠".chars().all(convertible));
+        assert_eq!(normalize("阳泉市隆合餐饮管理有限公司"), "阳泉市隆合餐饮管理有限公司");
+        assert_eq!(normalize("陽泉市隆合餐飲管理有限公司"), "阳泉市隆合餐饮管理有限公司");
+        // A phrase with one traditional character is still converted as a phrase.
+        assert_eq!(normalize("臺灣"), T2S.convert("臺灣"));
+    }
+
     proptest! {
+        #[test]
+        fn the_shortcut_changes_nothing_in_simplified_and_traditional_names(
+            name in "[\\u{4e00}-\\u{9fa5}]{1,12}",
+        ) {
+            let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
+            prop_assert_eq!(normalize(&name), T2S.convert(&folded));
+        }
+
         #[test]
         fn normalizing_twice_changes_nothing(text in "\\PC{0,20}") {
             let once = normalize(&text);

@@ -101,6 +101,11 @@ pub struct RecordView {
     pub current: RecordVersion,
 }
 
+/// A subject as [`Store::scan_subject_bytes`] found it.
+pub(crate) fn decode_subject(bytes: &[u8]) -> Result<Subject, StoreError> {
+    from_json(bytes)
+}
+
 /// The store over an engine. Reads are concurrent; writes go through one batch at a time.
 pub struct Store<E: Engine> {
     engine: E,
@@ -364,6 +369,13 @@ impl<E: Engine> Store<E> {
             }
         })?;
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Every current subject as stored, in id order, for readers that decode on threads of their own
+    /// ([`decode_subject`]); `visit` returns false to stop.
+    pub(crate) fn scan_subject_bytes(&self, visit: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), StoreError> {
+        self.engine.scan_prefix(Cf::Subjects, b"", &mut |_, value| visit(value))?;
+        Ok(())
     }
 
     /// Every version of a subject, oldest first.

@@ -7,39 +7,25 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 /// A real server with the demo data (and the signing key `--demo` creates), served from a thread of its
-/// own until the returned value is dropped.
+/// own until dropped.
 struct DemoServer {
     addr: std::net::SocketAddr,
     token: String,
-    _stop: std::sync::mpsc::Sender<()>,
+    _server: credit_server::ServerThread,
     _dir: tempfile::TempDir,
 }
 
 fn demo_server() -> DemoServer {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
     let config = credit_server::Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: data.clone(),
+        data_dir: dir.path().join("data"),
         ..credit_server::Config::default()
     };
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = credit_server::runtime().expect("runtime");
-        runtime.block_on(async move {
-            let shutdown = async move {
-                let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
-            };
-            let options = credit_server::ServeOptions { config, demo: true };
-            let running = credit_server::serve(options, shutdown).await.expect("server starts");
-            addr_tx.send(running.addr).expect("test waits for the address");
-            running.serving.await.expect("serves until stopped");
-        });
-    });
-    let addr = addr_rx.recv().expect("server started");
-    let token = std::fs::read_to_string(data.join("demo-token")).expect("demo token").trim().to_string();
-    DemoServer { addr, token, _stop: stop, _dir: dir }
+    let server =
+        credit_server::ServerThread::start(credit_server::ServeOptions { config, demo: true }).expect("starts");
+    let token = std::fs::read_to_string(server.data_dir.join("demo-token")).expect("demo token").trim().to_string();
+    DemoServer { addr: server.addr, token, _server: server, _dir: dir }
 }
 
 /// `credit-echo-server` on a free loopback port; killed when dropped.

@@ -97,6 +97,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("serving: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("startup task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -125,6 +127,62 @@ impl<F> std::fmt::Debug for Running<F> {
             .field("metrics_addr", &self.metrics_addr)
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// A server on a thread and runtime of its own, for programs and tests that are not async themselves:
+/// it serves until this value is dropped, then shuts down as on SIGTERM.
+#[derive(Debug)]
+pub struct ServerThread {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Starts the server and returns once it listens (or failed to start).
+    pub fn start(options: ServeOptions) -> Result<ServerThread, ServeError> {
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = match runtime() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started_tx.send(Err(ServeError::Runtime(error)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let shutdown = async move {
+                    let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
+                };
+                match serve(options, shutdown).await {
+                    Ok(running) => {
+                        let _ = started_tx.send(Ok((running.addr, running.data_dir.clone())));
+                        if let Err(error) = running.serving.await {
+                            tracing::error!(%error, "the server stopped with an error");
+                        }
+                    }
+                    Err(error) => {
+                        let _ = started_tx.send(Err(error));
+                    }
+                }
+            });
+        });
+        let (addr, data_dir) = started_rx
+            .recv()
+            .map_err(|_| ServeError::Runtime(std::io::Error::other("the server thread ended before it started")))??;
+        Ok(ServerThread { addr, data_dir, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -62,11 +62,7 @@ pub fn get(args: &GetArgs, connection: &Connection) -> Result<ExitCode> {
         purpose: args.purpose.clone().unwrap_or_default(),
     };
     block_on(async {
-        let page = connection.connect().await?.get_subject(request).await?;
-        if args.json {
-            println!("{}", page.json);
-            return Ok(ExitCode::SUCCESS);
-        }
+        let Some(page) = fetch(connection, request, args.json).await? else { return Ok(ExitCode::SUCCESS) };
         print_subject(&page);
         println!("records: {}", page.records.len());
         for record in &page.records {
@@ -85,11 +81,7 @@ pub fn history(args: &HistoryArgs, connection: &Connection) -> Result<ExitCode> 
         ..Default::default()
     };
     block_on(async {
-        let page = connection.connect().await?.get_subject(request).await?;
-        if args.json {
-            println!("{}", page.json);
-            return Ok(ExitCode::SUCCESS);
-        }
+        let Some(page) = fetch(connection, request, args.json).await? else { return Ok(ExitCode::SUCCESS) };
         print_subject(&page);
         println!("subject versions: {}", page.history.len());
         for version in &page.history {
@@ -120,6 +112,20 @@ pub fn history(args: &HistoryArgs, connection: &Connection) -> Result<ExitCode> 
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The page to print as text; with `--json`, prints the embedded command's object instead and returns `None`.
+async fn fetch(
+    connection: &Connection,
+    request: proto::GetSubjectRequest,
+    json: bool,
+) -> Result<Option<proto::GetSubjectResponse>> {
+    let page = connection.connect().await?.get_subject(request).await?;
+    if json {
+        println!("{}", page.json);
+        return Ok(None);
+    }
+    Ok(Some(page))
 }
 
 fn print_subject(page: &proto::GetSubjectResponse) {

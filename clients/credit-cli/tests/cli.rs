@@ -159,38 +159,24 @@ fn every_public_real_code_is_valid() {
 }
 
 /// A real server on 127.0.0.1:0 with the demo data (and the signing key `--demo` creates), served from
-/// a thread of its own until the returned sender is dropped.
+/// a thread of its own until dropped.
 struct DemoServer {
     addr: std::net::SocketAddr,
     data: std::path::PathBuf,
-    _stop: std::sync::mpsc::Sender<()>,
+    _server: credit_server::ServerThread,
     _dir: tempfile::TempDir,
 }
 
 fn demo_server() -> DemoServer {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
     let config = credit_server::Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: data.clone(),
+        data_dir: dir.path().join("data"),
         ..credit_server::Config::default()
     };
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        runtime.block_on(async move {
-            let shutdown = async move {
-                let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
-            };
-            let options = credit_server::ServeOptions { config, demo: true };
-            let running = credit_server::serve(options, shutdown).await.expect("server starts");
-            addr_tx.send(running.addr).expect("test waits for the address");
-            running.serving.await.expect("serves until stopped");
-        });
-    });
-    let addr = addr_rx.recv().expect("server started");
-    DemoServer { addr, data, _stop: stop, _dir: dir }
+    let server =
+        credit_server::ServerThread::start(credit_server::ServeOptions { config, demo: true }).expect("starts");
+    DemoServer { addr: server.addr, data: server.data_dir.clone(), _server: server, _dir: dir }
 }
 
 const COMPANY: &str = "91140302749578410B";
@@ -331,10 +317,7 @@ fn import_uploads_and_case_steps_go_through_the_service() {
     let server = demo_server();
     let endpoint = server.addr.to_string();
     let regulator = std::fs::read_to_string(server.data.join("demo-token")).expect("demo token").trim().to_string();
-    let keys = credit_server::auth::KeyFile::in_dir(&server.data);
-    let provider =
-        keys.create(credit_server::auth::Role::Provider, Some("市场监管局".into()), None).expect("provider key").token;
-    std::thread::sleep(std::time::Duration::from_millis(1500)); // the server picks new keys up within a second
+    let provider = key_of(&server, credit_server::auth::Role::Provider, Some("市场监管局"));
 
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("penalties.csv");

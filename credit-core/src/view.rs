@@ -163,14 +163,24 @@ pub struct ShownRecord {
 
 impl SubjectPage {
     /// The page of `subject` (as stored) with those of `records` the audience sees, newest decision first.
+    /// For regulators, each record comes with its disclosure window and whether the public sees it that day.
     pub fn new(subject: &Subject, records: Vec<RecordView>, audience: &Audience<'_>) -> SubjectPage {
         let (shown_subject, masked) = self::subject(subject, audience.view);
+        let mut records = shown_records(subject, records, audience);
+        if audience.view == View::Regulator {
+            // The regulator's records are shown as stored, so their windows are computed from them.
+            let public = Audience::new(View::Public, audience.as_of, audience.rules);
+            for r in &mut records {
+                r.disclosure = Some(audience.rules.disclosure(&r.current.content));
+                r.public = Some(shows_record(subject, &r.current, &public));
+            }
+        }
         SubjectPage {
             view: audience.view,
             as_of: audience.as_of,
             subject: shown_subject,
             masked,
-            records: shown_records(subject, records, audience),
+            records,
             subject_history: None,
             record_history: None,
         }
@@ -188,22 +198,21 @@ impl SubjectPage {
     }
 }
 
-/// Those of `records` the audience sees, as it sees them, newest decision first; for regulators each
-/// with its disclosure window and whether the public sees it that day.
+/// Those of `records` the audience sees, as it sees them, newest decision first (without the
+/// regulator's disclosure details, which only [`SubjectPage`] shows).
 pub fn shown_records(subject: &Subject, records: Vec<RecordView>, audience: &Audience<'_>) -> Vec<ShownRecord> {
-    let public = Audience::new(View::Public, audience.as_of, audience.rules);
     let mut shown: Vec<ShownRecord> = records
         .into_iter()
         .filter_map(|r| {
             let current = self::record(subject, &r.current, audience)?;
-            let (disclosure, public) = match audience.view {
-                View::Regulator => (
-                    Some(audience.rules.disclosure(&r.current.content)),
-                    Some(shows_record(subject, &r.current, &public)),
-                ),
-                View::Public => (None, None),
-            };
-            Some(ShownRecord { id: r.id, category: r.category, versions: r.versions, current, disclosure, public })
+            Some(ShownRecord {
+                id: r.id,
+                category: r.category,
+                versions: r.versions,
+                current,
+                disclosure: None,
+                public: None,
+            })
         })
         .collect();
     shown.sort_by(|a, b| newest_decision_first(&a.current, &b.current));

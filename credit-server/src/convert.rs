@@ -82,18 +82,23 @@ pub fn subject_version(v: SubjectVersion, masked: bool) -> pb::SubjectVersion {
 }
 
 /// The page as `GetSubject` answers it, carrying the page's JSON as `credit-server get` prints it.
-pub fn subject_page(subject_id: u64, page: &SubjectPage) -> pb::GetSubjectResponse {
-    let view = match page.view {
-        View::Regulator => pb::View::Regulator,
-        View::Public => pb::View::Public,
-    };
+pub fn subject_page(subject_id: u64, page: SubjectPage) -> pb::GetSubjectResponse {
+    let json = serde_json::to_string(&page).unwrap_or_default();
     pb::GetSubjectResponse {
-        subject: Some(subject(page.subject.clone(), page.masked)),
-        records: page.records.iter().map(|r| record(subject_id, r.current.clone())).collect(),
-        history: page.subject_history.iter().flatten().map(|v| subject_version(v.clone(), false)).collect(),
-        view: view.into(),
-        json: serde_json::to_string(page).unwrap_or_default(),
-        record_history: page.record_history.iter().flatten().map(|v| record(subject_id, v.clone())).collect(),
+        subject: Some(subject(page.subject, page.masked)),
+        records: page.records.into_iter().map(|r| record(subject_id, r.current)).collect(),
+        history: page.subject_history.into_iter().flatten().map(|v| subject_version(v, false)).collect(),
+        view: view(page.view),
+        json,
+        record_history: page.record_history.into_iter().flatten().map(|v| record(subject_id, v)).collect(),
+    }
+}
+
+/// A view as the `View` enum of `credit.v1`.
+pub fn view(view: View) -> i32 {
+    match view {
+        View::Public => pb::View::Public as i32,
+        View::Regulator => pb::View::Regulator as i32,
     }
 }
 

@@ -10,7 +10,8 @@ use unicode_normalization::UnicodeNormalization;
 static T2S: LazyLock<OpenCC> =
     LazyLock::new(|| OpenCC::from_config(BuiltinConfig::T2s).expect("the compiled-in t2s dictionaries load"));
 
-/// The CJK characters (basic block and extension A) that the conversion changes on their own. A text
+/// The CJK characters (radicals, symbols and punctuation, kana, extension A and the basic block) that the
+/// conversion changes on their own. A text
 /// with none of them is left as it is: the dictionary walk is the costly part of indexing, and most
 /// text delivered here is simplified already. (Phrase-only conversions of characters that are simplified
 /// on their own, such as 穿著 → 穿着, are skipped alike at index and at query time, so both still meet.)
@@ -25,14 +26,18 @@ static CONVERTIBLE: LazyLock<Vec<bool>> = LazyLock::new(|| {
         })
         .collect()
 });
-const CJK_FIRST: u32 = 0x3400;
+const CJK_FIRST: u32 = 0x2E80;
 const CJK_LAST: u32 = 0x9FFF;
 
 fn convertible(c: char) -> bool {
     let code = c as u32;
-    if !(CJK_FIRST..=CJK_LAST).contains(&code) {
-        // Outside the table (compatibility ideographs, extensions B and on): let the converter decide.
-        return code > 0x2E7F && !c.is_ascii();
+    if code < CJK_FIRST {
+        // Latin, digits, general punctuation: nothing the converter changes.
+        return false;
+    }
+    if code > CJK_LAST {
+        // Past the table (compatibility ideographs, extension B and on): let the converter decide.
+        return true;
     }
     CONVERTIBLE[(code - CJK_FIRST) as usize]
 }
@@ -101,6 +106,8 @@ mod tests {
         assert!(!"唐山市荣远房地产开发有限公司".chars().any(convertible));
         assert!("榮遠".chars().all(convertible));
         assert_eq!(normalize("阳泉市隆合餐饮管理有限公司"), "阳泉市隆合餐饮管理有限公司");
+        // CJK punctuation alone does not send a text through the converter.
+        assert!(!"阳市监罚〔2026〕91号、罚款。".chars().any(convertible));
         assert_eq!(normalize("陽泉市隆合餐飲管理有限公司"), "阳泉市隆合餐饮管理有限公司");
         // A phrase with one traditional character is still converted as a phrase.
         assert_eq!(normalize("臺灣"), T2S.convert("臺灣"));

@@ -361,7 +361,7 @@ impl<E: Engine> Store<E> {
     /// Every current subject, in id order, until `visit` returns `false`.
     pub fn scan_subjects(&self, visit: &mut dyn FnMut(Subject) -> bool) -> Result<(), StoreError> {
         let mut failed = None;
-        self.engine.scan_prefix(Cf::Subjects, b"", &mut |_, value| match from_json::<Subject>(value) {
+        self.scan_subject_bytes(&mut |value| match decode_subject(value) {
             Ok(subject) => visit(subject),
             Err(e) => {
                 failed = Some(e);

@@ -158,12 +158,7 @@ pub fn resolve_view(caller: &Caller, requested: i32) -> Result<View, ApiError> {
     }
 }
 
-pub fn view_to_proto(view: View) -> i32 {
-    match view {
-        View::Public => pb::View::Public as i32,
-        View::Regulator => pb::View::Regulator as i32,
-    }
-}
+pub use crate::convert::view as view_to_proto;
 
 /// The stated purpose of a read: the request field, else the `x-credit-purpose` header.
 pub fn purpose<T>(request: &Request<T>, field: &str) -> Option<String> {

@@ -53,7 +53,7 @@ impl SubjectService for SubjectApi {
                 if message.include_history {
                     page.add_history(&context.store)?;
                 }
-                Ok(convert::subject_page(subject.id.0, &page))
+                Ok(convert::subject_page(subject.id.0, page))
             })
             .await?;
         Ok(Response::new(response))

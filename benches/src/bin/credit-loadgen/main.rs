@@ -106,8 +106,8 @@ struct Bounds {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let bounds = match check_args(&args) {
-        Ok(bounds) => bounds,
+    let (target, bounds) = match check_args(&args) {
+        Ok(checked) => checked,
         Err(error) => {
             eprintln!("credit-loadgen: {error:#}");
             return ExitCode::from(2);
@@ -120,7 +120,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(&args, bounds)) {
+    match runtime.block_on(run(&args, target, bounds)) {
         Ok(report) => {
             print(&args, &report);
             if report.summary.ok == 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
@@ -132,9 +132,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Usage errors: a target off this machine, no bound, nonsense numbers.
-fn check_args(args: &Args) -> Result<(f64, u64)> {
-    loopback_target(&args.target)?;
+/// Usage errors: a target off this machine, no bound, nonsense numbers. The target's address and the
+/// run's bounds (seconds, calls) otherwise.
+fn check_args(args: &Args) -> Result<(SocketAddr, (f64, u64))> {
+    let target = loopback_target(&args.target)?;
     if args.connections == 0 || args.concurrency == 0 || args.batch_size == 0 {
         bail!("--connections, --concurrency and --batch-size must be at least 1");
     }
@@ -153,7 +154,7 @@ fn check_args(args: &Args) -> Result<(f64, u64)> {
     if !(valid_duration && valid_warmup) {
         bail!("--duration and --warmup: between 0 and {MAX_SECONDS} seconds");
     }
-    Ok((seconds, args.requests.unwrap_or(u64::MAX)))
+    Ok((target, (seconds, args.requests.unwrap_or(u64::MAX))))
 }
 
 /// The target's socket address, refused unless every address it names is a loopback one.
@@ -170,8 +171,7 @@ fn loopback_target(target: &str) -> Result<SocketAddr> {
     }
 }
 
-async fn run(args: &Args, (seconds, requests): (f64, u64)) -> Result<Report> {
-    let target = loopback_target(&args.target)?;
+async fn run(args: &Args, target: SocketAddr, (seconds, requests): (f64, u64)) -> Result<Report> {
     let pool = Arc::new(match args.workload {
         Workload::Echo | Workload::Health => Pool::load(None)?,
         _ => Pool::load(args.dataset.as_deref())?,

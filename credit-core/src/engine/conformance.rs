@@ -54,6 +54,26 @@ fn prefix_scans_are_ordered_and_bounded(engine: &dyn Engine) {
         .unwrap();
     assert_eq!(seen, 2, "the visitor stops the scan");
     assert!(collect_prefix(engine, Cf::SubjectRecords, b"z").unwrap().is_empty());
+    // Prefixes ending in 0xff end where the byte before them changes.
+    for key in [&b"o\xff\x01"[..], b"\xff\xff", b"\xff\xff\x07"] {
+        put(engine, Cf::SubjectRecords, key, key);
+    }
+    let keys = |prefix: &[u8]| -> Vec<Vec<u8>> {
+        collect_prefix(engine, Cf::SubjectRecords, prefix).unwrap().into_iter().map(|(k, _)| k).collect()
+    };
+    assert_eq!(keys(b"o\xff"), vec![b"o\xff".to_vec(), b"o\xff\x01".to_vec()]);
+    assert_eq!(keys(b"\xff\xff"), vec![b"\xff\xff".to_vec(), b"\xff\xff\x07".to_vec()]);
+}
+
+fn multi_gets_answer_in_the_order_asked(engine: &dyn Engine) {
+    for key in [&b"m1"[..], b"m2", b"m3"] {
+        put(engine, Cf::Versions, key, key);
+    }
+    let asked = vec![b"m3".to_vec(), b"absent".to_vec(), b"m1".to_vec(), b"m3".to_vec()];
+    let values = engine.multi_get(Cf::Versions, &asked).unwrap();
+    assert_eq!(values, vec![Some(b"m3".to_vec()), None, Some(b"m1".to_vec()), Some(b"m3".to_vec())]);
+    assert_eq!(engine.multi_get(Cf::Records, &asked).unwrap(), vec![None; 4], "another family");
+    assert!(engine.multi_get(Cf::Versions, &[]).unwrap().is_empty());
 }
 
 fn scans_from_a_key_run_to_the_end(engine: &dyn Engine) {
@@ -134,6 +154,12 @@ macro_rules! conformance_suite {
             fn scans_from_a_key_run_to_the_end() {
                 let (_guard, engine) = $make;
                 super::scans_from_a_key_run_to_the_end(&engine);
+            }
+
+            #[test]
+            fn multi_gets_answer_in_the_order_asked() {
+                let (_guard, engine) = $make;
+                super::multi_gets_answer_in_the_order_asked(&engine);
             }
 
             #[test]

@@ -173,6 +173,12 @@ pub enum EngineError {
 pub trait Engine: Send + Sync + 'static {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError>;
 
+    /// The values of many keys (in any order), in the order of `keys`: for bulk reads, where one call
+    /// finds neighbouring keys in the same block once.
+    fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
+        keys.iter().map(|key| self.get(cf, key)).collect()
+    }
+
     /// Calls `visit` with each key starting with `prefix`, in key order, until it returns `false`.
     fn scan_prefix(
         &self,

@@ -137,11 +137,49 @@ fn engine_error(e: rocksdb::Error) -> EngineError {
     EngineError::Engine(e.to_string())
 }
 
+/// The first key after every key starting with `prefix` (none: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl RocksEngine {
+    /// Visits keys from `start` on with a raw iterator: no copy of each key and value.
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        options: rocksdb::ReadOptions,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), EngineError> {
+        let mut iter = self.db.raw_iterator_cf_opt(self.handle(cf)?, options);
+        iter.seek(start);
+        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+            if !visit(k, v) {
+                return Ok(());
+            }
+            iter.next();
+        }
+        iter.status().map_err(engine_error)
+    }
+}
+
 impl Engine for RocksEngine {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
         // Pinned: one copy out of the memtable or block cache instead of two.
         let pinned = self.db.get_pinned_cf(self.handle(cf)?, key).map_err(engine_error)?;
         Ok(pinned.map(|value| value.to_vec()))
+    }
+
+    fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
+        let values = self.db.batched_multi_get_cf(self.handle(cf)?, keys, false);
+        values.into_iter().map(|value| Ok(value.map_err(engine_error)?.map(|v| v.to_vec()))).collect()
     }
 
     fn scan_prefix(
@@ -150,27 +188,16 @@ impl Engine for RocksEngine {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), EngineError> {
-        let iter =
-            self.db.iterator_cf(self.handle(cf)?, rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward));
-        for item in iter {
-            let (k, v) = item.map_err(engine_error)?;
-            if !k.starts_with(prefix) || !visit(&k, &v) {
-                break;
-            }
+        // Bounded: the iterator stops at the prefix's end instead of reading into the next keys' blocks.
+        let mut options = rocksdb::ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            options.set_iterate_upper_bound(end);
         }
-        Ok(())
+        self.scan(cf, prefix, options, &mut |k, v| k.starts_with(prefix) && visit(k, v))
     }
 
     fn scan_from(&self, cf: Cf, start: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), EngineError> {
-        let iter =
-            self.db.iterator_cf(self.handle(cf)?, rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward));
-        for item in iter {
-            let (k, v) = item.map_err(engine_error)?;
-            if !visit(&k, &v) {
-                break;
-            }
-        }
-        Ok(())
+        self.scan(cf, start, rocksdb::ReadOptions::default(), visit)
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {

@@ -1,19 +1,20 @@
 //! Tokens we make ourselves: pinyin of names (full and initials) and division prefixes. Word
 //! segmentation (jieba) and CJK n-grams are tantivy tokenizers, registered in [`register`].
 
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use pinyin::ToPinyin;
-use tantivy::tokenizer::{NgramTokenizer, TextAnalyzer, WhitespaceTokenizer};
+
+use super::normalize::normalize;
+use tantivy::tokenizer::{NgramTokenizer, TextAnalyzer, TokenStream, Tokenizer, WhitespaceTokenizer};
 
 pub const WORDS: &str = "credit_words";
 pub const GRAMS: &str = "credit_grams";
 pub const SPACED: &str = "credit_spaced";
-
-/// Longest run of syllables indexed as one pinyin token (腾跃科技 → "tengyuekeji").
-const MAX_SYLLABLE_RUN: usize = 4;
-/// Longest run of initials indexed as one token.
-const MAX_INITIAL_RUN: usize = 6;
+/// Words split by [`distinct_words`] before indexing, separated by spaces: queries are split with
+/// [`words`].
+pub const PRESPLIT_WORDS: &str = "credit_presplit_words";
 
 /// Readings of characters that differ inside these words from their usual reading (`pinyin` reads one
 /// character at a time): the heteronyms common in organisation names and places.
@@ -49,10 +50,84 @@ static FIRST_CHARS: LazyLock<Vec<char>> =
 /// Registers our analyzers on an index.
 pub fn register(index: &tantivy::Index) -> tantivy::Result<()> {
     let tokenizers = index.tokenizers();
-    tokenizers.register(WORDS, TextAnalyzer::from(tantivy_jieba::JiebaTokenizer::new()));
+    tokenizers.register(WORDS, TextAnalyzer::from(words()));
     tokenizers.register(GRAMS, TextAnalyzer::from(NgramTokenizer::new(1, 2, false)?));
     tokenizers.register(SPACED, TextAnalyzer::from(WhitespaceTokenizer::default()));
+    tokenizers.register(PRESPLIT_WORDS, TextAnalyzer::from(WhitespaceTokenizer::default()));
     Ok(())
+}
+
+/// The analyzer for what someone typed into `field`: the field's own, except for fields whose values
+/// arrive as words already split ([`distinct_words`]), whose queries are split the same way.
+pub fn query_analyzer(index: &tantivy::Index, field: tantivy::schema::Field) -> tantivy::Result<TextAnalyzer> {
+    let schema = index.schema();
+    let presplit = match schema.get_field_entry(field).field_type() {
+        tantivy::schema::FieldType::Str(options) => {
+            options.get_indexing_options().is_some_and(|o| o.tokenizer() == PRESPLIT_WORDS)
+        }
+        _ => false,
+    };
+    if presplit {
+        return Ok(TextAnalyzer::from(words()));
+    }
+    index.tokenizer_for_field(field)
+}
+
+/// Word segmentation (jieba, search mode): the `WORDS` analyzer, and what record texts are split
+/// with before their words are indexed once per subject.
+pub fn words() -> tantivy_jieba::JiebaTokenizer {
+    tantivy_jieba::JiebaTokenizer::new()
+}
+
+/// The words of a normalised text.
+pub fn segment(normalized: &str) -> Rc<[String]> {
+    let mut tokenizer = words();
+    let mut stream = tokenizer.token_stream(normalized);
+    let mut out = Vec::new();
+    while let Some(token) = stream.next() {
+        out.push(token.text.clone());
+    }
+    out.into()
+}
+
+/// The words of record texts that recur across subjects (authorities, violation types, the wording of
+/// facts), normalised and segmented once per builder rather than once per record.
+#[derive(Debug, Default)]
+pub struct WordCache {
+    words: foldhash::HashMap<String, Rc<[String]>>,
+}
+
+impl WordCache {
+    /// Enough for every authority and wording of a province; past it, the cache starts again.
+    const MAX_ENTRIES: usize = 1 << 16;
+
+    /// The words of `raw` (not yet normalised).
+    pub fn words(&mut self, raw: &str) -> Rc<[String]> {
+        if let Some(words) = self.words.get(raw) {
+            return words.clone();
+        }
+        if self.words.len() >= Self::MAX_ENTRIES {
+            self.words.clear();
+        }
+        let words = segment(&normalize(raw));
+        self.words.insert(raw.to_string(), words.clone());
+        words
+    }
+}
+
+/// The distinct words of a subject's record texts, separated by spaces (for a [`PRESPLIT_WORDS`]
+/// field): the same authority or wording on many records says nothing more the second time, and
+/// indexing it once is most of the saving in a full build. (A plain text rather than tantivy's
+/// pre-tokenized value, which the writer serialises to JSON and parses back.)
+pub fn distinct_words(texts: &[Rc<[String]>]) -> String {
+    let mut seen = foldhash::HashSet::default();
+    let mut out = String::new();
+    for word in texts.iter().flat_map(|words| words.iter()) {
+        if !word.trim().is_empty() && seen.insert(word.as_str()) {
+            push_token(&mut out, word);
+        }
+    }
+    out
 }
 
 /// The syllables of a normalised text: one per Chinese character, and each run of ASCII letters or
@@ -102,34 +177,90 @@ fn starts_with_at(chars: &[char], at: usize, word: &str) -> bool {
     n > 0
 }
 
-/// Space-separated pinyin tokens of a name: every run of up to four syllables, joined
-/// (`腾跃科技` → "teng tengyue tengyueke …").
-pub fn pinyin_runs(syllables: &[String]) -> String {
+/// The pinyin field's text: one token per syllable (indexed with positions, so that what someone types
+/// is found as a phrase of its syllables, wherever in the name it starts).
+pub fn pinyin_tokens(syllables: &[String]) -> String {
+    syllables.join(" ")
+}
+
+/// The initials field's text: each pair of neighbouring initials (`腾跃科技` → "ty yk kj"), with
+/// positions. Pairs rather than letters: a phrase of single letters would walk posting lists that
+/// hold most of the index.
+pub fn initial_pairs(syllables: &[String]) -> String {
+    let initials: Vec<char> = syllables.iter().filter_map(|s| s.chars().next()).collect();
     let mut out = String::new();
-    for start in 0..syllables.len() {
-        let mut token = String::new();
-        for syllable in syllables[start..].iter().take(MAX_SYLLABLE_RUN) {
-            token.push_str(syllable);
-            push_token(&mut out, &token);
-        }
+    for pair in initials.windows(2) {
+        let token: String = pair.iter().collect();
+        push_token(&mut out, &token);
     }
     out
 }
 
-/// Space-separated initials tokens: every run of two to six initials (`腾跃科技` → "ty tyk tykj yk …").
-pub fn initial_runs(syllables: &[String]) -> String {
-    let initials: Vec<char> = syllables.iter().filter_map(|s| s.chars().next()).collect();
-    let mut out = String::new();
-    for start in 0..initials.len() {
-        let mut token = String::new();
-        for (n, c) in initials[start..].iter().take(MAX_INITIAL_RUN).enumerate() {
-            token.push(*c);
-            if n >= 1 {
-                push_token(&mut out, &token);
-            }
+/// Every syllable the index can hold for a Chinese character: the readings of the pinyin crate (with ü
+/// typed as v), so what a query is split into is what names were read as.
+static SYLLABLES: LazyLock<foldhash::HashSet<String>> = LazyLock::new(|| {
+    let mut set: foldhash::HashSet<String> =
+        ('\u{3400}'..='\u{9fff}').filter_map(|c| c.to_pinyin()).map(|p| p.plain().replace('ü', "v")).collect();
+    set.extend(WORD_READINGS.iter().flat_map(|(_, r)| r.iter().map(|s| s.to_string())));
+    set
+});
+
+/// Longest pinyin syllable ("zhuang", "shuang").
+const MAX_SYLLABLE_LEN: usize = 6;
+/// Enough readings of ambiguous typing ("xian": 县 or 西安) without letting a long string explode.
+const MAX_SEGMENTATIONS: usize = 8;
+
+/// The ways `letters` (lower-case ASCII) splits into pinyin syllables, fewest syllables first; empty when
+/// it is not pinyin.
+pub fn segmentations(letters: &str) -> Vec<Vec<&str>> {
+    let n = letters.len();
+    if n == 0 || !letters.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Vec::new();
+    }
+    // reachable[i]: the rest from i splits into syllables (so the search never walks a dead end).
+    let mut reachable = vec![false; n + 1];
+    reachable[n] = true;
+    for i in (0..n).rev() {
+        reachable[i] =
+            (1..=MAX_SYLLABLE_LEN.min(n - i)).any(|len| reachable[i + len] && SYLLABLES.contains(&letters[i..i + len]));
+    }
+    let mut out = Vec::new();
+    if reachable[0] {
+        let mut path = Vec::new();
+        split_from(letters, 0, &reachable, &mut path, &mut out);
+    }
+    out.sort_by_key(Vec::len);
+    out
+}
+
+fn split_from<'a>(
+    letters: &'a str,
+    at: usize,
+    reachable: &[bool],
+    path: &mut Vec<&'a str>,
+    out: &mut Vec<Vec<&'a str>>,
+) {
+    if at == letters.len() {
+        out.push(path.clone());
+        return;
+    }
+    for len in (1..=MAX_SYLLABLE_LEN.min(letters.len() - at)).rev() {
+        if out.len() == MAX_SEGMENTATIONS {
+            return;
+        }
+        let piece = &letters[at..at + len];
+        if reachable[at + len] && SYLLABLES.contains(piece) {
+            path.push(piece);
+            split_from(letters, at + len, reachable, path, out);
+            path.pop();
         }
     }
-    out
+}
+
+/// The initials pairs of what someone typed as initials (`tykj` → "ty", "yk", "kj").
+pub fn typed_initial_pairs(letters: &str) -> Vec<String> {
+    let chars: Vec<char> = letters.chars().collect();
+    chars.windows(2).map(|pair| pair.iter().collect()).collect()
 }
 
 fn push_token(out: &mut String, token: &str) {
@@ -159,13 +290,29 @@ mod tests {
     }
 
     #[test]
-    fn runs_cover_full_pinyin_and_initials() {
+    fn names_index_syllables_and_initial_pairs() {
         let s = syllables("腾跃科技");
-        let full: Vec<&str> = pinyin_runs(&s).leak().split(' ').collect();
-        assert!(full.contains(&"tengyue") && full.contains(&"tengyuekeji") && full.contains(&"keji"));
-        let initials: Vec<&str> = initial_runs(&s).leak().split(' ').collect();
-        assert!(initials.contains(&"ty") && initials.contains(&"tykj") && initials.contains(&"kj"));
-        assert!(!initials.contains(&"t"), "single initials match too much");
+        assert_eq!(pinyin_tokens(&s), "teng yue ke ji");
+        assert_eq!(initial_pairs(&s), "ty yk kj");
+        assert_eq!(initial_pairs(&syllables("腾")), "", "single initials match too much");
+        assert_eq!(typed_initial_pairs("tykj"), ["ty", "yk", "kj"]);
+    }
+
+    #[test]
+    fn typed_pinyin_splits_every_way_it_reads() {
+        let tengyue = segmentations("tengyuekeji");
+        assert_eq!(tengyue[0], ["teng", "yue", "ke", "ji"]);
+        assert!(tengyue.contains(&vec!["teng", "yu", "e", "ke", "ji"]), "every reading: {tengyue:?}");
+        let xian = segmentations("xian");
+        assert_eq!(xian[0], ["xian"], "fewest syllables first");
+        assert!(xian.contains(&vec!["xi", "an"]), "西安 as well as 县: {xian:?}");
+        assert!(segmentations("fangan").contains(&vec!["fang", "an"]));
+        assert!(segmentations("fangan").contains(&vec!["fan", "gan"]));
+        assert_eq!(segmentations("lvse"), [vec!["lv", "se"]], "ü typed as v");
+        assert!(segmentations("tcl").is_empty(), "not pinyin");
+        assert!(segmentations("").is_empty());
+        // A long ambiguous string stays bounded.
+        assert!(segmentations(&"xian".repeat(12)).len() <= MAX_SEGMENTATIONS);
     }
 
     #[test]

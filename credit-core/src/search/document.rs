@@ -1,15 +1,16 @@
 //! The index schema and how a subject (with its records) becomes one document.
 
-use chrono::NaiveDate;
-use tantivy::TantivyDocument;
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use std::borrow::Cow;
 
-use super::analysis::{self, GRAMS, SPACED, WORDS};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use tantivy::TantivyDocument;
+use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
+
+use super::analysis::{self, GRAMS, PRESPLIT_WORDS, SPACED, WORDS, WordCache};
 use super::normalize::{code_key, core_name, normalize};
-use crate::model::{IdentifierKind, RecordDetails, Subject, SubjectType};
-use crate::store::RecordView;
+use crate::model::{IdentifierKind, RecordCategory, RecordDetails, RecordVersion, Subject, SubjectType};
+use crate::store::{RecordView, StoreError};
 
 pub const ID: &str = "id";
 
@@ -30,10 +31,11 @@ pub struct Fields {
     pub name_words: Field,
     /// Core names as CJK unigrams and bigrams: recall for partial names and a wrong character.
     pub name_grams: Field,
-    /// Pinyin runs of core names, and the whole name's pinyin for prefix matches.
+    /// Pinyin syllables of core names (with positions: typed pinyin is a phrase), and the whole
+    /// name's pinyin for prefix matches.
     pub pinyin: Field,
     pub pinyin_whole: Field,
-    /// Initials runs of core names.
+    /// Pairs of neighbouring initials of core names (with positions).
     pub initials: Field,
     /// Names of the legal representative and other related persons (organisations only).
     pub people: Field,
@@ -51,8 +53,11 @@ pub struct Fields {
     pub record_dates: Field,
 }
 
+/// Text fields are scored on document frequency and length only (a word or character pair occurs in a
+/// name once, record words are indexed once per subject): recording frequencies would cost the build
+/// without changing a ranking. Positions where phrases are matched.
 fn text(tokenizer: &str, positions: bool) -> TextOptions {
-    let option = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
+    let option = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::Basic };
     TextOptions::default()
         .set_indexing_options(TextFieldIndexing::default().set_tokenizer(tokenizer).set_index_option(option))
 }
@@ -60,20 +65,20 @@ fn text(tokenizer: &str, positions: bool) -> TextOptions {
 pub fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
-        id: b.add_u64_field(ID, INDEXED | STORED | FAST),
+        id: b.add_u64_field(ID, INDEXED | FAST),
         codes: b.add_text_field("codes", STRING),
         id_hashes: b.add_text_field("id_hashes", STRING),
         names: b.add_text_field("names", STRING),
         core_names: b.add_text_field("core_names", STRING),
         name_words: b.add_text_field("name_words", text(WORDS, false)),
         name_grams: b.add_text_field("name_grams", text(GRAMS, false)),
-        pinyin: b.add_text_field("pinyin", text(SPACED, false)),
+        pinyin: b.add_text_field("pinyin", text(SPACED, true)),
         pinyin_whole: b.add_text_field("pinyin_whole", STRING),
-        initials: b.add_text_field("initials", text(SPACED, false)),
+        initials: b.add_text_field("initials", text(SPACED, true)),
         people: b.add_text_field("people", text(GRAMS, false)),
         address: b.add_text_field("address", text(WORDS, false)),
         documents: b.add_text_field("documents", STRING),
-        record_text: b.add_text_field("record_text", text(WORDS, false)),
+        record_text: b.add_text_field("record_text", text(PRESPLIT_WORDS, false)),
         division: b.add_text_field("division", STRING),
         subject_type: b.add_text_field("subject_type", STRING),
         status: b.add_text_field("status", STRING),
@@ -88,12 +93,122 @@ pub fn id_hash(key: &[u8; 32], id_number: &str) -> String {
     blake3::keyed_hash(key, code_key(id_number).as_bytes()).to_hex().to_string()
 }
 
+/// What a document takes from a record's current version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedRecord<'a> {
+    pub category: RecordCategory,
+    pub document_number: Option<Cow<'a, str>>,
+    pub authority: Option<Cow<'a, str>>,
+    pub decision_date: Option<NaiveDate>,
+    /// A penalty's violation type and facts.
+    pub texts: Vec<Cow<'a, str>>,
+    /// A list entry: its list type, the day it was listed, and whether it is in force now or later.
+    pub listing: Option<(Cow<'a, str>, NaiveDate, bool)>,
+}
+
+/// The fields of a stored record version the index reads, borrowed from the JSON (the stored text has
+/// no escapes in Chinese text). Decoding only these is most of the cost of reading records saved.
+#[derive(Deserialize)]
+struct StoredVersion<'a> {
+    #[serde(borrow)]
+    content: StoredContent<'a>,
+}
+
+#[derive(Deserialize)]
+struct StoredContent<'a> {
+    #[serde(default, borrow)]
+    document_number: Option<Cow<'a, str>>,
+    #[serde(default)]
+    decision_date: Option<NaiveDate>,
+    #[serde(default, borrow)]
+    authority: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    details: StoredDetails<'a>,
+}
+
+#[derive(Deserialize)]
+struct StoredDetails<'a> {
+    #[serde(default, borrow)]
+    violation_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    facts: Option<Cow<'a, str>>,
+}
+
+impl<'a> IndexedRecord<'a> {
+    pub fn of(record: &'a RecordView, today: NaiveDate) -> IndexedRecord<'a> {
+        let content = &record.current.content;
+        let mut indexed = IndexedRecord {
+            category: record.category,
+            document_number: content.document_number.as_deref().map(Cow::Borrowed),
+            authority: content.authority.as_deref().map(Cow::Borrowed),
+            decision_date: content.decision_date,
+            texts: Vec::new(),
+            listing: None,
+        };
+        match &content.details {
+            RecordDetails::Penalty { violation_type, facts, .. } => {
+                indexed.texts =
+                    [violation_type, facts].into_iter().flatten().map(|t| Cow::Borrowed(t.as_str())).collect();
+            }
+            RecordDetails::ListEntry { list_type, listed_on, .. } => {
+                // In force now or later: the query re-checks the store for the day it runs.
+                let current = content.in_force_on(today) || (*listed_on > today && content.in_force_on(*listed_on));
+                indexed.listing = Some((Cow::Borrowed(list_type), *listed_on, current));
+            }
+            _ => {}
+        }
+        indexed
+    }
+
+    /// From a current version as stored. List entries, whose standing takes every date and status of
+    /// the record, are decoded whole.
+    pub fn from_json(
+        category: RecordCategory,
+        json: &'a [u8],
+        today: NaiveDate,
+    ) -> Result<IndexedRecord<'a>, StoreError> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("undecodable record version: {e}"));
+        if category == RecordCategory::ListEntry {
+            let current: RecordVersion = serde_json::from_slice(json).map_err(corrupt)?;
+            let view = RecordView { id: current.record, category, versions: current.version, current };
+            return Ok(IndexedRecord::of(&view, today).into_owned());
+        }
+        let stored: StoredVersion<'a> = serde_json::from_slice(json).map_err(corrupt)?;
+        let content = stored.content;
+        let texts = if category == RecordCategory::Penalty {
+            [content.details.violation_type, content.details.facts].into_iter().flatten().collect()
+        } else {
+            Vec::new()
+        };
+        Ok(IndexedRecord {
+            category,
+            document_number: content.document_number,
+            authority: content.authority,
+            decision_date: content.decision_date,
+            texts,
+            listing: None,
+        })
+    }
+
+    fn into_owned(self) -> IndexedRecord<'static> {
+        let owned = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+        IndexedRecord {
+            category: self.category,
+            document_number: self.document_number.map(owned),
+            authority: self.authority.map(owned),
+            decision_date: self.decision_date,
+            texts: self.texts.into_iter().map(owned).collect(),
+            listing: self.listing.map(|(t, on, current)| (owned(t), on, current)),
+        }
+    }
+}
+
 pub fn build(
     fields: &Fields,
     subject: &Subject,
-    records: &[RecordView],
-    today: NaiveDate,
+    records: &[IndexedRecord],
     key: &[u8; 32],
+    cache: &mut WordCache,
 ) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_u64(fields.id, subject.id.0);
@@ -111,9 +226,9 @@ pub fn build(
         doc.add_text(fields.core_names, core);
         doc.add_text(fields.name_words, core);
         doc.add_text(fields.name_grams, core);
-        doc.add_text(fields.pinyin, analysis::pinyin_runs(&syllables));
+        doc.add_text(fields.pinyin, analysis::pinyin_tokens(&syllables));
         doc.add_text(fields.pinyin_whole, syllables.concat());
-        doc.add_text(fields.initials, analysis::initial_runs(&syllables));
+        doc.add_text(fields.initials, analysis::initial_pairs(&syllables));
     }
     if subject.subject_type != SubjectType::NaturalPerson {
         for person in &subject.related {
@@ -133,41 +248,35 @@ pub fn build(
         doc.add_text(fields.status, normalize(status));
     }
     let mut listed = false;
+    let mut texts = Vec::new();
     for record in records {
-        let content = &record.current.content;
-        if let Some(number) = &content.document_number {
+        if let Some(number) = &record.document_number {
             doc.add_text(fields.documents, code_key(number));
-            doc.add_text(fields.record_text, normalize(number));
+            texts.push(analysis::segment(&normalize(number)));
         }
-        if let Some(authority) = &content.authority {
-            doc.add_text(fields.record_text, normalize(authority));
+        if let Some(authority) = &record.authority {
+            texts.push(cache.words(authority));
         }
-        let category = record.category.as_str();
-        let mut date = content.decision_date;
-        match &content.details {
-            RecordDetails::Penalty { violation_type, facts, .. } => {
-                for text in [violation_type, facts].into_iter().flatten() {
-                    doc.add_text(fields.record_text, normalize(text));
-                }
+        texts.extend(record.texts.iter().map(|text| cache.words(text)));
+        let mut date = record.decision_date;
+        if let Some((list_type, listed_on, current)) = &record.listing {
+            date = date.or(Some(*listed_on));
+            if *current {
+                doc.add_text(fields.lists, list_type);
+                listed = true;
             }
-            RecordDetails::ListEntry { list_type, listed_on, .. } => {
-                date = date.or(Some(*listed_on));
-                // Entries in force now or later: the query re-checks the store for the day it runs.
-                let current = content.in_force_on(today) || (*listed_on > today && content.in_force_on(*listed_on));
-                if current {
-                    doc.add_text(fields.lists, list_type);
-                    listed = true;
-                }
-            }
-            _ => {}
         }
         if let Some(date) = date {
+            let category = record.category.as_str();
             doc.add_text(fields.record_dates, format!("{category}|{date}"));
             doc.add_text(fields.record_dates, format!("any|{date}"));
         }
     }
     if listed {
         doc.add_text(fields.lists, "any");
+    }
+    if !texts.is_empty() {
+        doc.add_text(fields.record_text, analysis::distinct_words(&texts));
     }
     doc
 }

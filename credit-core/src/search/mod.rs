@@ -30,12 +30,13 @@ use crate::engine::Engine;
 use crate::model::{BatchId, IdentifierKind, RecordCategory, Subject, SubjectId, SubjectType};
 use crate::privacy::{mask_id_number, mask_name};
 use crate::store::{Store, StoreError, decode_subject};
-use document::Fields;
+use analysis::WordCache;
+use document::{Fields, IndexedRecord};
 
 /// Bumped when the index layout changes: an index of another version is rebuilt.
-const INDEX_VERSION: u32 = 1;
+const INDEX_VERSION: u32 = 2;
 /// Memory for the tantivy writer (split between its threads).
-const WRITER_MEMORY: usize = 192 << 20;
+const WRITER_MEMORY: usize = 512 << 20;
 /// Largest page of hits.
 pub const MAX_LIMIT: usize = 1_000;
 
@@ -139,16 +140,23 @@ impl SearchIndex {
         std::fs::create_dir_all(dir)?;
         let id_key = id_key(dir)?;
         let (schema, fields) = document::schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
-        let mut index = Index::open_or_create(directory, schema.clone())?;
-        let mut payload = read_payload(&index)?;
-        if payload.is_some_and(|p| p.version != INDEX_VERSION) || index.schema() != schema {
-            drop(index);
-            clear_index_files(dir)?;
-            let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
-            index = Index::open_or_create(directory, schema)?;
-            payload = None;
-        }
+        let open_dir = || tantivy::directory::MmapDirectory::open(dir).map_err(tantivy::TantivyError::from);
+        let exists = Index::exists(&open_dir()?).map_err(tantivy::TantivyError::from)?;
+        let existing = if exists { Some(Index::open(open_dir()?)?) } else { None };
+        let (index, payload) = match existing {
+            Some(index) => {
+                let payload = read_payload(&index)?;
+                if payload.is_none_or(|p| p.version == INDEX_VERSION) && index.schema() == schema {
+                    (index, payload)
+                } else {
+                    // Another layout: built again from the store by the first catch-up.
+                    drop(index);
+                    clear_index_files(dir)?;
+                    (Index::create(open_dir()?, schema, tantivy::IndexSettings::default())?, None)
+                }
+            }
+            None => (Index::create(open_dir()?, schema, tantivy::IndexSettings::default())?, None),
+        };
         analysis::register(&index)?;
         let writer = index.writer_with_num_threads(2, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
@@ -168,6 +176,7 @@ impl SearchIndex {
         };
         let mut outcome = CatchUp { last_batch: Some(last.0), ..CatchUp::default() };
         let mut seen = foldhash::HashSet::default();
+        let mut cache = WordCache::default();
         for id in changed {
             if !seen.insert(id) {
                 continue;
@@ -175,7 +184,7 @@ impl SearchIndex {
             self.writer.delete_term(Term::from_field_u64(self.fields.id, id.0));
             match store.subject(id)? {
                 Some(subject) => {
-                    self.add(store, &subject, today)?;
+                    self.add(store, &subject, today, &mut cache)?;
                     outcome.subjects_indexed += 1;
                 }
                 None => outcome.subjects_removed += 1,
@@ -191,15 +200,20 @@ impl SearchIndex {
         // The batch is read first: a batch committing during the scan is then caught up next time.
         let last = store.last_committed_batch()?;
         self.writer.delete_all_documents()?;
-        let indexed = self.add_all(store, today)?;
+        // Merging while every segment is new re-writes the same terms again and again: the build
+        // leaves its segments as they are (each as large as the writer's memory allows).
+        self.writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        let indexed = self.add_all(store, today);
+        self.writer.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+        let indexed = indexed?;
         self.commit(last)?;
         Ok(CatchUp { rebuilt: true, subjects_indexed: indexed, subjects_removed: 0, last_batch: last.map(|b| b.0) })
     }
 
-    /// Adds a document for every subject of the store. Building documents (records, script conversion,
-    /// pinyin) costs several times what reading the store does, so this thread reads and hands chunks
-    /// of stored subjects to builder threads, which add their documents to the writer (tantivy's
-    /// writer takes documents from any thread).
+    /// Adds a document for every subject of the store. Reading records and building documents
+    /// (script conversion, pinyin, words) costs several times what scanning subjects does, so this
+    /// thread scans and hands chunks of stored subjects to builder threads, which add their documents
+    /// to the writer (tantivy's writer takes documents from any thread).
     fn add_all<E: Engine>(&self, store: &Store<E>, today: NaiveDate) -> Result<u64, SearchError> {
         const BUILDERS: usize = 2;
         const CHUNK: usize = 256;
@@ -211,20 +225,16 @@ impl SearchIndex {
         let scanned = std::thread::scope(|scope| {
             for _ in 0..BUILDERS {
                 scope.spawn(|| {
+                    let mut cache = WordCache::default();
                     loop {
                         let next = receiver.lock().unwrap_or_else(PoisonError::into_inner).recv();
                         let Ok(chunk) = next else { return };
-                        for bytes in chunk {
-                            let added = decode_subject(&bytes)
-                                .map_err(SearchError::from)
-                                .and_then(|subject| self.add(store, &subject, today));
-                            if let Err(error) = added {
-                                failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(error);
-                                stop.store(true, Ordering::Relaxed);
-                                return;
-                            }
-                            indexed.fetch_add(1, Ordering::Relaxed);
+                        if let Err(error) = self.add_chunk(store, &chunk, today, &mut cache) {
+                            failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(error);
+                            stop.store(true, Ordering::Relaxed);
+                            return;
                         }
+                        indexed.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     }
                 });
             }
@@ -251,9 +261,37 @@ impl SearchIndex {
         Ok(indexed.into_inner())
     }
 
-    fn add<E: Engine>(&self, store: &Store<E>, subject: &Subject, today: NaiveDate) -> Result<(), SearchError> {
+    /// Documents for stored subjects in key (id) order, their records read together.
+    fn add_chunk<E: Engine>(
+        &self,
+        store: &Store<E>,
+        chunk: &[Vec<u8>],
+        today: NaiveDate,
+        cache: &mut WordCache,
+    ) -> Result<(), SearchError> {
+        let subjects = chunk.iter().map(|bytes| decode_subject(bytes)).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<SubjectId> = subjects.iter().map(|s| s.id).collect();
+        let records = store.current_record_json_of_many(&ids)?;
+        for (subject, records) in subjects.iter().zip(&records) {
+            let records = records
+                .iter()
+                .map(|(_, head, json)| IndexedRecord::from_json(head.category, json, today))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.writer.add_document(document::build(&self.fields, subject, &records, &self.id_key, cache))?;
+        }
+        Ok(())
+    }
+
+    fn add<E: Engine>(
+        &self,
+        store: &Store<E>,
+        subject: &Subject,
+        today: NaiveDate,
+        cache: &mut WordCache,
+    ) -> Result<(), SearchError> {
         let records = store.records_of(subject.id, None)?;
-        let doc = document::build(&self.fields, subject, &records, today, &self.id_key);
+        let records: Vec<IndexedRecord> = records.iter().map(|r| IndexedRecord::of(r, today)).collect();
+        let doc = document::build(&self.fields, subject, &records, &self.id_key, cache);
         self.writer.add_document(doc)?;
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 static T2S: LazyLock<OpenCC> =
     LazyLock::new(|| OpenCC::from_config(BuiltinConfig::T2s).expect("the compiled-in t2s dictionaries load"));
@@ -46,7 +46,12 @@ fn convertible(c: char) -> bool {
 const LEGAL_FORMS: [&str; 7] = ["股份有限公司", "有限责任公司", "有限公司", "分公司", "合作社", "集团", "公司"];
 
 pub fn normalize(text: &str) -> String {
-    let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    let folded: String = if unicode_normalization::is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        // NFKC already (most delivered text): only the case to fold, without the decomposition walk.
+        text.chars().flat_map(char::to_lowercase).collect()
+    } else {
+        text.nfkc().flat_map(char::to_lowercase).collect()
+    };
     if !folded.chars().any(convertible) {
         // Nothing to convert (codes, pinyin, numbers, simplified text): the dictionary walk is the costly part.
         return folded;

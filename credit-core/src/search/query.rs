@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use chrono::NaiveDate;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Index, Term};
@@ -114,10 +114,10 @@ fn boosted(query: Box<dyn Query>, boost: f32) -> (Occur, Box<dyn Query>) {
     (Occur::Should, Box::new(BoostQuery::new(query, boost)))
 }
 
-/// A disjunction of the tokens `tokenizer` makes of `text` in `field`, BM25-scored.
+/// A disjunction of the tokens the field's analyzer makes of `text` in `field`, BM25-scored.
 /// Tokens shorter than `min_chars` characters are left out.
 fn tokens(index: &Index, field: Field, text: &str, min_chars: usize) -> Result<Option<Box<dyn Query>>, SearchError> {
-    let mut analyzer = index.tokenizer_for_field(field)?;
+    let mut analyzer = analysis::query_analyzer(index, field)?;
     let mut stream = analyzer.token_stream(text);
     let mut terms = Vec::new();
     while let Some(token) = stream.next() {
@@ -205,15 +205,15 @@ pub fn build(
     }
     let letters = compact.chars().all(|c| c.is_ascii_lowercase());
     if letters && compact.len() >= 2 {
-        names.push(boosted(term_scored(fields.pinyin, &compact), 8.0));
+        names.push(boosted(typed_pinyin(fields.pinyin, &compact), 8.0));
         // Pinyin typed word by word ("tengyue keji"): each word is a run of syllables.
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.len() > 1 {
             for word in words {
-                names.push(boosted(term_scored(fields.pinyin, word), 4.0));
+                names.push(boosted(typed_pinyin(fields.pinyin, word), 4.0));
             }
         }
-        names.push(boosted(term_scored(fields.initials, &compact), 6.0));
+        names.push(boosted(phrase(fields.initials, &analysis::typed_initial_pairs(&compact)), 6.0));
         names.push(constant(prefix(fields.pinyin_whole, &compact), PINYIN_WHOLE_PREFIX));
     } else if !letters {
         // Chinese typed in: its pinyin finds homophones (a wrong character of the same sound).
@@ -264,4 +264,24 @@ fn prefix(field: Field, value: &str) -> Box<dyn Query> {
 
 fn term_scored(field: Field, value: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::WithFreqs))
+}
+
+/// Consecutive tokens in `field`, BM25-scored (one token: a term query).
+fn phrase(field: Field, tokens: &[impl AsRef<str>]) -> Box<dyn Query> {
+    match tokens {
+        [one] => term_scored(field, one.as_ref()),
+        _ => Box::new(PhraseQuery::new(tokens.iter().map(|t| Term::from_field_text(field, t.as_ref())).collect())),
+    }
+}
+
+/// Letters typed as pinyin: a phrase of syllables for each way they split ("xian": 县 or 西安), or the
+/// letters as one token when they are not pinyin (the Latin letters of a name, like "tcl").
+fn typed_pinyin(field: Field, letters: &str) -> Box<dyn Query> {
+    let mut readings: Vec<Box<dyn Query>> =
+        analysis::segmentations(letters).iter().map(|syllables| phrase(field, syllables)).collect();
+    match readings.len() {
+        0 => term_scored(field, letters),
+        1 => readings.remove(0),
+        _ => Box::new(BooleanQuery::new(readings.into_iter().map(|q| (Occur::Should, q)).collect())),
+    }
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::engine::RocksEngine;
 use crate::ident::Codebook;
 use crate::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
+use crate::store::RecordView;
 
 fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo")
@@ -216,4 +217,68 @@ fn the_index_follows_the_store_and_heals_after_a_crash_between_them() {
     // backup) returns nothing the store does not have.
     let other = Store::open_dir(&dir.path().join("empty")).unwrap();
     assert!(index.search(&other, &request("北京晨曦测试科技有限公司")).unwrap().is_empty());
+}
+
+#[test]
+fn bulk_record_reads_match_one_subject_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(dir.path());
+    let mut ids = Vec::new();
+    store
+        .scan_subject_bytes(&mut |bytes| {
+            ids.push(decode_subject(bytes).unwrap().id);
+            true
+        })
+        .unwrap();
+    assert!(ids.is_sorted() && ids.len() > 100);
+    let one_by_one = |ids: &[SubjectId]| -> Vec<Vec<RecordView>> {
+        ids.iter().map(|id| store.records_of(*id, None).unwrap()).collect()
+    };
+    let all = store.current_records_of_many(&ids).unwrap();
+    assert_eq!(all, one_by_one(&ids));
+    assert!(all.iter().filter(|r| !r.is_empty()).count() > 50, "the demo subjects have records");
+    // Gaps in the range and a subject the store does not have.
+    let mut some: Vec<SubjectId> = ids.iter().copied().step_by(3).collect();
+    some.push(SubjectId(ids.last().unwrap().0 + 1000));
+    assert_eq!(store.current_records_of_many(&some).unwrap(), one_by_one(&some));
+    assert!(store.current_records_of_many(&[]).unwrap().is_empty());
+    // What the index takes from each record: the same from the stored JSON as from the decoded record.
+    let today = crate::time::today_cst();
+    for (views, stored) in all.iter().zip(store.current_record_json_of_many(&ids).unwrap()) {
+        let decoded: Vec<_> = views.iter().map(|v| document::IndexedRecord::of(v, today)).collect();
+        let from_json: Vec<_> = stored
+            .iter()
+            .map(|(_, head, json)| document::IndexedRecord::from_json(head.category, json, today).unwrap())
+            .collect();
+        assert_eq!(decoded, from_json);
+    }
+    assert!(all.iter().flatten().any(|r| r.category == RecordCategory::ListEntry));
+}
+
+#[test]
+fn an_index_of_another_layout_is_built_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir.path().join("store"));
+    let index_dir = dir.path().join("index");
+    {
+        // An index of some older layout: one field, a document, a commit.
+        let mut builder = tantivy::schema::Schema::builder();
+        let old = builder.add_text_field("name", tantivy::schema::STRING);
+        std::fs::create_dir_all(&index_dir).unwrap();
+        let index = Index::create_in_dir(&index_dir, builder.build()).unwrap();
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.add_document(tantivy::doc!(old => "腾跃科技")).unwrap();
+        writer.commit().unwrap();
+    }
+    let mut index = SearchIndex::open(&index_dir).unwrap();
+    assert!(index.is_empty(), "the old documents are gone");
+    let outcome = index.catch_up(&store).unwrap();
+    assert!(outcome.rebuilt && outcome.subjects_indexed > 100);
+    assert_eq!(index.len(), outcome.subjects_indexed);
+    let (_, index_before) = demo_index(&dir.path().join("fresh"));
+    assert_eq!(index.len(), index_before.len(), "the same documents as a new index");
+    let queries = std::fs::read_to_string(demo().join("../search/queries.tsv")).unwrap();
+    let line = queries.lines().find(|l| l.starts_with("partial\t")).unwrap();
+    let [_, query, expected] = line.split('\t').collect::<Vec<_>>()[..] else { panic!("bad line {line}") };
+    assert!(codes(&index, &store, &request(query)).iter().any(|c| c == expected), "{query} finds {expected}");
 }

@@ -101,6 +101,9 @@ pub struct RecordView {
     pub current: RecordVersion,
 }
 
+/// A record's id, head and current version as stored (JSON).
+pub(crate) type StoredRecord = (RecordId, RecordHead, Vec<u8>);
+
 /// A subject as [`Store::scan_subject_bytes`] found it.
 pub(crate) fn decode_subject(bytes: &[u8]) -> Result<Subject, StoreError> {
     from_json(bytes)
@@ -435,6 +438,67 @@ impl<E: Engine> Store<E> {
             }
         }
         Ok(views)
+    }
+
+    /// The current records of each of `subjects` (ascending ids), in the order given: one scan of the
+    /// subject-record index over their range and two batched reads, instead of a scan and two reads per
+    /// record. For building indexes in bulk, where a subject's records are read one after another.
+    pub fn current_records_of_many(&self, subjects: &[SubjectId]) -> Result<Vec<Vec<RecordView>>, StoreError> {
+        self.current_record_json_of_many(subjects)?
+            .into_iter()
+            .map(|records| {
+                records
+                    .into_iter()
+                    .map(|(id, head, json)| {
+                        let current = from_json(&json)?;
+                        Ok(RecordView { id, category: head.category, versions: head.versions, current })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// [`Store::current_records_of_many`] with each current version as stored (JSON), for readers that
+    /// decode only the fields they need.
+    pub(crate) fn current_record_json_of_many(
+        &self,
+        subjects: &[SubjectId],
+    ) -> Result<Vec<Vec<StoredRecord>>, StoreError> {
+        let mut out = vec![Vec::new(); subjects.len()];
+        let (Some(first), Some(last)) = (subjects.first(), subjects.last()) else {
+            return Ok(out);
+        };
+        debug_assert!(subjects.is_sorted(), "subjects in ascending order");
+        let mut owned: Vec<(usize, RecordId)> = Vec::new();
+        self.engine.scan_from(Cf::SubjectRecords, &keys::subject(*first), &mut |key, _| {
+            let (Some(subject), Some(record)) = (keys::u64_at(key, 0), keys::u64_at(key, 8)) else {
+                return true;
+            };
+            if subject > last.0 {
+                return false;
+            }
+            if let Ok(position) = subjects.binary_search(&SubjectId(subject)) {
+                owned.push((position, RecordId(record)));
+            }
+            true
+        })?;
+        let head_keys: Vec<Vec<u8>> = owned.iter().map(|(_, id)| keys::record(*id)).collect();
+        let mut heads = Vec::with_capacity(owned.len());
+        for ((_, id), head) in owned.iter().zip(self.engine.multi_get(Cf::Records, &head_keys)?) {
+            let Some(head) = head else {
+                return Err(StoreError::Corrupt(format!("record {id} indexed but missing")));
+            };
+            heads.push(from_json::<RecordHead>(&head)?);
+        }
+        let version_keys: Vec<Vec<u8>> =
+            owned.iter().zip(&heads).map(|((_, id), head)| keys::record_version(*id, head.versions)).collect();
+        let versions = self.engine.multi_get(Cf::Versions, &version_keys)?;
+        for (((position, id), head), version) in owned.into_iter().zip(heads).zip(versions) {
+            if let Some(json) = version {
+                out[position].push((id, head, json));
+            }
+        }
+        Ok(out)
     }
 
     pub fn record_version(&self, id: RecordId, version: u32) -> Result<Option<RecordVersion>, StoreError> {

@@ -184,7 +184,7 @@ impl SearchIndex {
             self.writer.delete_term(Term::from_field_u64(self.fields.id, id.0));
             match store.subject(id)? {
                 Some(subject) => {
-                    self.add(store, &subject, today, &mut cache)?;
+                    self.add(store, std::slice::from_ref(&subject), today, &mut cache)?;
                     outcome.subjects_indexed += 1;
                 }
                 None => outcome.subjects_removed += 1,
@@ -270,6 +270,17 @@ impl SearchIndex {
         cache: &mut WordCache,
     ) -> Result<(), SearchError> {
         let subjects = chunk.iter().map(|bytes| decode_subject(bytes)).collect::<Result<Vec<_>, _>>()?;
+        self.add(store, &subjects, today, cache)
+    }
+
+    /// Documents for `subjects` (ascending ids), from their current records as stored.
+    fn add<E: Engine>(
+        &self,
+        store: &Store<E>,
+        subjects: &[Subject],
+        today: NaiveDate,
+        cache: &mut WordCache,
+    ) -> Result<(), SearchError> {
         let ids: Vec<SubjectId> = subjects.iter().map(|s| s.id).collect();
         let records = store.current_record_json_of_many(&ids)?;
         for (subject, records) in subjects.iter().zip(&records) {
@@ -279,20 +290,6 @@ impl SearchIndex {
                 .collect::<Result<Vec<_>, _>>()?;
             self.writer.add_document(document::build(&self.fields, subject, &records, &self.id_key, cache))?;
         }
-        Ok(())
-    }
-
-    fn add<E: Engine>(
-        &self,
-        store: &Store<E>,
-        subject: &Subject,
-        today: NaiveDate,
-        cache: &mut WordCache,
-    ) -> Result<(), SearchError> {
-        let records = store.records_of(subject.id, None)?;
-        let records: Vec<IndexedRecord> = records.iter().map(|r| IndexedRecord::of(r, today)).collect();
-        let doc = document::build(&self.fields, subject, &records, &self.id_key, cache);
-        self.writer.add_document(doc)?;
         Ok(())
     }
 

@@ -440,26 +440,10 @@ impl<E: Engine> Store<E> {
         Ok(views)
     }
 
-    /// The current records of each of `subjects` (ascending ids), in the order given: one scan of the
-    /// subject-record index over their range and two batched reads, instead of a scan and two reads per
-    /// record. For building indexes in bulk, where a subject's records are read one after another.
-    pub fn current_records_of_many(&self, subjects: &[SubjectId]) -> Result<Vec<Vec<RecordView>>, StoreError> {
-        self.current_record_json_of_many(subjects)?
-            .into_iter()
-            .map(|records| {
-                records
-                    .into_iter()
-                    .map(|(id, head, json)| {
-                        let current = from_json(&json)?;
-                        Ok(RecordView { id, category: head.category, versions: head.versions, current })
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// [`Store::current_records_of_many`] with each current version as stored (JSON), for readers that
-    /// decode only the fields they need.
+    /// The current records of each of `subjects` (ascending ids), in the order given, each version as
+    /// stored (JSON) for readers that decode only the fields they need: one scan of the subject-record
+    /// index over their range and two batched reads, instead of a scan and two reads per record. For
+    /// building indexes, where a subject's records are read one after another.
     pub(crate) fn current_record_json_of_many(
         &self,
         subjects: &[SubjectId],

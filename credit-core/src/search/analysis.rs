@@ -98,8 +98,9 @@ pub struct WordCache {
 }
 
 impl WordCache {
-    /// Enough for every authority and wording of a province; past it, the cache starts again.
-    const MAX_ENTRIES: usize = 1 << 16;
+    /// Enough for every authority, wording and piece of a document number of a province (about 40,000 in
+    /// the 1 M fixtures); past it, the cache starts again.
+    const MAX_ENTRIES: usize = 1 << 17;
 
     /// The words of `raw` (not yet normalised).
     pub fn words(&mut self, raw: &str) -> Rc<[String]> {
@@ -113,16 +114,54 @@ impl WordCache {
         self.words.insert(raw.to_string(), words.clone());
         words
     }
+
+    /// The words of a normalised document number, the same as [`segment`] makes of it whole. Numbers
+    /// are nearly all different, their pieces are not (`固隆市监罚`, `2025`, `123号`): jieba cuts the
+    /// text between brackets and punctuation on its own anyway, so each piece is cut once and cached,
+    /// and a bracket is a word of its own, as jieba makes it.
+    pub fn document_words(&mut self, normalized: &str, out: &mut Vec<Rc<[String]>>) {
+        let mut start = 0;
+        for (at, c) in normalized.char_indices() {
+            if !DOCUMENT_NUMBER_BREAKS.contains(&c) {
+                continue;
+            }
+            if start < at {
+                out.push(self.words(&normalized[start..at]));
+            }
+            let end = at + c.len_utf8();
+            out.push(self.words(&normalized[at..end]));
+            start = end;
+        }
+        if start < normalized.len() {
+            out.push(self.words(&normalized[start..]));
+        }
+    }
 }
+
+/// Characters outside every class of characters jieba keeps together (CJK ideographs, ASCII letters and
+/// digits, `+#&._%-`) that document numbers hold: where its segmentation of a text starts afresh.
+const DOCUMENT_NUMBER_BREAKS: &[char] = &[
+    '〔', '〕', '[', ']', '【', '】', '(', ')', '（', '）', '〈', '〉', '《', '》', '、', '，', ',', '：', ':', '；',
+    ';', ' ', '　', '/', '／', '·',
+];
 
 /// The distinct words of a subject's record texts, separated by spaces (for a [`PRESPLIT_WORDS`]
 /// field): the same authority or wording on many records says nothing more the second time, and
 /// indexing it once is most of the saving in a full build. (A plain text rather than tantivy's
 /// pre-tokenized value, which the writer serialises to JSON and parses back.)
 pub fn distinct_words(texts: &[Rc<[String]>]) -> String {
-    let mut seen = foldhash::HashSet::default();
-    let mut out = String::new();
-    for word in texts.iter().flat_map(|words| words.iter()) {
+    // The same cached text (an authority on every licence it issued) is skipped whole before its
+    // words are looked at.
+    let mut distinct: Vec<&Rc<[String]>> = Vec::with_capacity(texts.len());
+    for text in texts {
+        if !distinct.iter().any(|seen| Rc::ptr_eq(seen, text)) {
+            distinct.push(text);
+        }
+    }
+    let words = distinct.iter().map(|text| text.len()).sum();
+    let mut seen = foldhash::HashSet::with_capacity_and_hasher(words, foldhash::fast::RandomState::default());
+    let mut out = String::with_capacity(words * 8);
+    for word in distinct.iter().flat_map(|words| words.iter()) {
         if !word.trim().is_empty() && seen.insert(word.as_str()) {
             push_token(&mut out, word);
         }
@@ -313,6 +352,40 @@ mod tests {
         assert!(segmentations("").is_empty());
         // A long ambiguous string stays bounded.
         assert!(segmentations(&"xian".repeat(12)).len() <= MAX_SEGMENTATIONS);
+    }
+
+    #[test]
+    fn document_numbers_cut_by_pieces_as_jieba_cuts_them_whole() {
+        let mut cache = WordCache::default();
+        for number in [
+            "固隆市监罚〔2025〕2号",
+            "唐唐环许〔2024〕123号",
+            "京市监罚(2024)第0012号",
+            "沪卫健罚【2023】7号、补",
+            "粤食许:jy14401050012345",
+            "〔2024〕",
+            "号",
+            "",
+        ] {
+            let number = normalize(number);
+            let mut pieces = Vec::new();
+            cache.document_words(&number, &mut pieces);
+            let cut: Vec<String> = pieces.iter().flat_map(|p| p.iter().cloned()).collect();
+            assert_eq!(cut, segment(&number).to_vec(), "{number}");
+        }
+        let mut twice = Vec::new();
+        cache.document_words("固隆市监罚〔2026〕2号", &mut twice);
+        let mut again = Vec::new();
+        cache.document_words("固隆市监罚〔2026〕3号", &mut again);
+        assert!(Rc::ptr_eq(&twice[0], &again[0]), "the authority's piece is cut once");
+    }
+
+    #[test]
+    fn distinct_words_keep_the_first_of_each() {
+        let authority: Rc<[String]> = Rc::from(vec!["市场".to_string(), "监督".to_string()]);
+        let facts: Rc<[String]> = Rc::from(vec!["监督".to_string(), " ".to_string(), "检查".to_string()]);
+        let words = distinct_words(&[authority.clone(), facts, authority]);
+        assert_eq!(words, "市场 监督 检查");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tantivy::TantivyDocument;
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 
 use super::analysis::{self, GRAMS, PRESPLIT_WORDS, SPACED, WORDS, WordCache};
-use super::normalize::{code_key, core_name, normalize};
+use super::normalize::{code_key, code_key_of_normalized, core_name, normalize};
 use crate::model::{IdentifierKind, RecordCategory, RecordDetails, RecordVersion, Subject, SubjectType};
 use crate::store::{RecordView, StoreError};
 
@@ -251,8 +251,9 @@ pub fn build(
     let mut texts = Vec::new();
     for record in records {
         if let Some(number) = &record.document_number {
-            doc.add_text(fields.documents, code_key(number));
-            texts.push(analysis::segment(&normalize(number)));
+            let normalized = normalize(number);
+            doc.add_text(fields.documents, code_key_of_normalized(&normalized));
+            cache.document_words(&normalized, &mut texts);
         }
         if let Some(authority) = &record.authority {
             texts.push(cache.words(authority));

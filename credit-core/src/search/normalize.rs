@@ -46,6 +46,9 @@ fn convertible(c: char) -> bool {
 const LEGAL_FORMS: [&str; 7] = ["股份有限公司", "有限责任公司", "有限公司", "分公司", "合作社", "集团", "公司"];
 
 pub fn normalize(text: &str) -> String {
+    if let Some(simple) = normalize_simple(text) {
+        return simple;
+    }
     let folded: String = if unicode_normalization::is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         // NFKC already (most delivered text): only the case to fold, without the decomposition walk.
         text.chars().flat_map(char::to_lowercase).collect()
@@ -57,6 +60,26 @@ pub fn normalize(text: &str) -> String {
         return folded;
     }
     T2S.convert(&folded)
+}
+
+/// Text of ASCII and the basic block of CJK ideographs only (most names, addresses and numbers): NFKC
+/// leaves both as they are and only ASCII has case, so one pass does what [`normalize`]'s general path
+/// does in three. `None` when some character needs the general path.
+fn normalize_simple(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut convert = false;
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if !('\u{4E00}'..='\u{9FFF}').contains(&c) {
+            return None;
+        }
+        convert |= convertible(c);
+        out.push(c);
+    }
+    Some(if convert { T2S.convert(&out) } else { out })
 }
 
 /// A normalised name without its legal-form endings (`腾跃科技有限公司` → `腾跃科技`); the name itself when
@@ -78,7 +101,12 @@ pub fn core_name(normalized: &str) -> &str {
 /// A code or document number as a key: normalised, with spaces, hyphens and brackets dropped, upper case
 /// (codes are stored upper case).
 pub fn code_key(text: &str) -> String {
-    normalize(text).chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
+    code_key_of_normalized(&normalize(text))
+}
+
+/// [`code_key`] of a text already normalised.
+pub fn code_key_of_normalized(normalized: &str) -> String {
+    normalized.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
 }
 
 #[cfg(test)]
@@ -125,6 +153,15 @@ mod tests {
         ) {
             let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
             prop_assert_eq!(normalize(&name), T2S.convert(&folded));
+        }
+
+        #[test]
+        fn the_one_pass_path_agrees_with_the_general_one(
+            text in "[\\u{0}-\\u{7f}\\u{4e00}-\\u{9fff}]{0,24}",
+        ) {
+            let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
+            let general = if folded.chars().any(convertible) { T2S.convert(&folded) } else { folded };
+            prop_assert_eq!(normalize_simple(&text), Some(general));
         }
 
         #[test]

@@ -14,6 +14,8 @@ store=$work/store
 fixtures=$work/fixtures-$subjects
 [ -d "$store" ] || { echo "no store in $store: run benches/import.sh first" >&2; exit 2; }
 
+# What the build and the timing need on a fresh machine (libclang-dev for RocksDB, GNU time).
+make -s -C "$root" bench-deps >&2
 (cd "$root" && cargo build --release --workspace --bins >&2)
 bin=$CARGO_TARGET_DIR/release
 

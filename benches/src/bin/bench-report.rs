@@ -282,13 +282,14 @@ fn section(results: &Results, machine: &Machine, commit: Option<&str>) -> Result
         verdict(import.map(|r| r >= 50_000.0)),
     )?;
     let search = results.median("search_latency", "/result/p50_ms", |_| true);
+    let search_p99 = results.median("search_latency", "/result/p99_ms", |_| true);
     writeln!(
         w,
-        "| search over the store, median / p99 ms (`search-latency`, labelled queries, top 10) | {} / {} | {} | median ≤ 2 ms: {} |",
+        "| search over the store, median / p99 ms (`search-latency`, labelled queries, top 10) | {} / {} | {} | median ≤ 2 ms, p99 ≤ 10 ms (issue 4): {} |",
         or_dash(search, 2),
-        or_dash(results.median("search_latency", "/result/p99_ms", |_| true), 2),
+        or_dash(search_p99, 2),
         results.all("search_latency").len(),
-        verdict(search.map(|p| p <= 2.0)),
+        verdict(search.zip(search_p99).map(|(p50, p99)| p50 <= 2.0 && p99 <= 10.0)),
     )?;
     let build = results.median("index_build", "/result/reindex/subjects_per_second", |_| true);
     writeln!(

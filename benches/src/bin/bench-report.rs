@@ -334,6 +334,12 @@ mod tests {
             r#"{"figure":"load","run":1,"result":{"workload":"get-subject","rps":8000,"p50_ms":2,"codes":{"OK":5,"UNAVAILABLE":2}}}"#,
             r#"{"figure":"load","run":1,"result":{"workload":"check","rps":4000,"p50_ms":2,"codes":{"OK":5}}}"#,
             r#"{"figure":"half_load","run":1,"result":{"workload":"check","rate":2000,"p99_ms":7.5,"codes":{"OK":5}}}"#,
+            r#"{"figure":"index_build","run":1,"result":{"reindex":{"subjects_per_second":12161}}}"#,
+            r#"{"figure":"index_build","run":2,"result":{"reindex":{"subjects_per_second":22018}}}"#,
+            r#"{"figure":"index_build","run":3,"result":{"reindex":{"subjects_per_second":20259}}}"#,
+            r#"{"figure":"search_latency","run":1,"result":{"p50_ms":0.2,"p99_ms":12}}"#,
+            r#"{"figure":"search_latency","run":2,"result":{"p50_ms":0.3,"p99_ms":8.5}}"#,
+            r#"{"figure":"search_latency","run":3,"result":{"p50_ms":0.25,"p99_ms":9}}"#,
             r#"{"figure":"suite","wall_seconds":100,"runs":3,"seconds_per_run":10,"warmup_seconds":2,"connections":4,"concurrency":64}"#,
         ];
         Results::new(lines.iter().map(|l| serde_json::from_str(l).expect("json")).collect())
@@ -349,8 +355,28 @@ mod tests {
         assert!(section.contains("| `check` | 4,000 | 40 % |") && section.contains("≥ 50 % of echo: **not met**"));
         assert!(section.contains("| `check` | 2,000 |") && section.contains("7.50 | – | **not met** |"), "{section}");
         assert!(section.contains("get-subject: 2 UNAVAILABLE"), "{section}");
+        assert!(section.contains("| 20,259 | 3 | ≥ 20,000 (issue 4): met |"), "median of the builds: {section}");
+        assert!(
+            section.contains("| 0.25 / 9.00 | 3 | median ≤ 2 ms, p99 ≤ 10 ms (issue 4): met |"),
+            "medians of the search runs: {section}"
+        );
         assert!(section.contains("not measured"), "figures without runs say so: {section}");
         assert!(section.starts_with(BEGIN) && section.trim_end().ends_with(END));
+    }
+
+    #[test]
+    fn search_is_judged_on_its_tail_too() {
+        let lines = [
+            r#"{"figure":"search_latency","run":1,"result":{"p50_ms":0.2,"p99_ms":10.5}}"#,
+            r#"{"figure":"suite","wall_seconds":100,"runs":1,"seconds_per_run":10,"warmup_seconds":2,"connections":4,"concurrency":64}"#,
+        ];
+        let results = Results::new(lines.iter().map(|l| serde_json::from_str(l).expect("json")).collect());
+        let machine = Machine { cores: 2, memory_gib: 24.0, cpu: "test cpu".into(), kernel: "6".into() };
+        let section = section(&results, &machine, None).expect("section");
+        assert!(
+            section.contains("| 0.20 / 10.50 | 1 | median ≤ 2 ms, p99 ≤ 10 ms (issue 4): **not met** |"),
+            "{section}"
+        );
     }
 
     #[test]

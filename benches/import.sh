@@ -16,7 +16,6 @@ time_bin=/usr/bin/time
 
 # What the build and the timing need on a fresh machine (libclang-dev for RocksDB, GNU time).
 make -s -C "$root" bench-deps >&2
-[ -x "$time_bin" ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
 (cd "$root" && cargo build --release --workspace --bins >&2)
 bin=$CARGO_TARGET_DIR/release
 

@@ -36,7 +36,6 @@ record() { echo "$1" >>"$results"; }
 log "building the release binaries"
 # What the build and the timing need on a fresh machine (libclang-dev for RocksDB, GNU time).
 make -s -C "$root" bench-deps >&2
-command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
 (cd "$root" && cargo build --release --workspace --bins >&2)
 bin=$CARGO_TARGET_DIR/release
 

@@ -342,13 +342,20 @@ mod tests {
             r#"{"figure":"search_latency","run":3,"result":{"p50_ms":0.25,"p99_ms":9}}"#,
             r#"{"figure":"suite","wall_seconds":100,"runs":3,"seconds_per_run":10,"warmup_seconds":2,"connections":4,"concurrency":64}"#,
         ];
+        results_of(&lines)
+    }
+
+    fn results_of(lines: &[&str]) -> Results {
         Results::new(lines.iter().map(|l| serde_json::from_str(l).expect("json")).collect())
+    }
+
+    fn machine() -> Machine {
+        Machine { cores: 2, memory_gib: 24.0, cpu: "test cpu".into(), kernel: "6".into() }
     }
 
     #[test]
     fn medians_ratios_and_verdicts() {
-        let machine = Machine { cores: 2, memory_gib: 24.0, cpu: "test cpu".into(), kernel: "6".into() };
-        let section = section(&results(), &machine, Some("abc1234")).expect("section");
+        let section = section(&results(), &machine(), Some("abc1234")).expect("section");
         assert!(section.contains("| 55,000 (peak RSS 920 MiB) | 3 | ≥ 50,000: met |"), "{section}");
         assert!(section.contains("| `get-subject` | 8,000 | 80 % | 2.00 |"), "{section}");
         assert!(section.contains("≥ 70 % of echo: met"), "{section}");
@@ -366,13 +373,11 @@ mod tests {
 
     #[test]
     fn search_is_judged_on_its_tail_too() {
-        let lines = [
+        let results = results_of(&[
             r#"{"figure":"search_latency","run":1,"result":{"p50_ms":0.2,"p99_ms":10.5}}"#,
             r#"{"figure":"suite","wall_seconds":100,"runs":1,"seconds_per_run":10,"warmup_seconds":2,"connections":4,"concurrency":64}"#,
-        ];
-        let results = Results::new(lines.iter().map(|l| serde_json::from_str(l).expect("json")).collect());
-        let machine = Machine { cores: 2, memory_gib: 24.0, cpu: "test cpu".into(), kernel: "6".into() };
-        let section = section(&results, &machine, None).expect("section");
+        ]);
+        let section = section(&results, &machine(), None).expect("section");
         assert!(
             section.contains("| 0.20 / 10.50 | 1 | median ≤ 2 ms, p99 ≤ 10 ms (issue 4): **not met** |"),
             "{section}"

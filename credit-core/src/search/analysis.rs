@@ -265,33 +265,41 @@ pub fn segmentations(letters: &str) -> Vec<Vec<&str>> {
     }
     let mut out = Vec::new();
     if reachable[0] {
-        let mut path = Vec::new();
-        split_from(letters, 0, &reachable, &mut path, &mut out);
+        split(letters, &reachable, &mut out);
     }
     out.sort_by_key(Vec::len);
     out
 }
 
-fn split_from<'a>(
-    letters: &'a str,
-    at: usize,
-    reachable: &[bool],
-    path: &mut Vec<&'a str>,
-    out: &mut Vec<Vec<&'a str>>,
-) {
-    if at == letters.len() {
-        out.push(path.clone());
-        return;
-    }
-    for len in (1..=MAX_SYLLABLE_LEN.min(letters.len() - at)).rev() {
+/// Depth-first over the ways to split, longest syllable first, until [`MAX_SEGMENTATIONS`] are found.
+/// An explicit stack rather than recursion: its depth follows the input (one frame per syllable), and
+/// a thread's stack must not. Each frame is a position and the next syllable length to try there.
+fn split<'a>(letters: &'a str, reachable: &[bool], out: &mut Vec<Vec<&'a str>>) {
+    let n = letters.len();
+    let longest = |at: usize| MAX_SYLLABLE_LEN.min(n - at);
+    let mut frames: Vec<(usize, usize)> = vec![(0, longest(0))];
+    let mut path: Vec<&'a str> = Vec::new();
+    while let Some(frame) = frames.last_mut() {
         if out.len() == MAX_SEGMENTATIONS {
             return;
         }
+        let (at, len) = *frame;
+        if at == n {
+            out.push(path.clone());
+            frames.pop();
+            path.pop();
+            continue;
+        }
+        if len == 0 {
+            frames.pop();
+            path.pop();
+            continue;
+        }
+        frame.1 = len - 1;
         let piece = &letters[at..at + len];
         if reachable[at + len] && SYLLABLES.contains(piece) {
             path.push(piece);
-            split_from(letters, at + len, reachable, path, out);
-            path.pop();
+            frames.push((at + len, longest(at + len)));
         }
     }
 }
@@ -352,6 +360,17 @@ mod tests {
         assert!(segmentations("").is_empty());
         // A long ambiguous string stays bounded.
         assert!(segmentations(&"xian".repeat(12)).len() <= MAX_SEGMENTATIONS);
+    }
+
+    #[test]
+    fn segmentation_depth_does_not_follow_the_input() {
+        // One syllable per letter ("a" is a syllable): the recursive version overflowed a thread's stack.
+        let long = "a".repeat(200_000);
+        let ways = segmentations(&long);
+        assert_eq!(ways.len(), 1);
+        assert_eq!(ways[0].len(), 200_000);
+        let mixed = "zhuangxian".repeat(2_000);
+        assert!(!segmentations(&mixed).is_empty());
     }
 
     #[test]

@@ -39,6 +39,14 @@ const INDEX_VERSION: u32 = 2;
 const WRITER_MEMORY: usize = 512 << 20;
 /// Largest page of hits.
 pub const MAX_LIMIT: usize = 1_000;
+/// Longest query, in characters after normalisation: names, codes and document numbers are far shorter,
+/// and every step of analysis is linear in it, so this bounds the work one query can ask for.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Deepest position a page may start after: paging further asks the index to rank this many hits
+/// again for every page (narrow the query or add filters instead).
+pub const MAX_POSITION: u64 = 10_000;
+/// Most hits ranked for one page, however many the join with the store drops.
+const MAX_FETCH: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -52,12 +60,14 @@ pub enum SearchError {
     BadCursor(String),
     #[error("invalid filter {field}: {reason}")]
     BadFilter { field: &'static str, reason: String },
+    #[error("the query has {chars} characters after normalisation; at most {max} are searched")]
+    QueryTooLong { chars: usize, max: usize },
 }
 
 impl SearchError {
     /// The caller's fault (returned as is) rather than ours (logged).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, SearchError::BadCursor(_) | SearchError::BadFilter { .. })
+        matches!(self, SearchError::BadCursor(_) | SearchError::BadFilter { .. } | SearchError::QueryTooLong { .. })
     }
 }
 
@@ -138,15 +148,20 @@ impl SearchIndex {
     /// or of another layout version.
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
         std::fs::create_dir_all(dir)?;
-        let id_key = id_key(dir)?;
         let (schema, fields) = document::schema();
         let open_dir = || tantivy::directory::MmapDirectory::open(dir).map_err(tantivy::TantivyError::from);
         let exists = Index::exists(&open_dir()?).map_err(tantivy::TantivyError::from)?;
         let existing = if exists { Some(Index::open(open_dir()?)?) } else { None };
+        let current = match &existing {
+            Some(index) => read_payload(index)?.is_none_or(|p| p.version == INDEX_VERSION) && index.schema() == schema,
+            None => false,
+        };
+        // An index kept as it is needs the key its hashes were made with; one built anew may get a new key.
+        let id_key = id_key(dir, current)?;
         let (index, payload) = match existing {
             Some(index) => {
                 let payload = read_payload(&index)?;
-                if payload.is_none_or(|p| p.version == INDEX_VERSION) && index.schema() == schema {
+                if current {
                     (index, payload)
                 } else {
                     // Another layout: built again from the store by the first catch-up.
@@ -313,10 +328,19 @@ impl SearchIndex {
     }
 
     /// Hits best first, joined with the store (current data; subjects it no longer has are dropped).
+    ///
+    /// The work is bounded whatever the request: the query is at most [`MAX_QUERY_CHARS`] characters, a
+    /// cursor is accepted only from this index for this very query and filters (it carries a keyed hash
+    /// of both) and at most [`MAX_POSITION`] hits deep, and at most `MAX_FETCH` hits are ranked.
     pub fn search<E: Engine>(&self, store: &Store<E>, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
         let limit = request.limit.clamp(1, MAX_LIMIT);
-        let after = request.cursor.as_deref().map(Cursor::decode).transpose()?;
         let normalized = normalize(&request.query);
+        let chars = normalized.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(SearchError::QueryTooLong { chars, max: MAX_QUERY_CHARS });
+        }
+        let binding = CursorBinding::new(&self.id_key, &normalized, request);
+        let after = request.cursor.as_deref().map(|text| Cursor::decode(text, &binding)).transpose()?;
         let stages =
             query::build(&self.index, &self.fields, &normalized, &request.filters, request.view, &self.id_key)?;
         let searcher = self.reader.searcher();
@@ -342,7 +366,7 @@ impl SearchIndex {
                 query = next;
                 continue;
             }
-            let exhausted = top.len() < fetch;
+            let exhausted = top.len() < fetch || fetch >= MAX_FETCH;
             let mut hits = Vec::new();
             for (position, ((score, Reverse(id)), _)) in top.into_iter().enumerate() {
                 if after.is_some_and(|c| !c.is_before(score, id)) {
@@ -351,10 +375,19 @@ impl SearchIndex {
                 let Some(subject) = store.subject_shared(SubjectId(id))? else {
                     continue;
                 };
+                if request.view == SearchView::Public && !crate::view::is_public(&subject) {
+                    continue;
+                }
                 if !request.filters.still_holds(store, &subject, today)? {
                     continue;
                 }
-                let cursor = Cursor { score, id, position: position as u64 + 1 }.encode();
+                let position = position as u64 + 1;
+                // Past the deepest position a page may start after, a hit gets no cursor: paging ends there.
+                let cursor = if position <= MAX_POSITION {
+                    Cursor { score, id, position }.encode(&binding)
+                } else {
+                    String::new()
+                };
                 hits.push(hit(&subject, score, &normalized, request.view, cursor));
                 if hits.len() == limit {
                     return Ok(hits);
@@ -363,7 +396,7 @@ impl SearchIndex {
             if exhausted {
                 return Ok(hits);
             }
-            fetch *= 4;
+            fetch = (fetch * 4).min(MAX_FETCH);
         }
     }
 }
@@ -392,8 +425,9 @@ fn hit(subject: &Subject, score: f32, normalized_query: &str, view: SearchView, 
 }
 
 /// Marks the characters of `name` that occur in the query (after normalisation), merging neighbours.
+/// Linear in the name and the query: the query's characters are looked up in a set.
 fn highlight(name: &str, normalized_query: &str) -> String {
-    let wanted: Vec<char> = normalized_query.chars().filter(|c| !c.is_whitespace()).collect();
+    let wanted: foldhash::HashSet<char> = normalized_query.chars().filter(|c| !c.is_whitespace()).collect();
     let mut out = String::new();
     let mut open = false;
     for c in name.chars() {
@@ -412,8 +446,35 @@ fn highlight(name: &str, normalized_query: &str) -> String {
     out
 }
 
+/// What a cursor is bound to: the index's key, the query as normalised, the filters and the view. A
+/// cursor made for another query, or forged, fails its check.
+struct CursorBinding {
+    hasher: blake3::Hasher,
+}
+
+impl CursorBinding {
+    fn new(id_key: &[u8; 32], normalized_query: &str, request: &SearchRequest) -> CursorBinding {
+        let key = blake3::derive_key("credit search cursor v1", id_key);
+        let mut hasher = blake3::Hasher::new_keyed(&key);
+        let filters = format!("{:?}|{:?}", request.filters, request.view);
+        for part in [normalized_query, filters.as_str()] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        CursorBinding { hasher }
+    }
+
+    /// The check of a cursor's fields: 64 bits of a keyed hash, in hex.
+    fn tag(&self, body: &str) -> String {
+        let mut hasher = self.hasher.clone();
+        hasher.update(body.as_bytes());
+        let hash = hasher.finalize();
+        hash.to_hex()[..16].to_string()
+    }
+}
+
 /// Position after a hit: its score and subject id (the order), and how many hits came before (a hint for
-/// how many to fetch).
+/// how many to fetch). Opaque to callers: `score.id.position.tag`, in hex.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Cursor {
     score: f32,
@@ -422,22 +483,37 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn encode(self) -> String {
-        format!("{:08x}.{:x}.{:x}", self.score.to_bits(), self.id, self.position)
+    fn encode(self, binding: &CursorBinding) -> String {
+        let body = format!("{:08x}.{:x}.{:x}", self.score.to_bits(), self.id, self.position);
+        let tag = binding.tag(&body);
+        format!("{body}.{tag}")
     }
 
-    fn decode(text: &str) -> Result<Cursor, SearchError> {
-        let bad = || SearchError::BadCursor(format!("{text:?} is not a cursor this search returned"));
-        let mut parts = text.split('.');
+    fn decode(text: &str, binding: &CursorBinding) -> Result<Cursor, SearchError> {
+        let bad = |why: &str| SearchError::BadCursor(format!("not a page token this search returned ({why})"));
+        if text.len() > 64 {
+            return Err(bad("too long"));
+        }
+        let Some((body, tag)) = text.rsplit_once('.') else {
+            return Err(bad("malformed"));
+        };
+        let mut parts = body.split('.');
         let (Some(score), Some(id), Some(position), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(bad());
+            return Err(bad("malformed"));
         };
-        Ok(Cursor {
-            score: f32::from_bits(u32::from_str_radix(score, 16).map_err(|_| bad())?),
-            id: u64::from_str_radix(id, 16).map_err(|_| bad())?,
-            position: u64::from_str_radix(position, 16).map_err(|_| bad())?,
-        })
+        if binding.tag(body) != tag {
+            return Err(bad("made for another query, or altered"));
+        }
+        let cursor = Cursor {
+            score: f32::from_bits(u32::from_str_radix(score, 16).map_err(|_| bad("malformed"))?),
+            id: u64::from_str_radix(id, 16).map_err(|_| bad("malformed"))?,
+            position: u64::from_str_radix(position, 16).map_err(|_| bad("malformed"))?,
+        };
+        if cursor.position > MAX_POSITION || !cursor.score.is_finite() {
+            return Err(bad("out of range"));
+        }
+        Ok(cursor)
     }
 
     /// Whether this cursor comes before a hit of `score` and `id` in result order.
@@ -451,20 +527,35 @@ fn read_payload(index: &Index) -> Result<Option<Payload>, SearchError> {
     Ok(metas.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()))
 }
 
-/// The key for hashing ID numbers, made once per index from the system's randomness.
-fn id_key(dir: &Path) -> Result<[u8; 32], SearchError> {
+/// The key for hashing ID numbers, made once per index from the system's randomness and made durable
+/// (file and directory synced) before anything is hashed with it. A key that is missing or damaged
+/// beside an index that exists is an error, not a new key: the index's hashes would silently stop
+/// matching (remove the index directory to build it again).
+fn id_key(dir: &Path, index_kept: bool) -> Result<[u8; 32], SearchError> {
     let path = dir.join("id-hash.key");
-    if let Ok(bytes) = std::fs::read(&path)
-        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
-        return Ok(key);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            return <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| SearchError::Io(std::io::Error::other(format!("{}: not a 32-byte key", path.display()))));
+        }
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+        Err(_) => {}
+    }
+    if index_kept {
+        return Err(SearchError::Io(std::io::Error::other(format!(
+            "{} is missing beside an existing index; remove {} to rebuild the index",
+            path.display(),
+            dir.display()
+        ))));
     }
     let mut key = [0u8; 32];
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?.write_all(&key)?;
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(key)
 }
 

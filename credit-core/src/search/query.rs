@@ -120,14 +120,12 @@ fn tokens(index: &Index, field: Field, text: &str, min_chars: usize) -> Result<O
     let mut analyzer = analysis::query_analyzer(index, field)?;
     let mut stream = analyzer.token_stream(text);
     let mut terms = Vec::new();
+    let mut seen = foldhash::HashSet::default();
     while let Some(token) = stream.next() {
-        if token.text.chars().count() < min_chars {
+        if token.text.chars().count() < min_chars || !seen.insert(token.text.clone()) {
             continue;
         }
-        let term = Term::from_field_text(field, &token.text);
-        if !terms.contains(&term) {
-            terms.push(term);
-        }
+        terms.push(Term::from_field_text(field, &token.text));
     }
     if terms.is_empty() {
         return Ok(None);

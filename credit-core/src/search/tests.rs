@@ -13,8 +13,14 @@ fn demo() -> PathBuf {
 }
 
 fn import(store: &Store<RocksEngine>, kind: ImportKind, files: &[PathBuf]) {
-    let options =
-        ImportOptions { kind, source_dept: None, only_dept: None, strict: false, today: crate::time::today_cst() };
+    let options = ImportOptions {
+        kind,
+        source_dept: None,
+        only_dept: None,
+        registration: true,
+        strict: false,
+        today: crate::time::today_cst(),
+    };
     import_files(store, files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap();
 }
 
@@ -291,4 +297,50 @@ fn an_index_of_another_layout_is_built_again() {
     let line = queries.lines().find(|l| l.starts_with("partial\t")).unwrap();
     let [_, query, expected] = line.split('\t').collect::<Vec<_>>()[..] else { panic!("bad line {line}") };
     assert!(codes(&index, &store, &request(query)).iter().any(|c| c == expected), "{query} finds {expected}");
+}
+
+#[test]
+fn cursors_are_bound_to_their_query_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = demo_index(dir.path());
+    let first = index.search(&store, &SearchRequest { limit: 2, ..request("餐饮") }).unwrap();
+    let cursor = first.last().unwrap().cursor.clone();
+    let next = index.search(&store, &SearchRequest { limit: 2, cursor: Some(cursor.clone()), ..request("餐饮") });
+    assert!(next.unwrap().iter().all(|h| first.iter().all(|f| f.subject_id != h.subject_id)));
+    let other_query = SearchRequest { limit: 2, cursor: Some(cursor.clone()), ..request("房地产") };
+    assert!(matches!(index.search(&store, &other_query), Err(SearchError::BadCursor(_))));
+    let other_view = SearchRequest { view: SearchView::Regulator, limit: 2, cursor: Some(cursor), ..request("餐饮") };
+    assert!(matches!(index.search(&store, &other_view), Err(SearchError::BadCursor(_))));
+    // The crash of the hardening issue: a position of 2^36 asked tantivy for terabytes.
+    for forged in ["3f800000.1.10000000000", "3f800000.1.1.0000000000000000", ""] {
+        let forged = SearchRequest { cursor: Some(forged.into()), ..request("餐饮") };
+        assert!(matches!(index.search(&store, &forged), Err(SearchError::BadCursor(_))));
+    }
+}
+
+#[test]
+fn queries_are_capped_after_normalisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = demo_index(dir.path());
+    let at_cap = "ａ".repeat(MAX_QUERY_CHARS);
+    index.search(&store, &request(&at_cap)).expect("full-width letters normalise to as many");
+    let over = "a".repeat(MAX_QUERY_CHARS + 1);
+    let error = index.search(&store, &request(&over)).unwrap_err();
+    assert!(matches!(error, SearchError::QueryTooLong { chars: 201, max: MAX_QUERY_CHARS }) && error.is_user_error());
+}
+
+#[test]
+fn a_lost_id_hash_key_is_an_error_not_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut index) = demo_index(dir.path());
+    index.catch_up(&store).unwrap();
+    drop(index);
+    std::fs::remove_file(dir.path().join("index/id-hash.key")).unwrap();
+    let error = SearchIndex::open(&dir.path().join("index")).unwrap_err();
+    assert!(error.to_string().contains("id-hash.key"), "{error}");
+    use std::os::unix::fs::PermissionsExt;
+    let fresh = tempfile::tempdir().unwrap();
+    drop(SearchIndex::open(fresh.path()).unwrap());
+    let mode = std::fs::metadata(fresh.path().join("id-hash.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0);
 }

@@ -46,6 +46,7 @@ fn queries(c: &mut Criterion) {
             kind,
             source_dept: None,
             only_dept: None,
+            registration: true,
             strict: false,
             today: credit_core::time::today_cst(),
         };

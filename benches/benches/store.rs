@@ -27,6 +27,7 @@ fn demo_store(dir: &Path) -> Store<credit_core::engine::RocksEngine> {
             kind,
             source_dept: None,
             only_dept: None,
+            registration: true,
             strict: false,
             today: credit_core::time::today_cst(),
         };
@@ -98,6 +99,7 @@ fn batch_writes(c: &mut Criterion) {
         kind: ImportKind::Licence,
         source_dept: None,
         only_dept: None,
+        registration: true,
         strict: true,
         today: credit_core::time::today_cst(),
     };

@@ -32,19 +32,43 @@ impl View {
     }
 }
 
+/// The subject attributes the public sees (what registration authorities publish); every other
+/// delivered column (remarks, the disclosure flag, columns no table knows) is for regulators only.
+pub const PUBLIC_ATTRIBUTES: [&str; 7] = [
+    "registered_capital_wan",
+    "business_scope",
+    "registrar",
+    "registrar_code",
+    "industry_code",
+    "valid_from",
+    "valid_to",
+];
+
+/// Whether the public may see the subject at all: not when its registration file said it is not
+/// to be disclosed (`SFGK` 否/0).
+pub fn is_public(subject: &Subject) -> bool {
+    let flag = subject.attributes.get("public").map(|v| v.trim().to_lowercase());
+    !matches!(flag.as_deref(), Some("0" | "否" | "n" | "no" | "false" | "不公开"))
+}
+
 /// The subject as `view` shows it; `true` when anything was masked or left out.
 pub fn subject(subject: &Subject, view: View) -> (Subject, bool) {
     let mut shown = subject.clone();
     if view == View::Regulator {
         return (shown, false);
     }
+    let person = subject.subject_type == SubjectType::NaturalPerson;
     let mut masked = false;
     for identifier in &mut shown.identifiers {
-        if identifier.kind == IdentifierKind::Ric {
+        // A person's tax number is their ID number or as personal: masked alike.
+        if identifier.kind == IdentifierKind::Ric || (person && identifier.kind == IdentifierKind::Tax) {
             identifier.value = mask_id_number(&identifier.value);
             masked = true;
         }
     }
+    let delivered = shown.attributes.len();
+    shown.attributes.retain(|key, _| PUBLIC_ATTRIBUTES.contains(&key.as_str()));
+    masked |= shown.attributes.len() != delivered;
     for person in &mut shown.related {
         if let Some(number) = &mut person.id_number {
             *number = mask_id_number(number);

@@ -16,11 +16,19 @@
 //! (`audit_checkpoint_seconds` in the server, 10 s by default). Entries after the last checkpoint are
 //! protected by the chain only: the newest of them could be cut off or rewritten without a trace until
 //! the next checkpoint covers it.
+//!
+//! **Truncation.** Whoever can write the store could delete the newest entries together with the
+//! checkpoints that cover them, and rewrite the chain's head. So every checkpoint is also appended to a
+//! file outside the store ([`CHECKPOINT_FILE`] in the data directory by default, better a path on other
+//! storage; `credit-server audit export-head` prints the newest for copying anywhere), and
+//! [`AuditLog::verify_with`] fails when the store's log ends before the newest of those, or when a
+//! store whose head says it was checkpointed has no checkpoint left.
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -34,6 +42,9 @@ use crate::store::{Store, StoreError, from_json, keys, to_json};
 
 /// The hash the first entry chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The default name of the file every checkpoint is mirrored to, in the data directory.
+pub const CHECKPOINT_FILE: &str = "audit-checkpoints.jsonl";
 
 /// What the checkpoint signatures sign, besides the checkpoint's fields.
 pub const CHECKPOINT_FORMAT: &str = "credit-audit-checkpoint/1";
@@ -423,7 +434,22 @@ impl<'s, E: Engine> AuditLog<'s, E> {
         write.put(Cf::Meta, keys::AUDIT_HEAD, to_json(&head));
         self.store.engine().write(write).map_err(StoreError::from)?;
         state.head = Some(head);
+        if let Some(path) = self.store.checkpoint_mirror() {
+            mirror(path, &checkpoint).map_err(|e| {
+                AuditError::Write(format!("mirroring checkpoint {} to {}: {e}", checkpoint.seq, path.display()))
+            })?;
+        }
         Ok(Some(checkpoint))
+    }
+
+    /// The newest checkpoint in the store, if any (what `audit export-head` prints).
+    pub fn newest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let mut newest = None;
+        self.store.engine().scan_prefix(Cf::Audit, &[keys::AUDIT_CHECKPOINT], &mut |_, value| {
+            newest = Some(value.to_vec());
+            true
+        })?;
+        newest.map(|bytes| from_json(&bytes)).transpose()
     }
 
     /// Entries matching `query`, in sequence order, at most `query.limit` (0: 100).
@@ -474,8 +500,21 @@ impl<'s, E: Engine> AuditLog<'s, E> {
     }
 
     /// Walks the whole chain and every checkpoint: `Ok` when intact, else the first entry that was
-    /// changed, removed or reordered. Checkpoints are checked against `keys`.
+    /// changed, removed or reordered. Checkpoints are checked against `keys`; those mirrored outside the
+    /// store (its mirror file, when it has one) count as well.
     pub fn verify(&self, keys: &KeySet) -> Result<Result<Intact, Break>, StoreError> {
+        let external = match self.store.checkpoint_mirror() {
+            Some(path) => {
+                read_checkpoints(path).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?
+            }
+            None => Vec::new(),
+        };
+        self.verify_with(keys, &external)
+    }
+
+    /// [`AuditLog::verify`] against the checkpoints kept outside the store: each must verify, agree with
+    /// the store's checkpoint of the same entry, and lie within the log.
+    pub fn verify_with(&self, keys: &KeySet, external: &[Checkpoint]) -> Result<Result<Intact, Break>, StoreError> {
         let engine = self.store.engine();
         let mut checkpoints = BTreeMap::new();
         let mut undecodable = None;
@@ -491,15 +530,45 @@ impl<'s, E: Engine> AuditLog<'s, E> {
         if let Some(seq) = undecodable {
             return Ok(Err(Break { seq, kind: BreakKind::BadCheckpoint, detail: "checkpoint not readable".into() }));
         }
-        let bad_checkpoint = checkpoints.iter().find_map(|(seq, checkpoint)| check_checkpoint(*seq, checkpoint, keys));
+        let stored_checkpoints = checkpoints.len();
+        let mut bad_checkpoint =
+            checkpoints.iter().find_map(|(seq, checkpoint)| check_checkpoint(*seq, checkpoint, keys));
+        for checkpoint in external {
+            let problem = check_checkpoint(checkpoint.seq, checkpoint, keys)
+                .map(|b| Break { detail: format!("external {}", b.detail), ..b })
+                .or_else(|| match checkpoints.get(&checkpoint.seq) {
+                    Some(stored) if stored.head != checkpoint.head => Some(Break {
+                        seq: checkpoint.seq,
+                        kind: BreakKind::BadCheckpoint,
+                        detail: "the store's checkpoint differs from the one kept outside it".into(),
+                    }),
+                    _ => None,
+                });
+            if problem.is_some() {
+                bad_checkpoint = [bad_checkpoint, problem].into_iter().flatten().min_by_key(|b| b.seq);
+                continue;
+            }
+            checkpoints.entry(checkpoint.seq).or_insert_with(|| checkpoint.clone());
+        }
         let mut walk = Walk::default();
         let mut broken = None;
         engine.scan_prefix(Cf::Audit, &[keys::AUDIT_ENTRY], &mut |key, value| {
             broken = walk.step(keys::u64_at(key, 1).unwrap_or(0), value, &checkpoints);
             broken.is_none()
         })?;
-        let recorded_end = self.stored_head()?.seq;
+        let head = self.stored_head()?;
+        let recorded_end = head.seq;
         let broken = broken.or_else(|| walk.finish(&checkpoints, recorded_end));
+        let broken = broken.or_else(|| {
+            (head.checkpointed > 0 && stored_checkpoints == 0).then(|| Break {
+                seq: 1,
+                kind: BreakKind::Removed,
+                detail: format!(
+                    "the log was checkpointed up to entry {} and has no checkpoint left",
+                    head.checkpointed
+                ),
+            })
+        });
         let first = [bad_checkpoint, broken].into_iter().flatten().min_by_key(|b| b.seq);
         if let Some(problem) = first {
             return Ok(Err(problem));
@@ -512,6 +581,35 @@ impl<'s, E: Engine> AuditLog<'s, E> {
             unsigned_tail: walk.last_seq - last_checkpoint.unwrap_or(0),
         }))
     }
+}
+
+/// Appends `checkpoint` to the mirror file as one JSON line, synced (file created 0600).
+fn mirror(path: &Path, checkpoint: &Checkpoint) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    let mut line = to_json(checkpoint);
+    line.push(b'\n');
+    file.write_all(&line)?;
+    file.sync_all()
+}
+
+/// The checkpoints of a mirror file (or of `audit export-head` lines gathered anywhere); none when the
+/// file does not exist. A line that is not a checkpoint is an error: the file is evidence.
+pub fn read_checkpoints(path: &Path) -> std::io::Result<Vec<Checkpoint>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| std::io::Error::other(format!("line {}: not a checkpoint: {e}", n + 1)))
+        })
+        .collect()
 }
 
 fn check_checkpoint(seq: u64, checkpoint: &Checkpoint, keys: &KeySet) -> Option<Break> {

@@ -228,3 +228,60 @@ fn checkpoints_need_a_published_key_and_survive_rotation() {
     let rotated = KeySet { keys: vec![retired] }.with(new.published());
     assert_eq!(verdict(dir.path(), &rotated).unwrap().checkpoints, 2);
 }
+
+/// The attack of the hardening issue: the tail cut off together with its checkpoints, the head
+/// rewritten to match. The store alone then looks intact; the checkpoints kept outside it do not agree.
+#[test]
+fn a_tail_cut_off_with_its_checkpoints_is_caught_by_the_mirror() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key(8);
+    {
+        let store = open(dir.path());
+        for i in 1..=12 {
+            store.audit().append(read(i % 3 + 1, &format!("k{i}"))).unwrap();
+            if i == 6 || i == 12 {
+                store.audit().checkpoint(&signer).unwrap().unwrap();
+            }
+        }
+        assert_eq!(store.audit().newest_checkpoint().unwrap().unwrap().seq, 12);
+    }
+    let mirrored = read_checkpoints(&dir.path().join(CHECKPOINT_FILE)).unwrap();
+    assert_eq!(mirrored.iter().map(|c| c.seq).collect::<Vec<_>>(), [6, 12]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join(CHECKPOINT_FILE)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0);
+
+    let head_at_8 = {
+        let store = open(dir.path());
+        let eighth = store.audit().query(&AuditQuery { after: 7, limit: 1, ..AuditQuery::default() }).unwrap();
+        blake3::hash(&eighth[0].stored).to_hex().to_string()
+    };
+    tamper(dir.path(), |w| {
+        for seq in 9..=12 {
+            w.delete(Cf::Audit, keys::audit_entry(seq));
+        }
+        w.delete(Cf::Audit, keys::audit_checkpoint(12));
+        w.put(Cf::Meta, keys::AUDIT_HEAD, to_json(&Head { seq: 8, hash: head_at_8, checkpointed: 6 }));
+    });
+    let store = open(dir.path());
+    let alone = store.audit().verify_with(&keys_of(&signer), &[]).unwrap();
+    assert!(alone.is_ok(), "the store by itself cannot tell: {alone:?}");
+    drop(store);
+    let problem = verdict(dir.path(), &keys_of(&signer)).unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (9, BreakKind::Removed), "{problem}");
+
+    // A forged line in the mirror is named, not believed.
+    let store = open(dir.path());
+    let mut forged = mirrored[0].clone();
+    forged.head = GENESIS.into();
+    let problem = store.audit().verify_with(&keys_of(&signer), &[forged]).unwrap().unwrap_err();
+    assert_eq!((problem.seq, problem.kind), (6, BreakKind::BadCheckpoint), "{problem}");
+    drop(store);
+
+    // Every checkpoint gone from the store: its head still says it was checkpointed.
+    tamper(dir.path(), |w| w.delete(Cf::Audit, keys::audit_checkpoint(6)));
+    let store = open(dir.path());
+    let problem = store.audit().verify_with(&keys_of(&signer), &[]).unwrap().unwrap_err();
+    assert_eq!(problem.kind, BreakKind::Removed, "{problem}");
+    assert!(problem.detail.contains("no checkpoint left"), "{problem}");
+}

@@ -30,8 +30,14 @@ fn store() -> Store<MemoryEngine> {
     for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write");
-        let options =
-            ImportOptions { kind, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
+        let options = ImportOptions {
+            kind,
+            source_dept: None,
+            only_dept: None,
+            registration: true,
+            strict: true,
+            today: date("2026-11-23"),
+        };
         let summary = import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
             .expect("import");
         assert_eq!(summary.rejected, 0);
@@ -295,6 +301,7 @@ fn the_feed_is_ordered_resumable_and_only_shows_committed_batches() {
         kind: ImportKind::List,
         source_dept: None,
         only_dept: None,
+        registration: true,
         strict: true,
         today: date("2026-11-23"),
     };

@@ -33,8 +33,14 @@ pub(crate) fn store() -> Store<MemoryEngine> {
     for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let options =
-            ImportOptions { kind, source_dept: None, only_dept: None, strict: true, today: date("2026-11-23") };
+        let options = ImportOptions {
+            kind,
+            source_dept: None,
+            only_dept: None,
+            registration: true,
+            strict: true,
+            today: date("2026-11-23"),
+        };
         let summary =
             import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap();
         assert_eq!(summary.rejected, 0);
@@ -277,6 +283,7 @@ fn managers_and_controllers_carry_measures_where_the_scope_names_their_role() {
         kind: ImportKind::Subject,
         source_dept: None,
         only_dept: None,
+        registration: true,
         strict: false,
         today: date("2026-11-23"),
     };

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ImportSummary;
-use super::rows::{RecordInput, SubjectInput};
+use super::rows::{RecordInput, RowError, SubjectInput};
 use crate::engine::{Cf, Engine};
 use crate::model::{
     IdentifierKind, RecordHead, RelatedPerson, RelatedRole, StoredIdentifier, Subject, SubjectId, SubjectType,
@@ -16,6 +16,8 @@ pub struct Applier<'g, 's, E: Engine> {
     pub guard: &'g mut BatchGuard<'s, E>,
     pub recorded_at: DateTime<Utc>,
     pub source_dept: Option<String>,
+    /// Subject rows are authoritative ([`super::ImportOptions::registration`]).
+    pub registration: bool,
 }
 
 impl<E: Engine> Applier<'_, '_, E> {
@@ -143,7 +145,8 @@ impl<E: Engine> Applier<'_, '_, E> {
         }
         let id = self.guard.next_subject_id();
         let identifiers = vec![StoredIdentifier { kind: IdentifierKind::Ric, value: id_number.to_string() }];
-        let division = Some(id_number[..6].to_string());
+        // Validated as a resident ID number by the row; a division is six digits all the same.
+        let division = id_number.get(..6).filter(|d| d.bytes().all(|b| b.is_ascii_digit())).map(str::to_string);
         let subject = Subject::provisional(id, SubjectType::NaturalPerson, name, identifiers, division);
         self.save_subject(&subject, None)?;
         summary.provisional_subjects += 1;
@@ -151,14 +154,31 @@ impl<E: Engine> Applier<'_, '_, E> {
     }
 
     /// Applies a subject row: completes a provisional subject in place, adds a version when something
-    /// changed, or does nothing when the row says what the store already knows.
-    pub fn subject(&mut self, input: SubjectInput, summary: &mut ImportSummary) -> Result<(), StoreError> {
+    /// changed, or does nothing when the row says what the store already knows. From a source that is not
+    /// a registration authority, a row only creates a provisional subject; a row about a known subject is
+    /// refused (returned, for the caller to report as the row's reject).
+    pub fn subject(
+        &mut self,
+        input: SubjectInput,
+        summary: &mut ImportSummary,
+    ) -> Result<Option<RowError>, StoreError> {
         let mut existing = None;
         for identifier in input.identifiers.all() {
             if let Some(id) = self.lookup(identifier.kind, &identifier.value)? {
                 existing = Some(id);
                 break;
             }
+        }
+        if let (false, Some(id)) = (self.registration, existing) {
+            return Ok(Some(RowError {
+                column: Some("source_dept".into()),
+                reason: format!(
+                    "subject {} is known; only a registration department (registration_departments) changes \
+                     a subject, not {:?}",
+                    id.0,
+                    self.source_dept.as_deref().unwrap_or("")
+                ),
+            }));
         }
         let previous = match existing {
             Some(id) => self.load(id)?,
@@ -174,7 +194,10 @@ impl<E: Engine> Applier<'_, '_, E> {
         delivered.extend(input.other_related.iter().map(|r| r.role));
         let mut related = Vec::new();
         for mut person in input.legal_rep.clone().into_iter().chain(input.other_related.clone()) {
-            if let Some(id_number) = person.id_number.clone().filter(|n| n.len() == 18) {
+            // Only a resident ID number (validated by the row) finds or makes a natural person; a passport
+            // or another document's number stays on the link alone.
+            let resident = super::rows::is_resident_id_type(person.id_type.as_deref());
+            if let Some(id_number) = person.id_number.clone().filter(|n| resident && n.len() == 18) {
                 person.subject = Some(self.person(&person.name, &id_number, summary)?);
             }
             related.push(person);
@@ -216,18 +239,20 @@ impl<E: Engine> Applier<'_, '_, E> {
             address: input.address,
             phone: input.phone,
             related,
-            provisional: false,
+            provisional: !self.registration,
             attributes: input.attributes,
         };
         if previous.as_ref().is_some_and(|p| *p == subject) {
             summary.unchanged += 1;
-            return Ok(());
+            return Ok(None);
         }
-        match &previous {
-            None => summary.new_subjects += 1,
-            Some(_) => summary.updated_subjects += 1,
+        match (&previous, self.registration) {
+            (None, true) => summary.new_subjects += 1,
+            (None, false) => summary.provisional_subjects += 1,
+            (Some(_), _) => summary.updated_subjects += 1,
         }
-        self.save_subject(&subject, previous.as_ref())
+        self.save_subject(&subject, previous.as_ref())?;
+        Ok(None)
     }
 
     /// Finds the record's subject: by unified code, then other organisation identifiers, then exact name
@@ -277,7 +302,7 @@ impl<E: Engine> Applier<'_, '_, E> {
 
     pub fn record(&mut self, input: RecordInput, summary: &mut ImportSummary) -> Result<(), StoreError> {
         let subject = self.record_subject(&input, summary)?;
-        let key = format!("{}|{}", input.key, subject.0);
+        let key = keys::record_key(&input.key, subject, input.content.source_dept.as_deref());
         let content_json = to_json(&input.content);
         let hash = hash_json(&content_json);
         let category = input.content.category();

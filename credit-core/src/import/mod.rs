@@ -57,6 +57,10 @@ pub struct ImportOptions {
     /// Rows must come from this department (uploads by a department's own key): a row whose source
     /// department, as the file or its deciding authority names it, is another is rejected.
     pub only_dept: Option<String>,
+    /// Whether subject rows of this delivery are authoritative (the source is a registration authority,
+    /// or the platform's operator). Otherwise a subject row only creates a provisional subject where none
+    /// is known, and a row about a known subject is rejected: one source per datum.
+    pub registration: bool,
     /// All or nothing: one rejected row and nothing of the batch lands.
     pub strict: bool,
     /// Bounds birth dates; China Standard Time.
@@ -114,6 +118,9 @@ pub enum ImportError {
     Format { path: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug of ours met while importing; the batch was rolled back whole.
+    #[error("the import stopped on an internal error and was rolled back: {0}")]
+    Panicked(String),
 }
 
 /// How many rows between progress reports.
@@ -136,8 +143,12 @@ pub fn import_files<E: Engine>(
         // Chunks land on their own thread while the next ones are built.
         guard.writer.set_committer(Committer::spawn(scope, store.engine()));
         let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), ImportError> {
-            let mut applier =
-                apply::Applier { guard: &mut guard, recorded_at, source_dept: options.source_dept.clone() };
+            let mut applier = apply::Applier {
+                guard: &mut guard,
+                recorded_at,
+                source_dept: options.source_dept.clone(),
+                registration: options.registration,
+            };
             for path in files {
                 import_file(&mut applier, path, options, tables, book, &mut summary, observer)?;
             }
@@ -146,8 +157,7 @@ pub fn import_files<E: Engine>(
         // The committer thread must end inside the scope, even when applying panicked: the scope
         // would otherwise wait for it forever.
         let stopped = guard.writer.stop_committer();
-        let imported = imported.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        imported?;
+        imported.map_err(|panic| ImportError::Panicked(panic_message(panic.as_ref())))??;
         Ok(stopped?)
     });
     if let Err(e) = outcome {
@@ -168,6 +178,15 @@ pub fn import_files<E: Engine>(
     guard.commit()?;
     summary.committed = true;
     Ok(summary)
+}
+
+/// What a panic said, for the error that replaces it.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Imports one file: a reader thread decodes and validates rows while this thread links and writes
@@ -237,9 +256,24 @@ fn apply_parsed<E: Engine>(
                     for w in &warnings {
                         observer.warning(file, row, w);
                     }
-                    match input {
+                    let refused = match input {
                         Applied::Subject(s) => applier.subject(*s, summary)?,
-                        Applied::Record(r) => applier.record(*r, summary)?,
+                        Applied::Record(r) => {
+                            applier.record(*r, summary)?;
+                            None
+                        }
+                    };
+                    if let Some(error) = refused {
+                        summary.accepted -= 1;
+                        summary.rejected += 1;
+                        let reject = Reject {
+                            file: file.to_string(),
+                            row,
+                            column: error.column,
+                            reason: error.reason,
+                            original: Vec::new(),
+                        };
+                        observer.reject(&reject);
                     }
                 }
             }

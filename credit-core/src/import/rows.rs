@@ -200,6 +200,17 @@ fn identifiers<'r>(
     Ok(ids)
 }
 
+/// Positions 3–8 of an 18-character code when they are digits (a division), whatever else the code holds:
+/// an authority's code is not validated, and may be anything a file says.
+fn division_of_code(code: &str) -> Option<String> {
+    code.get(2..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())).map(str::to_string)
+}
+
+/// Whether an ID type column names the resident identity card (or names nothing, which means it).
+pub fn is_resident_id_type(id_type: Option<&str>) -> bool {
+    id_type.is_none_or(|t| t.contains("身份证") || t == "1" || t == "111")
+}
+
 fn resident_id(column: &str, value: &str, book: &Codebook, today: NaiveDate) -> Result<String, RowError> {
     let code = normalize_code(value);
     let parsed = if code.len() == 15 {
@@ -277,7 +288,7 @@ pub fn subject_row<'r>(f: &mut RowFields<'r>, book: &Codebook, today: NaiveDate)
         None => None,
         Some((_, rep_name)) => {
             let id_type = f.value("legal_rep_id_type");
-            let is_resident_id = id_type.as_deref().is_none_or(|t| t.contains("身份证") || t == "1" || t == "111");
+            let is_resident_id = is_resident_id_type(id_type.as_deref());
             let id_number = match f.get("legal_rep_id") {
                 Some((column, value)) if is_resident_id => Some(resident_id(column, value, book, today)?),
                 Some((_, value)) => Some(value.to_string()),
@@ -444,7 +455,7 @@ pub fn record_row<'r>(
         .value("division")
         .filter(|d| d.len() == 6)
         .or_else(|| ids.uscc().map(|c| c[2..8].to_string()))
-        .or_else(|| authority_code.as_deref().filter(|c| c.len() == 18).map(|c| c[2..8].to_string()));
+        .or_else(|| authority_code.as_deref().filter(|c| c.len() == 18).and_then(division_of_code));
 
     let (details, key) = match kind {
         ImportKind::Penalty => {
@@ -509,7 +520,12 @@ pub fn record_row<'r>(
             };
             (details, key)
         }
-        ImportKind::Subject => unreachable!("subject rows go through subject_row"),
+        ImportKind::Subject => {
+            return Err(RowError {
+                column: None,
+                reason: "subject rows are not records (import them as subjects)".into(),
+            });
+        }
     };
     let source_dept = file_source.or_else(|| source_dept.map(str::to_string)).or_else(|| authority.clone());
     let source_dept_code = file_source_code.or_else(|| authority_code.clone());

@@ -229,7 +229,7 @@ impl<'e> BatchWriter<'e> {
 
     /// Writes what is pending together with `last` (the commit mark) and no undo entries, then drops the
     /// journal of the earlier chunks. After this returns, the batch survives any crash.
-    pub fn commit(mut self, last: WriteBatch) -> Result<(), StoreError> {
+    pub fn commit(&mut self, last: WriteBatch) -> Result<(), StoreError> {
         self.wait_inflight()?;
         // The chunks went without the WAL: they must be on disk before the commit mark is.
         if self.chunks_flushed > 0 {
@@ -246,8 +246,9 @@ impl<'e> BatchWriter<'e> {
         discard_journal(self.engine, self.id, self.chunks_flushed)
     }
 
-    /// Undoes every flushed chunk (used when a strict import finds a rejected row after flushing).
-    pub fn abort(mut self) -> Result<(), StoreError> {
+    /// Undoes every flushed chunk (used when a strict import finds a rejected row after flushing, and
+    /// when a batch is dropped unfinished, as by a panic).
+    pub fn abort(&mut self) -> Result<(), StoreError> {
         // A failed chunk landed nothing; what did land is undone below either way.
         let _ = self.wait_inflight();
         roll_back(self.engine, self.id)

@@ -205,3 +205,10 @@ pub fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
     let slice: [u8; 4] = bytes.get(offset..offset + 4)?.try_into().ok()?;
     Some(u32::from_be_bytes(slice))
 }
+
+/// A record's natural key: what it is (category, document number or list type and date), whose it is,
+/// and which department delivered it. The department is part of its identity: another department's
+/// delivery of the same document is another record, and never replaces this one.
+pub fn record_key(natural: &str, subject: SubjectId, source_dept: Option<&str>) -> String {
+    format!("{natural}|{}|{}", subject.0, source_dept.unwrap_or(""))
+}

@@ -8,8 +8,13 @@ use super::{StoreError, from_json, keys, to_json};
 
 /// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
 pub(super) type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
-pub(super) const MIGRATIONS: &[Migration] =
-    &[v1_to_v2_joint_check_indexes, v2_to_v3_change_log, v3_to_v4_cases_and_feed, v4_to_v5_audit_log];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    v1_to_v2_joint_check_indexes,
+    v2_to_v3_change_log,
+    v3_to_v4_cases_and_feed,
+    v4_to_v5_audit_log,
+    v5_to_v6_record_keys_by_department,
+];
 
 /// Writes per engine write while migrating.
 const MIGRATION_CHUNK: usize = 10_000;
@@ -81,5 +86,44 @@ fn v3_to_v4_cases_and_feed(_engine: &dyn Engine) -> Result<(), StoreError> {
 
 /// Schema 5 adds the audit log. It starts empty: what happened before was logged to tracing only.
 fn v4_to_v5_audit_log(_engine: &dyn Engine) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Schema 6 makes the delivering department part of a record's natural key ([`keys::record_key`]): each
+/// key gets the department of the record's first version (the one that created it). Each chunk moves
+/// keys and heads in one write; a key that no longer ends in its subject's id was moved already, so an
+/// interrupted run resumes.
+fn v5_to_v6_record_keys_by_department(engine: &dyn Engine) -> Result<(), StoreError> {
+    let mut entries = Vec::new();
+    engine.scan_prefix(Cf::RecordKeys, b"", &mut |key, value| {
+        if let Some(id) = keys::u64_at(value, 0) {
+            entries.push((key.to_vec(), RecordId(id)));
+        }
+        true
+    })?;
+    for chunk in entries.chunks(MIGRATION_CHUNK) {
+        let mut write = WriteBatch::new();
+        for (old_key, id) in chunk {
+            let Some(mut head) =
+                engine.get(Cf::Records, &keys::record(*id))?.map(|b| from_json::<RecordHead>(&b)).transpose()?
+            else {
+                continue;
+            };
+            let old_form = format!("|{}", head.subject.0);
+            if head.key.as_bytes() != old_key.as_slice() || !head.key.ends_with(&old_form) {
+                continue;
+            }
+            let first: Option<RecordVersion> =
+                engine.get(Cf::Versions, &keys::record_version(*id, 1))?.map(|b| from_json(&b)).transpose()?;
+            let dept = first.and_then(|v| v.source_dept);
+            let natural = &head.key[..head.key.len() - old_form.len()];
+            let new_key = keys::record_key(natural, head.subject, dept.as_deref());
+            write.put(Cf::RecordKeys, new_key.clone().into_bytes(), id.0.to_be_bytes().to_vec());
+            write.delete(Cf::RecordKeys, old_key.clone());
+            head.key = new_key;
+            write.put(Cf::Records, keys::record(*id), to_json(&head));
+        }
+        engine.write(write)?;
+    }
     Ok(())
 }

@@ -13,7 +13,7 @@ mod migrations;
 mod subject_cache;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -31,7 +31,7 @@ use crate::model::{
 };
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;
@@ -118,7 +118,14 @@ pub struct Store<E: Engine> {
     subject_cache: SubjectCache,
     /// The audit log's group commit (its entries live in `Cf::Audit`).
     audit: crate::audit::Appender,
+    /// Where every audit checkpoint is also appended, outside the store (see [`crate::audit`]).
+    checkpoint_mirror: Option<PathBuf>,
+    /// Report numbers reserved and not yet handed out: `(next, end)`.
+    report_block: Mutex<(u64, u64)>,
 }
+
+/// Report numbers reserved per synced write.
+pub const REPORT_BLOCK: u64 = 1_000;
 
 impl<E: Engine> std::fmt::Debug for Store<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,7 +136,8 @@ impl<E: Engine> std::fmt::Debug for Store<E> {
 impl Store<RocksEngine> {
     /// Opens (creating when missing) the RocksDB store in `dir`.
     pub fn open_dir(dir: &Path) -> Result<Store<RocksEngine>, StoreError> {
-        Store::open(RocksEngine::open(dir, &RocksConfig::default())?)
+        let store = Store::open(RocksEngine::open(dir, &RocksConfig::default())?)?;
+        Ok(store.with_checkpoint_mirror(Some(dir.join(crate::audit::CHECKPOINT_FILE))))
     }
 }
 
@@ -143,6 +151,8 @@ impl<E: Engine> Store<E> {
             check_log: Mutex::new(()),
             subject_cache: SubjectCache::new(DEFAULT_SUBJECT_CACHE_BYTES),
             audit: crate::audit::Appender::default(),
+            checkpoint_mirror: None,
+            report_block: Mutex::new((0, 0)),
         };
         store.check_schema()?;
         store.recover()?;
@@ -155,6 +165,18 @@ impl<E: Engine> Store<E> {
         self
     }
 
+    /// Where audit checkpoints are mirrored, outside the store (a file on other storage, ideally);
+    /// `None`: nowhere. A store opened with [`Store::open_dir`] mirrors to `audit-checkpoints.jsonl`
+    /// in its directory.
+    pub fn with_checkpoint_mirror(mut self, path: Option<PathBuf>) -> Store<E> {
+        self.checkpoint_mirror = path;
+        self
+    }
+
+    pub(crate) fn checkpoint_mirror(&self) -> Option<&Path> {
+        self.checkpoint_mirror.as_deref()
+    }
+
     /// The tamper-evident audit log.
     pub fn audit(&self) -> crate::audit::AuditLog<'_, E> {
         crate::audit::AuditLog::new(self)
@@ -164,14 +186,21 @@ impl<E: Engine> Store<E> {
         &self.audit
     }
 
-    /// Allocates the next report number's sequence (synced: a number is never handed out twice).
+    /// Allocates the next report number's sequence. Numbers are reserved [`REPORT_BLOCK`] at a time
+    /// with one synced write, and handed out from memory: a number is never handed out twice, and a
+    /// report (anyone may ask for one) costs no synced write of its own. A restart skips what was left
+    /// of the block.
     pub fn next_report_sequence(&self) -> Result<u64, StoreError> {
-        let _lock = self.check_log.lock().unwrap_or_else(|e| e.into_inner());
-        let next = self.next_id(keys::NEXT_REPORT)?;
-        let mut write = WriteBatch::new();
-        write.put(Cf::Meta, keys::NEXT_REPORT, (next + 1).to_string());
-        self.engine.write(write)?;
-        Ok(next)
+        let mut block = self.report_block.lock().unwrap_or_else(|e| e.into_inner());
+        if block.0 == block.1 {
+            let start = self.next_id(keys::NEXT_REPORT)?;
+            let mut write = WriteBatch::new();
+            write.put(Cf::Meta, keys::NEXT_REPORT, (start + REPORT_BLOCK).to_string());
+            self.engine.write(write)?;
+            *block = (start, start + REPORT_BLOCK);
+        }
+        block.0 += 1;
+        Ok(block.0 - 1)
     }
 
     pub fn engine(&self) -> &E {
@@ -258,6 +287,7 @@ impl<E: Engine> Store<E> {
             next_record: self.next_id(keys::NEXT_RECORD)?,
             next_feed: self.next_id(keys::NEXT_FEED)?,
             touched: foldhash::HashSet::default(),
+            ended: false,
             _cache_fence: cache_fence,
             _lock: lock,
         })
@@ -669,6 +699,9 @@ pub struct BatchGuard<'s, E: Engine> {
     next_feed: u64,
     /// Subjects this batch changed, each written once to the change log.
     touched: foldhash::HashSet<SubjectId>,
+    /// Committed or aborted; a guard dropped otherwise (an early return, a panic unwinding) rolls the
+    /// batch back then and there, before the writer lock is released.
+    ended: bool,
     /// Declared before the lock: the cache reopens before the next batch may start.
     _cache_fence: CacheFence<'s>,
     _lock: std::sync::MutexGuard<'s, ()>,
@@ -791,25 +824,50 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
 
     /// Commits: the counters and the batch's `committed` mark land with the last chunk.
     pub fn commit(mut self) -> Result<BatchInfo, StoreError> {
-        self.info.status = BatchStatus::Committed;
+        let mut info = self.info.clone();
+        info.status = BatchStatus::Committed;
         let mut last = WriteBatch::new();
         last.put(Cf::Meta, keys::COUNTERS, to_json(&self.counters));
         last.put(Cf::Meta, keys::NEXT_SUBJECT, self.next_subject.to_string());
         last.put(Cf::Meta, keys::NEXT_RECORD, self.next_record.to_string());
         last.put(Cf::Meta, keys::NEXT_FEED, self.next_feed.to_string());
-        last.put(Cf::Meta, keys::batch(self.info.id), to_json(&self.info));
+        last.put(Cf::Meta, keys::batch(info.id), to_json(&info));
+        // A failed commit leaves the batch unfinished: dropping the guard rolls it back.
         self.writer.commit(last)?;
-        Ok(self.info)
+        self.ended = true;
+        self.info = info.clone();
+        Ok(info)
     }
 
     /// Abandons the batch: undoes what was flushed and marks it rolled back.
     pub fn abort(mut self) -> Result<BatchInfo, StoreError> {
+        self.roll_back()
+    }
+
+    fn roll_back(&mut self) -> Result<BatchInfo, StoreError> {
+        self.ended = true;
         self.writer.abort()?;
         self.info.status = BatchStatus::RolledBack;
         let mut write = WriteBatch::new();
         write.put(Cf::Meta, keys::batch(self.info.id), to_json(&self.info));
         self.store.engine.write(write)?;
-        Ok(self.info)
+        Ok(self.info.clone())
+    }
+}
+
+impl<E: Engine> Drop for BatchGuard<'_, E> {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let panicking = std::thread::panicking();
+        match self.roll_back() {
+            Ok(info) => tracing::warn!(batch = info.id.0, panicking, "unfinished batch rolled back"),
+            // The journal still holds it: the next open rolls it back.
+            Err(error) => {
+                tracing::error!(batch = self.info.id.0, %error, panicking, "rolling back an unfinished batch failed")
+            }
+        }
     }
 }
 

@@ -87,6 +87,7 @@ pub fn run(args: &Args) -> Result<i32> {
         kind,
         source_dept: args.source_dept.clone(),
         only_dept: None,
+        registration: true,
         strict: args.strict,
         today: credit_core::time::today_cst(),
     };

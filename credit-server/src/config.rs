@@ -36,12 +36,27 @@ pub struct Config {
     /// How often the change feed is swept for public windows and planned list removals that ended, in
     /// seconds; 0: never (run `credit-server sweep` instead).
     pub sweep_interval_seconds: u64,
+    /// The server's certificate chain (PEM); with `tls_key`, the service speaks TLS only.
+    pub tls_cert: PathBuf,
+    /// The certificate's private key (PEM, mode 0600: refused when others can read it).
+    pub tls_key: PathBuf,
+    /// CA certificates (PEM) that client certificates are verified against; empty: none asked.
+    pub tls_client_ca: PathBuf,
+    /// Roles whose keys are accepted only over a connection with a client certificate the CA verified
+    /// (e.g. `["provider"]`: a department's key alone is not enough).
+    pub client_cert_roles: Vec<String>,
+    /// Serve without TLS on an address other than loopback (refused otherwise).
+    pub allow_plaintext: bool,
     /// Where Prometheus scrapes `GET /metrics` (plain HTTP); empty: no metrics endpoint.
     pub metrics_listen: String,
     /// Logs as JSON lines (on stderr) instead of text.
     pub log_json: bool,
-    /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE.
+    /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE. 0: twice the
+    /// blocking threads (so at most one call waits per thread).
     pub max_concurrency: usize,
+    /// Longest a unary call may take, in milliseconds (a client's shorter `grpc-timeout` wins); past it,
+    /// DEADLINE_EXCEEDED.
+    pub request_timeout_ms: u64,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
     /// Memory for decoded current subjects, in bytes.
@@ -63,8 +78,42 @@ pub struct Config {
     /// How often the audit log's head is signed (a synced write), in seconds: the durability window of
     /// audit entries against power loss, and how long the newest entries rest on the hash chain alone.
     pub audit_checkpoint_seconds: u64,
+    /// The departments whose subject rows are authoritative (registration authorities: market
+    /// regulation, civil affairs, …), as API keys name them. Subject rows any other provider uploads only
+    /// create provisional subjects, and are refused for a subject already known.
+    pub registration_departments: Vec<String>,
+    /// The only directory `AdminService.Backup` writes into (callers name a new directory under it);
+    /// empty: `backups` in the data directory.
+    pub backup_dir: PathBuf,
+    /// Proxies whose `x-forwarded-for` header is believed: a call from one of these addresses is charged
+    /// to the client address the header's last entry names. Empty (the default): the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where every audit checkpoint is also appended (JSON lines, synced), outside the store so that
+    /// truncating the log is detected; empty: `audit-checkpoints.jsonl` in the data directory.
+    pub audit_checkpoint_file: PathBuf,
     /// Requests per second and burst, per caller (key, or client IP for anonymous callers).
     pub limits: Limits,
+    /// Bounds on department uploads.
+    pub uploads: UploadLimits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadLimits {
+    /// Uploads running at once; more are refused with UNAVAILABLE.
+    pub max_concurrent: usize,
+    /// Longest wait for a client's next message mid-upload, in seconds; then DEADLINE_EXCEEDED.
+    pub idle_timeout_seconds: u64,
+    /// Bytes one department (or key) may deliver per day (China Standard Time).
+    pub daily_bytes: u64,
+    /// Free space the spool's disk keeps: uploads are refused below it.
+    pub min_free_bytes: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> UploadLimits {
+        UploadLimits { max_concurrent: 2, idle_timeout_seconds: 30, daily_bytes: 2 << 30, min_free_bytes: 1 << 30 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +123,10 @@ pub struct Limits {
     pub provider: Quota,
     pub regulator: Quota,
     pub admin: Quota,
+    /// Health checks and reflection, per client IP: cheap calls, but calls all the same.
+    pub probe: Quota,
+    /// Every call of every caller together, after each caller's own limit.
+    pub global: Quota,
 }
 
 /// A token bucket: `burst` requests at once, refilled at `per_second`.
@@ -92,9 +145,15 @@ impl Default for Config {
             rules_dir: PathBuf::new(),
             disclosure_rules: PathBuf::new(),
             sweep_interval_seconds: 3600,
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
+            tls_client_ca: PathBuf::new(),
+            client_cert_roles: Vec::new(),
+            allow_plaintext: false,
             metrics_listen: String::new(),
             log_json: false,
-            max_concurrency: 256,
+            max_concurrency: 0,
+            request_timeout_ms: 2_000,
             max_message_bytes: 4 << 20,
             subject_cache_bytes: credit_core::store::DEFAULT_SUBJECT_CACHE_BYTES,
             keys_reload_seconds: 1,
@@ -104,7 +163,12 @@ impl Default for Config {
             platform_name: "城市公共信用信息平台".into(),
             report_validity_days: 30,
             audit_checkpoint_seconds: 10,
+            registration_departments: vec!["市场监管局".into()],
+            backup_dir: PathBuf::new(),
+            trusted_proxies: Vec::new(),
+            audit_checkpoint_file: PathBuf::new(),
             limits: Limits::default(),
+            uploads: UploadLimits::default(),
         }
     }
 }
@@ -117,6 +181,8 @@ impl Default for Limits {
             // A batch check of 1,000 counts 1,000: the burst must hold one.
             regulator: Quota { per_second: 2_000, burst: 4_000 },
             admin: Quota { per_second: 2_000, burst: 4_000 },
+            probe: Quota { per_second: 20, burst: 40 },
+            global: Quota { per_second: 50_000, burst: 50_000 },
         }
     }
 }
@@ -148,8 +214,29 @@ impl Config {
     /// Checks what serde cannot: ranges, and settings that only make sense together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, reason: &str| Err(ConfigError::Invalid { key: key.into(), reason: reason.into() });
-        if self.max_concurrency == 0 {
-            return invalid("max_concurrency", "must be at least 1");
+        if self.uploads.max_concurrent == 0 || self.uploads.idle_timeout_seconds == 0 {
+            return invalid("uploads", "max_concurrent and idle_timeout_seconds must be at least 1");
+        }
+        if self.tls_cert.as_os_str().is_empty() != self.tls_key.as_os_str().is_empty() {
+            return invalid("tls_cert", "tls_cert and tls_key go together");
+        }
+        if !self.tls() && !self.tls_client_ca.as_os_str().is_empty() {
+            return invalid("tls_client_ca", "client certificates need tls_cert and tls_key");
+        }
+        if let Some(role) = self.client_cert_roles.iter().find(|r| crate::auth::Role::parse(r).is_none()) {
+            return invalid("client_cert_roles", &format!("{role:?} is not one of public, provider, regulator, admin"));
+        }
+        if !self.client_cert_roles.is_empty() && self.tls_client_ca.as_os_str().is_empty() {
+            return invalid("client_cert_roles", "needs tls_client_ca to verify client certificates against");
+        }
+        if !self.tls() && !self.listen.ip().is_loopback() && !self.allow_plaintext {
+            return invalid(
+                "listen",
+                "a non-loopback address without TLS (set tls_cert and tls_key, or allow_plaintext = true)",
+            );
+        }
+        if self.request_timeout_ms == 0 {
+            return invalid("request_timeout_ms", "must be at least 1");
         }
         if self.max_message_bytes < 1024 {
             return invalid("max_message_bytes", "must be at least 1024");
@@ -169,7 +256,7 @@ impl Config {
         if self.keys_reload_seconds == 0 {
             return invalid("keys_reload_seconds", "must be at least 1");
         }
-        for (role, quota) in self.limits.by_role() {
+        for (role, quota) in self.limits.all() {
             if quota.per_second == 0 || quota.burst == 0 {
                 return invalid(&format!("limits.{role}"), "per_second and burst must be at least 1");
             }
@@ -178,6 +265,21 @@ impl Config {
             return invalid("limits.regulator.burst", "must hold one full batch check (1000)");
         }
         Ok(())
+    }
+
+    /// Whether the service speaks TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.as_os_str().is_empty()
+    }
+
+    /// The cap on calls in flight: `max_concurrency`, or twice the blocking threads when it is 0.
+    pub fn max_in_flight(&self) -> usize {
+        if self.max_concurrency > 0 { self.max_concurrency } else { 2 * crate::blocking_threads() }
+    }
+
+    /// `backup_dir`, or `backups` in the data directory when it is empty.
+    pub fn backup_dir(&self) -> PathBuf {
+        if self.backup_dir.as_os_str().is_empty() { self.data_dir().join("backups") } else { self.backup_dir.clone() }
     }
 
     /// `data_dir`, or the per-user default when it is empty.
@@ -192,6 +294,12 @@ impl Config {
 impl Limits {
     pub fn by_role(&self) -> [(&'static str, Quota); 4] {
         [("public", self.public), ("provider", self.provider), ("regulator", self.regulator), ("admin", self.admin)]
+    }
+
+    /// Every quota, by its key under `limits`.
+    pub fn all(&self) -> [(&'static str, Quota); 6] {
+        let [a, b, c, d] = self.by_role();
+        [a, b, c, d, ("probe", self.probe), ("global", self.global)]
     }
 }
 
@@ -300,9 +408,11 @@ mod tests {
         let err = Config::load(Some(&file), env(&[])).expect_err("unknown key");
         assert!(err.to_string().contains("max_concurency"), "{err}");
 
-        let config = Config { max_concurrency: 0, ..Config::default() };
+        let config = Config { request_timeout_ms: 0, ..Config::default() };
         let err = config.validate().expect_err("zero");
-        assert!(err.to_string().contains("max_concurrency"), "{err}");
+        assert!(err.to_string().contains("request_timeout_ms"), "{err}");
+        assert_eq!(Config::default().max_in_flight(), 2 * crate::blocking_threads(), "derived from the pool");
+        assert_eq!(Config { max_concurrency: 3, ..Config::default() }.max_in_flight(), 3);
         let mut config = Config::default();
         config.limits.regulator.burst = 10;
         assert!(config.validate().expect_err("small burst").to_string().contains("limits.regulator.burst"));

@@ -31,6 +31,12 @@ pub enum ErrorCode {
     SigningUnavailable,
     /// A repair or objection step the case or its record does not allow now.
     CaseRefused,
+    /// A page token this service did not issue for this request, altered, or out of range.
+    InvalidPageToken,
+    /// `as_of` / `known_at` / `in_force_on` asked by a caller whose role sees today's view only.
+    TimeTravelNotAllowed,
+    /// The call ran past its deadline (the server's `request_timeout_ms` or the client's, the shorter).
+    DeadlineExceeded,
     Internal,
 }
 
@@ -49,6 +55,9 @@ impl ErrorCode {
             ErrorCode::Overloaded => "OVERLOADED",
             ErrorCode::SigningUnavailable => "SIGNING_UNAVAILABLE",
             ErrorCode::CaseRefused => "CASE_REFUSED",
+            ErrorCode::InvalidPageToken => "INVALID_PAGE_TOKEN",
+            ErrorCode::TimeTravelNotAllowed => "TIME_TRAVEL_NOT_ALLOWED",
+            ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -59,10 +68,12 @@ impl ErrorCode {
             | ErrorCode::InvalidIdentifier
             | ErrorCode::UnknownItem
             | ErrorCode::PurposeRequired
-            | ErrorCode::BatchTooLarge => Code::InvalidArgument,
+            | ErrorCode::BatchTooLarge
+            | ErrorCode::InvalidPageToken => Code::InvalidArgument,
             ErrorCode::NotFound => Code::NotFound,
             ErrorCode::Unauthenticated => Code::Unauthenticated,
-            ErrorCode::PermissionDenied => Code::PermissionDenied,
+            ErrorCode::PermissionDenied | ErrorCode::TimeTravelNotAllowed => Code::PermissionDenied,
+            ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
             ErrorCode::RateLimited => Code::ResourceExhausted,
             ErrorCode::Overloaded => Code::Unavailable,
             ErrorCode::SigningUnavailable | ErrorCode::CaseRefused => Code::FailedPrecondition,
@@ -172,8 +183,9 @@ impl From<credit_core::cases::CaseError> for ApiError {
 impl From<SearchError> for ApiError {
     fn from(error: SearchError) -> ApiError {
         match &error {
-            SearchError::BadCursor(reason) => ApiError::invalid("page_token", reason),
+            SearchError::BadCursor(reason) => ApiError::field(ErrorCode::InvalidPageToken, "page_token", reason),
             SearchError::BadFilter { field, reason } => ApiError::invalid(field, reason),
+            SearchError::QueryTooLong { .. } => ApiError::invalid("query", error.to_string()),
             _ => ApiError::internal(&error),
         }
     }
@@ -213,7 +225,9 @@ mod tests {
         let e: ApiError = CheckError::InvalidFeedback { field: "amount", reason: "not a number".into() }.into();
         assert_eq!(e.message, "amount: not a number");
         let e: ApiError = SearchError::BadCursor("garbled".into()).into();
-        assert_eq!(e.field.as_deref(), Some("page_token"));
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidPageToken, Some("page_token")));
+        let e: ApiError = SearchError::QueryTooLong { chars: 201, max: 200 }.into();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidArgument, Some("query")));
         let e: ApiError = StoreError::Corrupt("secret detail".into()).into();
         assert_eq!(e.code, ErrorCode::Internal);
         assert!(!e.message.contains("secret"), "internal causes stay in the log");

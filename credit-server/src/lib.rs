@@ -4,12 +4,15 @@
 pub mod auth;
 pub mod config;
 mod convert;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod limits;
+pub mod methods;
 pub mod metrics;
 pub mod services;
 pub mod signing;
+pub mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +38,7 @@ use credit_proto::v1::report_service_server::ReportServiceServer;
 use credit_proto::v1::search_service_server::SearchServiceServer;
 use credit_proto::v1::subject_service_server::SubjectServiceServer;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
 pub use config::Config;
@@ -50,13 +54,17 @@ use crate::services::{Context, Gate};
 /// zeroing fresh pages, and the server's resident memory grew past 2 GiB on a small store).
 const BLOCKING_THREADS_PER_CORE: usize = 4;
 
+/// Threads of the blocking pool: store and index work runs there.
+pub fn blocking_threads() -> usize {
+    BLOCKING_THREADS_PER_CORE * std::thread::available_parallelism().map_or(2, usize::from)
+}
+
 /// The async runtime the service runs on. `credit-echo-server` runs on the same, so the ceiling it
 /// measures is the one this service could reach.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(BLOCKING_THREADS_PER_CORE * cores)
+        .max_blocking_threads(blocking_threads())
         // Kept rather than rebuilt between bursts of calls.
         .thread_keep_alive(Duration::from_secs(300))
         .build()
@@ -91,6 +99,8 @@ pub enum ServeError {
     Signing(#[from] credit_sign::KeyError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
+    #[error("tls: {0}")]
+    Tls(String),
     #[error("binding {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("building the reflection service: {0}")]
@@ -196,7 +206,8 @@ pub async fn serve(
     let config = options.config;
     config.validate()?;
     let data_dir = config.data_dir();
-    std::fs::create_dir_all(&data_dir).map_err(|source| ServeError::DataDir { path: data_dir.clone(), source })?;
+    // Personal data: the owner alone may enter the data directory.
+    services::private_data_dir(&data_dir).map_err(|source| ServeError::DataDir { path: data_dir.clone(), source })?;
 
     let keys = KeyFile::in_dir(&data_dir);
     let disclosure = DisclosureRules::load(
@@ -221,7 +232,7 @@ pub async fn serve(
         index: Arc::new(RwLock::new(index)),
         rules,
         disclosure: disclosure.clone(),
-        admission: Admission::new(config.max_concurrency),
+        admission: Admission::new(config.max_in_flight()),
         limits: limits.clone(),
         signing: signing.clone(),
         issuer: credit_core::report::Issuer {
@@ -230,9 +241,19 @@ pub async fn serve(
         },
         stopping: stopping.clone(),
         keys: ring.clone(),
+        backup_dir: config.backup_dir(),
+        registration_departments: config.registration_departments.clone().into(),
+        uploads: Arc::new(uploads::UploadGate::new(&config.uploads)),
         data_dir: data_dir.clone(),
     };
-    let gate = Gate { keys: ring.clone(), limits: limits.clone() };
+    let tls = tls_config(&config)?;
+    let gate = Gate {
+        keys: ring.clone(),
+        limits: limits.clone(),
+        trusted_proxies: config.trusted_proxies.clone().into(),
+        client_cert_roles: config.client_cert_roles.iter().filter_map(|r| auth::Role::parse(r)).collect(),
+    };
+    let probe = services::ProbeGate(gate.clone());
 
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| ServeError::Bind { addr: config.listen, source })?;
@@ -275,18 +296,23 @@ pub async fn serve(
     let max = config.max_message_bytes;
     macro_rules! guarded {
         ($server:ident, $api:expr) => {
-            tonic::service::interceptor::InterceptedService::new(
+            InterceptedService::new(
                 $server::new($api).max_decoding_message_size(max).max_encoding_message_size(max),
                 gate.clone(),
             )
         };
     }
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
         .trace_fn(request_span)
         .layer(metrics::MetricsLayer(metrics))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .layer(deadline::DeadlineLayer { limit: Duration::from_millis(config.request_timeout_ms) })
+        .add_service(InterceptedService::new(health_service, probe.clone()))
+        .add_service(InterceptedService::new(reflection_v1, probe.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, probe))
         .add_service(guarded!(IdentifierServiceServer, services::IdentifierApi))
         .add_service(guarded!(SubjectServiceServer, services::SubjectApi { context: context.clone() }))
         .add_service(guarded!(RecordServiceServer, services::RecordApi { context: context.clone() }))
@@ -312,7 +338,7 @@ pub async fn serve(
     let admission = context.admission.clone();
     drop(context);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let max_concurrency = config.max_concurrency;
+    let max_concurrency = config.max_in_flight();
     let (begun, stop_begun) = tokio::sync::oneshot::channel::<()>();
     let stopping = async move {
         shutdown.await;
@@ -363,6 +389,36 @@ pub async fn serve(
     Ok(Running { addr, metrics_addr, data_dir, serving })
 }
 
+/// The server's TLS settings, when `tls_cert` and `tls_key` are set: the key must be its owner's alone.
+fn tls_config(config: &Config) -> Result<Option<tonic::transport::ServerTlsConfig>, ServeError> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    if !config.tls() {
+        return Ok(None);
+    }
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| ServeError::Tls(format!("reading {}: {e}", path.display())))
+    };
+    let key_mode = std::fs::metadata(&config.tls_key)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", config.tls_key.display())))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = key_mode.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ServeError::Tls(format!(
+                "{} is readable by others (mode {mode:o}); chmod 600 it",
+                config.tls_key.display()
+            )));
+        }
+    }
+    let identity = Identity::from_pem(read(&config.tls_cert)?, read(&config.tls_key)?);
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if !config.tls_client_ca.as_os_str().is_empty() {
+        // Optional at the handshake: which roles need one is the gate's to say.
+        tls = tls.client_ca_root(Certificate::from_pem(read(&config.tls_client_ca)?)).client_auth_optional(true);
+    }
+    Ok(Some(tls))
+}
+
 type Opened = (Arc<Store<credit_core::engine::RocksEngine>>, SearchIndex, Arc<RuleSet>);
 
 fn open_data(data_dir: &std::path::Path, config: &Config, demo: bool, keys: &KeyFile) -> Result<Opened, ServeError> {
@@ -373,7 +429,10 @@ fn open_data(data_dir: &std::path::Path, config: &Config, demo: bool, keys: &Key
             .map_err(|source| ServeError::Rules { path: config.rules_dir.clone(), source })?;
         Arc::new(loaded)
     };
-    let store = Store::open_dir(data_dir)?.with_subject_cache_bytes(config.subject_cache_bytes);
+    let mut store = Store::open_dir(data_dir)?.with_subject_cache_bytes(config.subject_cache_bytes);
+    if !config.audit_checkpoint_file.as_os_str().is_empty() {
+        store = store.with_checkpoint_mirror(Some(config.audit_checkpoint_file.clone()));
+    }
     if demo {
         demo::load_if_empty(&store, data_dir)?;
         demo::ensure_token(data_dir, keys)?;

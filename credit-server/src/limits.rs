@@ -21,18 +21,35 @@ use crate::error::{ApiError, ErrorCode};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BucketKey {
     Key(String),
+    /// An IPv4 address, or the /64 of an IPv6 one (one subscriber's share: a client must not get a
+    /// fresh bucket for each of its 2^64 addresses).
     Ip(IpAddr),
-    /// Anonymous callers whose address is unknown share one bucket.
+    /// Anonymous callers whose address is unknown share one bucket, as do new addresses while the
+    /// limiter already holds [`MAX_BUCKETS`].
     Unknown,
 }
+
+/// Most buckets one limiter keeps; buckets full again are forgotten every few seconds.
+pub const MAX_BUCKETS: usize = 100_000;
 
 impl BucketKey {
     fn of(caller: &Caller) -> BucketKey {
         match (&caller.key_id, caller.ip) {
             (Some(id), _) => BucketKey::Key(id.clone()),
-            (None, Some(ip)) => BucketKey::Ip(ip),
+            (None, Some(ip)) => BucketKey::Ip(network(ip)),
             (None, None) => BucketKey::Unknown,
         }
+    }
+}
+
+/// An address as rate limits see it: IPv4 (and IPv4-mapped) addresses whole, IPv6 by its /64.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
     }
 }
 
@@ -43,16 +60,24 @@ pub struct RateLimits {
     provider: DefaultKeyedRateLimiter<BucketKey>,
     regulator: DefaultKeyedRateLimiter<BucketKey>,
     admin: DefaultKeyedRateLimiter<BucketKey>,
+    /// Health and reflection calls, per IP.
+    probe: DefaultKeyedRateLimiter<BucketKey>,
+    /// All calls together.
+    global: governor::DefaultDirectRateLimiter,
     clock: DefaultClock,
     /// Calls refused, per role (public, provider, regulator, admin), for the metrics endpoint.
     rejected: [std::sync::atomic::AtomicU64; 4],
 }
 
-fn limiter(quota: config::Quota) -> DefaultKeyedRateLimiter<BucketKey> {
+fn quota(quota: config::Quota) -> Quota {
     // validate() guarantees both are at least 1.
     let per_second = NonZeroU32::new(quota.per_second).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
-    RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+fn limiter(limits: config::Quota) -> DefaultKeyedRateLimiter<BucketKey> {
+    RateLimiter::keyed(quota(limits))
 }
 
 impl RateLimits {
@@ -63,6 +88,8 @@ impl RateLimits {
             provider: limiter(limits.provider),
             regulator: limiter(limits.regulator),
             admin: limiter(limits.admin),
+            probe: limiter(limits.probe),
+            global: RateLimiter::direct(quota(limits.global)),
             clock: DefaultClock::default(),
             rejected: Default::default(),
         }
@@ -89,11 +116,38 @@ impl RateLimits {
 
     /// Takes `weight` requests from the caller's bucket, or says how long to wait.
     pub fn charge(&self, caller: &Caller, weight: u32) -> Result<(), ApiError> {
+        self.charge_to(self.of(caller.role), caller, weight)
+    }
+
+    /// Takes one call from the probe bucket of the caller's address (health checks, reflection).
+    pub fn charge_probe(&self, caller: &Caller) -> Result<(), ApiError> {
+        self.charge_to(&self.probe, caller, 1)
+    }
+
+    /// Takes one call from the limit of all callers together.
+    pub fn charge_global(&self) -> Result<(), ApiError> {
+        self.global.check().map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ApiError::new(ErrorCode::Overloaded, "the platform is at its limit of calls for all callers; retry shortly")
+                .retry_after(wait.max(Duration::from_millis(1)))
+        })
+    }
+
+    fn charge_to(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<BucketKey>,
+        caller: &Caller,
+        weight: u32,
+    ) -> Result<(), ApiError> {
         let Some(weight) = NonZeroU32::new(weight) else {
             return Ok(());
         };
-        let limiter = self.of(caller.role);
-        match limiter.check_key_n(&BucketKey::of(caller), weight) {
+        let mut key = BucketKey::of(caller);
+        if limiter.len() >= MAX_BUCKETS && !matches!(key, BucketKey::Key(_)) {
+            // Full of addresses: more of them share one bucket until idle ones are forgotten.
+            key = BucketKey::Unknown;
+        }
+        match limiter.check_key_n(&key, weight) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(not_until)) => {
                 self.rejected[role_index(caller.role)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -121,7 +175,7 @@ impl RateLimits {
 
     /// Forgets buckets that are full again, so memory follows the callers of the last moments.
     pub fn forget_idle(&self) {
-        for limiter in [&self.public, &self.provider, &self.regulator, &self.admin] {
+        for limiter in [&self.public, &self.provider, &self.regulator, &self.admin, &self.probe] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -199,6 +253,27 @@ mod tests {
         rates.charge(&other, 1).expect("another IP is unaffected");
         let too_big = rates.charge(&other, 4).expect_err("weight over burst");
         assert_eq!(too_big.code, ErrorCode::BatchTooLarge);
+    }
+
+    #[test]
+    fn addresses_share_buckets_by_network_and_the_global_limit_holds_for_all() {
+        let limits = Limits {
+            public: config::Quota { per_second: 1, burst: 2 },
+            global: config::Quota { per_second: 1, burst: 5 },
+            ..Limits::default()
+        };
+        let rates = RateLimits::new(&limits);
+        // Two addresses of one IPv6 /64 are one client.
+        rates.charge(&caller(Role::Public, None, "2001:db8::1"), 2).expect("burst");
+        let refused = rates.charge(&caller(Role::Public, None, "2001:db8::ffff"), 1).expect_err("same /64");
+        assert_eq!(refused.code, ErrorCode::RateLimited);
+        rates.charge(&caller(Role::Public, None, "2001:db8:0:1::1"), 1).expect("another /64");
+        for _ in 0..5 {
+            rates.charge_global().expect("global burst");
+        }
+        let global = rates.charge_global().expect_err("all callers together");
+        assert_eq!(global.code, ErrorCode::Overloaded);
+        assert!(global.retry_after.is_some());
     }
 
     #[test]

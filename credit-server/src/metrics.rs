@@ -39,12 +39,9 @@ struct Histogram {
 
 impl Metrics {
     /// Records one call of `method` that ended with `code` after `seconds`.
-    pub fn observe(&self, method: &str, code: tonic::Code, seconds: f64) {
-        // Paths are client input: only our own services and the standard ones get their own label.
-        let known = (method.starts_with("/credit.v1.") || method.starts_with("/grpc."))
-            && method.len() <= 96
-            && code != tonic::Code::Unimplemented;
-        let method = if known { method } else { "other" };
+    pub fn observe(&self, path: &str, code: tonic::Code, seconds: f64) {
+        // Paths are client input: only the methods this server has get a label of their own.
+        let method = crate::methods::Methods::get().label(path);
         *self
             .calls
             .lock()
@@ -68,11 +65,13 @@ impl Metrics {
         out.push_str("# HELP credit_rpc_calls_total Calls answered, by method and gRPC status code.\n");
         out.push_str("# TYPE credit_rpc_calls_total counter\n");
         for ((method, code), count) in self.calls.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let (method, code) = (escape(method), escape(code));
             let _ = writeln!(out, "credit_rpc_calls_total{{method=\"{method}\",code=\"{code}\"}} {count}");
         }
         out.push_str("# HELP credit_rpc_duration_seconds Time to the response headers, by method.\n");
         out.push_str("# TYPE credit_rpc_duration_seconds histogram\n");
         for (method, histogram) in self.latencies.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let method = escape(method);
             for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
                 let _ =
                     writeln!(out, "credit_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}");
@@ -109,6 +108,20 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A label value in the exposition format: backslash, double quote and line feed escaped.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Serves `GET /metrics` on `listener` until the task is aborted. One short HTTP/1.1 exchange per
@@ -191,5 +204,23 @@ where
             metrics.observe(&method, code, started.elapsed().as_secs_f64());
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_the_method_list_and_are_escaped() {
+        let metrics = Metrics::default();
+        metrics.observe("/credit.v1.SubjectService/GetSubject", tonic::Code::Ok, 0.001);
+        for hostile in ["/credit.v1.X\"} 1\nevil", "/a", "/credit.v1.SubjectService/GetSubject2"] {
+            metrics.observe(hostile, tonic::Code::Unimplemented, 0.001);
+        }
+        let calls = metrics.calls.lock().expect("lock");
+        let labels: Vec<&str> = calls.keys().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(labels, ["/credit.v1.SubjectService/GetSubject", "unknown"]);
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -51,6 +51,13 @@ pub struct ClientConfig {
     pub retries: u32,
     /// The longest single wait between attempts.
     pub max_retry_wait: Duration,
+    /// CA certificates (PEM) the server's certificate is verified against; setting it (or an
+    /// `https://` endpoint) makes the connection TLS.
+    pub ca_pem: Option<Vec<u8>>,
+    /// This client's certificate chain and private key (PEM), for servers that ask departments for one.
+    pub identity_pem: Option<(Vec<u8>, Vec<u8>)>,
+    /// The name the server's certificate must carry; default: the endpoint's host.
+    pub tls_domain: Option<String>,
 }
 
 impl ClientConfig {
@@ -62,6 +69,9 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             retries: 3,
             max_retry_wait: Duration::from_secs(10),
+            ca_pem: None,
+            identity_pem: None,
+            tls_domain: None,
         }
     }
 }
@@ -79,10 +89,27 @@ pub struct CreditClient {
 
 impl CreditClient {
     pub async fn connect(config: ClientConfig) -> Result<CreditClient, ClientError> {
-        let uri = normalize_endpoint(&config.endpoint);
-        let endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|source| ClientError::Endpoint { endpoint: config.endpoint.clone(), source })?
-            .connect_timeout(config.connect_timeout);
+        let tls = config.ca_pem.is_some() || config.identity_pem.is_some();
+        let uri = if tls && !config.endpoint.contains("://") {
+            format!("https://{}", config.endpoint)
+        } else {
+            normalize_endpoint(&config.endpoint)
+        };
+        let invalid = |source| ClientError::Endpoint { endpoint: config.endpoint.clone(), source };
+        let mut endpoint = Endpoint::from_shared(uri.clone()).map_err(invalid)?.connect_timeout(config.connect_timeout);
+        if uri.starts_with("https://") {
+            let mut settings = tonic::transport::ClientTlsConfig::new();
+            if let Some(ca) = &config.ca_pem {
+                settings = settings.ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = &config.identity_pem {
+                settings = settings.identity(tonic::transport::Identity::from_pem(cert, key));
+            }
+            if let Some(domain) = &config.tls_domain {
+                settings = settings.domain_name(domain.clone());
+            }
+            endpoint = endpoint.tls_config(settings).map_err(invalid)?;
+        }
         let streaming = endpoint.connect_lazy();
         let endpoint = endpoint.timeout(config.request_timeout);
         let authorization = match &config.token {
@@ -228,7 +255,7 @@ impl CreditClient {
         let mut wait = FIRST_WAIT;
         loop {
             let mut client = FeedServiceClient::new(self.streaming.clone());
-            let request = self.request(proto::FollowRequest { from_seq: next, limit: 0 });
+            let request = self.request(proto::FollowRequest { from_seq: next, limit: 0, ..Default::default() });
             let failure = match client.follow(request).await {
                 Ok(response) => {
                     let mut stream = response.into_inner();

@@ -18,6 +18,16 @@ pub enum AuditCommand {
         /// Published verifying keys (a key set); default: the data directory's signing key and retired keys.
         #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
+        /// Checkpoints kept outside the store (JSON lines: the mirror file, or `export-head` output
+        /// gathered elsewhere); default: `audit-checkpoints.jsonl` in the data directory.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+    },
+    /// The newest signed checkpoint of the log, one JSON line: copy it to storage the platform's
+    /// operators cannot rewrite, and pass those lines to `verify --checkpoints` later.
+    ExportHead {
+        #[arg(long, env = "CREDIT_DATA_DIR")]
+        data_dir: PathBuf,
     },
     /// Entries in sequence order, one stored JSON object per line (exactly the hashed bytes).
     Query {
@@ -46,13 +56,29 @@ pub enum AuditCommand {
 
 pub fn run(command: &AuditCommand) -> Result<i32> {
     match command {
-        AuditCommand::Verify { data_dir, keys } => {
+        AuditCommand::ExportHead { data_dir } => {
+            let store = super::open_store(data_dir)?;
+            match store.audit().newest_checkpoint().context("reading the audit log")? {
+                Some(checkpoint) => {
+                    super::print_json(&checkpoint)?;
+                    Ok(0)
+                }
+                None => {
+                    eprintln!("credit-server: the audit log has no checkpoint yet");
+                    Ok(1)
+                }
+            }
+        }
+        AuditCommand::Verify { data_dir, keys, checkpoints } => {
             let keys = match keys {
                 Some(path) => KeySet::load(path)?,
                 None => Signing::load(&KeyPaths::in_dir(data_dir), false)?.published,
             };
             let store = super::open_store(data_dir)?;
-            match store.audit().verify(&keys).context("reading the audit log")? {
+            let mirror = checkpoints.clone().unwrap_or_else(|| data_dir.join(credit_core::audit::CHECKPOINT_FILE));
+            let external = credit_core::audit::read_checkpoints(&mirror)
+                .with_context(|| format!("reading checkpoints from {}", mirror.display()))?;
+            match store.audit().verify_with(&keys, &external).context("reading the audit log")? {
                 Ok(intact) => {
                     super::print_json(&serde_json::json!({ "intact": true, "log": intact }))?;
                     Ok(0)

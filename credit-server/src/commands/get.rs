@@ -24,11 +24,12 @@ pub struct Args {
     /// Who looks: the public (masked, windows applied) or a regulator (everything, attributed).
     #[arg(long, value_enum, default_value = "public")]
     pub view: ViewArg,
-    /// Valid time (China Standard Time), YYYY-MM-DD: the public view as it was or will be that day; in the
-    /// regulator view, the records in force that day. Default: today (public), every record (regulator).
+    /// Valid time (China Standard Time), YYYY-MM-DD, regulator view only: the records in force that day,
+    /// each saying whether the public sees it then. Default: every record, public flags as of today.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<NaiveDate>,
-    /// Transaction time: what the platform knew at this instant (RFC 3339, e.g. 2026-01-01T00:00:00+08:00).
+    /// Transaction time, regulator view only: what the platform knew at this instant (RFC 3339, e.g.
+    /// 2026-01-01T00:00:00+08:00).
     #[arg(long, value_name = "RFC3339")]
     pub known_at: Option<DateTime<Utc>>,
     /// Include every version of the subject and of each record (regulator view only).
@@ -52,6 +53,14 @@ pub fn run(args: &Args) -> Result<i32> {
         eprintln!("credit-server: --history is part of the regulator view only (add --view regulator)");
         return Ok(2);
     }
+    if view == View::Public && (args.as_of.is_some() || args.known_at.is_some()) {
+        // As over the service: the public view is today's (TIME_TRAVEL_NOT_ALLOWED there).
+        eprintln!(
+            "credit-server: --as-of and --known-at are for the regulator view; the public view is today's \
+             (the regulator view says of each record whether the public sees it on --as-of)"
+        );
+        return Ok(2);
+    }
     let rules = args.disclosure.load()?;
     let store = super::open_store(&args.data_dir)?;
     let Some(id) = store.find_subject_id(&args.identifier)? else {
@@ -62,6 +71,10 @@ pub fn run(args: &Args) -> Result<i32> {
         eprintln!("credit-server: subject {:?} was not known at {:?}", args.identifier, args.known_at);
         return Ok(1);
     };
+    if view == View::Public && !credit_core::view::is_public(&subject) {
+        eprintln!("credit-server: subject {:?} is not disclosed to the public (SFGK)", args.identifier);
+        return Ok(1);
+    }
     if view == View::Regulator && subject.subject_type == SubjectType::NaturalPerson {
         let event = credit_core::audit::AuditEvent::new(super::console_actor(None), "subject.read")
             .subject(subject.id)

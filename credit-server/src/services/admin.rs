@@ -1,6 +1,7 @@
 //! `credit.v1.AdminService`: reindex, backup and API keys, for admins; each call audited.
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
 use credit_core::audit::AuditEvent;
@@ -45,6 +46,42 @@ fn reload_and_audit(context: &Context, caller: &Caller) -> Result<(), ApiError> 
     context.audit(events)
 }
 
+/// Where a backup named `name` goes: a new directory under `backup_dir`. The name is one or more plain
+/// path components: no root, no `..`, nothing that leaves `backup_dir`.
+pub fn backup_path(backup_dir: &Path, name: &str) -> Result<PathBuf, ApiError> {
+    let relative = Path::new(name);
+    let plain = relative.components().all(|c| matches!(c, Component::Normal(_)));
+    if !plain || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "to",
+            "a name for the backup under the server's backup_dir (plain components: no root, no `..`)",
+        ));
+    }
+    Ok(backup_dir.join(relative))
+}
+
+/// Creates `dir` (and its parents) readable by the owner only.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// A backup holds every personal record the store does: directories 0700, files 0600.
+pub(crate) fn make_private(dir: &Path) -> std::io::Result<()> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            make_private(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn reindex(&self, request: Request<pb::ReindexRequest>) -> Result<Response<pb::ReindexResponse>, Status> {
@@ -69,24 +106,22 @@ impl AdminService for AdminApi {
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<pb::BackupResponse>, Status> {
         let caller = caller(&request)?;
         require_admin(&caller, "Backup")?;
-        let to = PathBuf::from(required("to", &request.get_ref().to)?);
-        if !to.is_absolute() {
-            return Err(ApiError::invalid("to", "an absolute path on the server").into());
-        }
+        let name = required("to", &request.get_ref().to)?;
+        let to = backup_path(&self.context.backup_dir, &name)?;
         if to.exists() {
-            return Err(ApiError::invalid(
-                "to",
-                format!("{} exists; a backup goes into a new directory", to.display()),
-            )
-            .into());
+            return Err(ApiError::invalid("to", format!("{name:?} exists; a backup goes into a new directory")).into());
         }
         let response = self
             .context
             .blocking(move |context| {
-                let written = context.store.backup(&to);
+                let parent = to.parent().unwrap_or(&context.backup_dir).to_path_buf();
+                let written = private_dir(&context.backup_dir)
+                    .and_then(|()| private_dir(&parent))
+                    .and_then(|()| context.store.backup(&to).map_err(std::io::Error::other))
+                    .and_then(|()| make_private(&to));
                 let event = AuditEvent::new(actor(&caller), "backup").detail("to", to.display()).result_of(&written);
                 context.audit(vec![event])?;
-                written?;
+                written.map_err(|e| ApiError::internal(&e))?;
                 let counters = context.store.counters()?;
                 Ok(pb::BackupResponse {
                     path: to.display().to_string(),
@@ -145,5 +180,21 @@ impl AdminService for AdminApi {
             })
             .await?;
         Ok(Response::new(api_key(&entry)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backups_stay_under_their_directory() {
+        let root = Path::new("/srv/credit/backups");
+        assert_eq!(backup_path(root, "nightly-1").expect("plain"), root.join("nightly-1"));
+        assert_eq!(backup_path(root, "2026/12/02").expect("nested"), root.join("2026/12/02"));
+        for bad in ["/etc", "../x", "a/../../b", "..", "./", "a/./b/..", "/", "a\nb"] {
+            let error = backup_path(root, bad).expect_err(bad);
+            assert_eq!(error.field.as_deref(), Some("to"), "{bad}");
+        }
     }
 }

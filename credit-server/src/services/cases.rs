@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use credit_core::audit::AuditEvent;
 use credit_core::cases::{Action, Case, Decision, Operator, Workflow};
+use credit_core::engine::RocksEngine;
 use credit_core::model::RecordId;
 use credit_proto::v1 as pb;
 use credit_proto::v1::case_service_server::CaseService;
@@ -71,6 +72,33 @@ fn may_take(caller: &Caller, action: Action, record_dept: Option<&str>) -> Resul
     Err(ApiError::new(ErrorCode::PermissionDenied, format!("{} is for {who}", action.as_str())))
 }
 
+/// The department that delivered a record: that of its first version (a record's department is part of
+/// its identity, so every version has it).
+fn record_owner(context: &Context, record: RecordId) -> Result<Option<String>, ApiError> {
+    Ok(context.store.record_version(record, 1)?.and_then(|version| version.content.source_dept))
+}
+
+/// Whether `caller` may read `case`: regulators and admins, the department that delivered the record,
+/// and the key that applied or objected. To anyone else a case does not exist.
+fn may_read(
+    context: &Context,
+    flow: &Workflow<'_, RocksEngine>,
+    caller: &Caller,
+    case: &Case,
+) -> Result<bool, ApiError> {
+    if caller.role.is_regulator() {
+        return Ok(true);
+    }
+    if caller.role == Role::Provider
+        && caller.dept.is_some()
+        && record_owner(context, case.record)?.as_deref() == caller.dept.as_deref()
+    {
+        return Ok(true);
+    }
+    let applicant = flow.steps(case.id)?.into_iter().next().and_then(|step| step.operator.key_id);
+    Ok(caller.key_id.is_some() && applicant == caller.key_id)
+}
+
 #[tonic::async_trait]
 impl CaseService for CaseApi {
     async fn open_case(&self, request: Request<pb::OpenCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -113,13 +141,7 @@ impl CaseService for CaseApi {
                 let flow = Workflow::new(&context.store, &context.disclosure);
                 let id = message.case_id;
                 let case = flow.case(id)?.ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
-                let record_dept = context
-                    .store
-                    .record_head(case.record)?
-                    .map(|head| context.store.record_version(case.record, head.versions))
-                    .transpose()?
-                    .flatten()
-                    .and_then(|version| version.content.source_dept);
+                let record_dept = record_owner(context, case.record)?;
                 may_take(&caller, action, record_dept.as_deref())?;
                 let decision = Decision {
                     action,
@@ -145,7 +167,11 @@ impl CaseService for CaseApi {
             .context
             .blocking(move |context| {
                 let flow = Workflow::new(&context.store, &context.disclosure);
-                let case = flow.case(id)?.ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
+                let not_found = || ApiError::not_found(format!("no case {id}"));
+                let case = flow.case(id)?.ok_or_else(not_found)?;
+                if !may_read(context, &flow, &caller, &case)? {
+                    return Err(not_found());
+                }
                 let steps = flow.steps(id)?.iter().map(|s| serde_json::to_string(s).unwrap_or_default()).collect();
                 Ok(pb::GetCaseResponse { case: Some(case_message(&case)), steps_json: steps })
             })
@@ -162,7 +188,16 @@ impl CaseService for CaseApi {
         let record = RecordId(request.into_inner().record_id);
         let cases = self
             .context
-            .blocking(move |context| Ok(Workflow::new(&context.store, &context.disclosure).cases_of(record)?))
+            .blocking(move |context| {
+                let flow = Workflow::new(&context.store, &context.disclosure);
+                let mut readable = Vec::new();
+                for case in flow.cases_of(record)? {
+                    if may_read(context, &flow, &caller, &case)? {
+                        readable.push(case);
+                    }
+                }
+                Ok(readable)
+            })
             .await?;
         Ok(Response::new(pb::ListCasesResponse { cases: cases.iter().map(case_message).collect() }))
     }

@@ -8,7 +8,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, require_regulator};
+use credit_core::audit::AuditEvent;
+use credit_core::feed::FeedEvent;
+use credit_core::ident::{IdKind, Identifier};
+
+use super::{Context, actor, caller, purpose, require_regulator};
 use crate::convert;
 
 /// Events read from the store per round trip to the blocking pool.
@@ -28,16 +32,33 @@ impl FeedService for FeedApi {
     async fn follow(&self, request: Request<pb::FollowRequest>) -> Result<Response<Self::FollowStream>, Status> {
         let caller = caller(&request)?;
         require_regulator(&caller, "Follow")?;
+        let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
+        let unmasked = purpose.is_some();
+        if let Some(purpose) = purpose {
+            // Full ID numbers of natural persons: written down before any is sent.
+            let event = AuditEvent::new(actor(&caller), "feed.follow")
+                .purpose(Some(&purpose))
+                .detail("from_seq", message.from_seq.max(1));
+            let context = self.context.clone();
+            context.blocking(move |context| context.audit(vec![event])).await?;
+        }
         let (sender, receiver) = mpsc::channel(PAGE);
-        tokio::spawn(follow(self.context.clone(), message.from_seq.max(1), message.limit, sender));
+        let from = message.from_seq.max(1);
+        tokio::spawn(follow(self.context.clone(), from, message.limit, unmasked, sender));
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
 }
 
 /// Sends committed events from `next` on until the client goes away, `limit` events were sent, or the
 /// server stops (the stream then ends cleanly; the client resumes elsewhere or later).
-async fn follow(context: Context, mut next: u64, limit: u64, sender: mpsc::Sender<Result<pb::FeedEvent, Status>>) {
+async fn follow(
+    context: Context,
+    mut next: u64,
+    limit: u64,
+    unmasked: bool,
+    sender: mpsc::Sender<Result<pb::FeedEvent, Status>>,
+) {
     let mut stopping = context.stopping.clone();
     let mut sent = 0u64;
     loop {
@@ -62,6 +83,7 @@ async fn follow(context: Context, mut next: u64, limit: u64, sender: mpsc::Sende
         }
         for event in events {
             next = event.sequence + 1;
+            let event = if unmasked { event } else { masked(event) };
             if sender.send(Ok(convert::feed_event(&event))).await.is_err() {
                 return;
             }
@@ -71,4 +93,22 @@ async fn follow(context: Context, mut next: u64, limit: u64, sender: mpsc::Sende
             }
         }
     }
+}
+
+/// The event with a natural person's ID number masked: any code that reads as a resident ID number
+/// (organisation codes are public).
+fn masked(mut event: FeedEvent) -> FeedEvent {
+    if let Some(code) = &mut event.change.code {
+        let personal = match Identifier::parse(code) {
+            Ok(found) => {
+                std::iter::once(&found.identifier).chain(&found.alternatives).any(|id| id.kind() == IdKind::Ric)
+            }
+            // Not a valid identifier: nothing says it is not someone's number.
+            Err(_) => true,
+        };
+        if personal {
+            *code = credit_core::privacy::mask_id_number(code);
+        }
+    }
+    event
 }

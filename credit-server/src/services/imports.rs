@@ -31,6 +31,21 @@ impl ImportObserver for Rejects {
     }
 }
 
+/// The upload's next message, or DEADLINE_EXCEEDED when the client stays silent for `idle`.
+async fn next(
+    chunks: &mut Streaming<pb::UploadChunk>,
+    idle: std::time::Duration,
+) -> Result<Option<pb::UploadChunk>, Status> {
+    match tokio::time::timeout(idle, chunks.message()).await {
+        Ok(message) => message,
+        Err(_) => Err(ApiError::new(
+            ErrorCode::DeadlineExceeded,
+            format!("no upload message for {} s; the upload is abandoned", idle.as_secs()),
+        )
+        .into()),
+    }
+}
+
 #[tonic::async_trait]
 impl ImportService for ImportApi {
     async fn upload(
@@ -49,8 +64,11 @@ impl ImportService for ImportApi {
                 return Err(ApiError::new(ErrorCode::PermissionDenied, message).into());
             }
         };
+        let gate = &self.context.uploads;
+        let _slot = gate.slot()?;
         let mut chunks = request.into_inner();
-        let first = chunks.message().await?.ok_or_else(|| ApiError::invalid("header", "the upload is empty"))?;
+        let idle = gate.idle_timeout();
+        let first = next(&mut chunks, idle).await?.ok_or_else(|| ApiError::invalid("header", "the upload is empty"))?;
         let header = first.header.ok_or_else(|| ApiError::invalid("header", "required in the first message"))?;
         let kind = ImportKind::parse(header.kind.trim()).ok_or_else(|| {
             ApiError::invalid("header.kind", format!("{:?} is not one of subject, licence, penalty, list", header.kind))
@@ -71,6 +89,9 @@ impl ImportService for ImportApi {
         // Spooled to a file in the data directory: imports read files, and big uploads stay off the heap.
         let uploads = self.context.data_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(|e| ApiError::internal(&e))?;
+        gate.check_disk(&uploads)?;
+        let payer = dept.clone().or_else(|| caller.key_id.clone()).unwrap_or_default();
+        let today = credit_core::time::today_cst();
         let mut spool = tempfile::Builder::new()
             .prefix("upload-")
             .suffix(&format!(".{extension}"))
@@ -85,8 +106,9 @@ impl ImportService for ImportApi {
                     ApiError::invalid("data", format!("an upload carries at most {MAX_UPLOAD_BYTES} bytes")).into()
                 );
             }
+            gate.charge(&payer, today, data.len() as u64)?;
             spool.write_all(&data).map_err(|e| ApiError::internal(&e))?;
-            match chunks.message().await? {
+            match next(&mut chunks, idle).await? {
                 Some(chunk) => data = chunk.data,
                 None => break,
             }
@@ -96,6 +118,7 @@ impl ImportService for ImportApi {
         let options = ImportOptions {
             kind,
             source_dept: dept.clone().or(named_dept),
+            registration: dept.as_ref().is_none_or(|d| self.context.registration_departments.contains(d)),
             only_dept: dept,
             strict: header.strict,
             today: credit_core::time::today_cst(),
@@ -117,6 +140,7 @@ impl ImportService for ImportApi {
                 context.audit(vec![event])?;
                 let summary = imported.map_err(|e| match e {
                     credit_core::import::ImportError::Store(store) => ApiError::internal(&store),
+                    panicked @ credit_core::import::ImportError::Panicked(_) => ApiError::internal(&panicked),
                     other => {
                         ApiError::invalid("data", other.to_string().replace(&path.display().to_string(), &file_name))
                     }

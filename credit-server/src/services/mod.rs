@@ -33,6 +33,7 @@ use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
 pub use admin::AdminApi;
+pub(crate) use admin::private_dir as private_data_dir;
 pub use audit::AuditApi;
 pub use cases::CaseApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
@@ -64,6 +65,12 @@ pub struct Context {
     pub issuer: Issuer,
     /// The data directory (uploads are spooled to `uploads/` in it).
     pub data_dir: std::path::PathBuf,
+    /// Bounds on uploads: slots, idle timeout, daily bytes, spool disk.
+    pub uploads: Arc<crate::uploads::UploadGate>,
+    /// Departments whose subject rows are authoritative (config `registration_departments`).
+    pub registration_departments: Arc<[String]>,
+    /// Where `Backup` writes (config `backup_dir`); callers name a directory under it, nothing else.
+    pub backup_dir: std::path::PathBuf,
     /// The API keys in force (admins create and revoke keys through it).
     pub keys: Arc<KeyRing>,
     /// Turns `true` when the server begins to stop: long streams end then, so shutdown need not wait.
@@ -73,7 +80,8 @@ pub struct Context {
 impl Context {
     /// Runs `work` on the blocking pool, so RocksDB and tantivy never stall the async executor. The
     /// admission permit travels with the work: a call its client abandoned still counts until the
-    /// work ends, and shutdown waits for it before closing the store.
+    /// work ends, and shutdown waits for it before closing the store. Work whose caller is gone (its
+    /// deadline passed, or it hung up) before a blocking thread took it up is skipped.
     pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -82,12 +90,36 @@ impl Context {
         let permit = self.admission.admit()?;
         let context = self.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let waiting = CallerGone::default();
+        let gone = waiting.0.clone();
+        let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            if gone.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(ApiError::new(ErrorCode::DeadlineExceeded, "the caller was gone before the work began"));
+            }
             span.in_scope(|| work(&context))
         })
-        .await
-        .map_err(|join| ApiError::internal(&join))?
+        .await;
+        waiting.disarm();
+        result.map_err(|join| ApiError::internal(&join))?
+    }
+}
+
+/// Set when the future waiting for blocking work is dropped before the work finished.
+#[derive(Debug, Default)]
+struct CallerGone(Arc<std::sync::atomic::AtomicBool>, bool);
+
+impl CallerGone {
+    fn disarm(mut self) {
+        self.1 = true;
+    }
+}
+
+impl Drop for CallerGone {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 
@@ -141,6 +173,20 @@ fn require(caller: &Caller, what: &str, allowed: impl Fn(Role) -> bool) -> Resul
     Err(ApiError::new(
         ErrorCode::PermissionDenied,
         format!("{what} is not allowed for the {} role", caller.role.as_str()),
+    ))
+}
+
+/// Reading the past or the future (`as_of`, `known_at`, `in_force_on`) is for regulators and admins: the
+/// public and providers see today's public view only, so expired, repaired and revoked records stay
+/// out of their reach. `asked`: the field was set.
+pub fn refuse_time_travel(caller: &Caller, field: &str, asked: bool) -> Result<(), ApiError> {
+    if !asked || caller.role.is_regulator() {
+        return Ok(());
+    }
+    Err(ApiError::field(
+        ErrorCode::TimeTravelNotAllowed,
+        field,
+        format!("the {} role sees today's view only; {field} is for regulators", caller.role.as_str()),
     ))
 }
 
@@ -240,42 +286,91 @@ pub fn page_size(value: u32, default: usize, max: usize) -> Result<usize, ApiErr
 }
 
 /// Runs before every call: establishes the [`Caller`] from the bearer token (anonymous without
-/// one), and charges one request to the caller's rate limit. Cheap and non-blocking: a hash of the
-/// token and a hash-map lookup.
+/// one), and charges one request to the caller's rate limit, then to the limit of all callers. A call
+/// with a bad token is charged to its address's bucket before it is refused, so guessing keys costs
+/// what any call costs. Cheap and non-blocking: a hash of the token and a hash-map lookup.
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub keys: Arc<KeyRing>,
     pub limits: Arc<RateLimits>,
+    /// Proxies whose `x-forwarded-for` is believed (config `trusted_proxies`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Roles whose keys count only over a connection with a verified client certificate.
+    pub client_cert_roles: Arc<[Role]>,
+}
+
+impl Gate {
+    /// The client's address: the peer's, or the last `x-forwarded-for` entry when the peer is a trusted
+    /// proxy.
+    fn client_ip<T>(&self, request: &Request<T>) -> Option<std::net::IpAddr> {
+        let peer = request.remote_addr().map(|addr| addr.ip());
+        if !peer.is_some_and(|ip| self.trusted_proxies.contains(&ip)) {
+            return peer;
+        }
+        let forwarded = request.metadata().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        forwarded.and_then(|v| v.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok()).or(peer)
+    }
+
+    fn authenticate(
+        &self,
+        value: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<Caller, ApiError> {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authorization: expected `Bearer <token>`"))?;
+        let entry = self.keys.authenticate(token).map_err(|refusal| {
+            let message = match refusal {
+                Refusal::Malformed => "authorization: not an API key of this platform",
+                Refusal::Unknown => "authorization: unknown API key",
+                Refusal::Revoked => "authorization: this API key was revoked",
+            };
+            ApiError::new(ErrorCode::Unauthenticated, message)
+        })?;
+        Ok(Caller { key_id: Some(entry.id), role: entry.role, dept: entry.dept, ip })
+    }
 }
 
 impl Interceptor for Gate {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let ip = request.remote_addr().map(|addr| addr.ip());
+        let ip = self.client_ip(&request);
         let caller = match request.metadata().get("authorization") {
             None => Caller::anonymous(ip),
-            Some(value) => {
-                let token = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-                    .map(str::trim)
-                    .ok_or_else(|| {
-                        ApiError::new(ErrorCode::Unauthenticated, "authorization: expected `Bearer <token>`")
-                    })?;
-                let entry = self.keys.authenticate(token).map_err(|refusal| {
-                    let message = match refusal {
-                        Refusal::Malformed => "authorization: not an API key of this platform",
-                        Refusal::Unknown => "authorization: unknown API key",
-                        Refusal::Revoked => "authorization: this API key was revoked",
-                    };
-                    ApiError::new(ErrorCode::Unauthenticated, message)
-                })?;
-                Caller { key_id: Some(entry.id), role: entry.role, dept: entry.dept, ip }
-            }
+            Some(value) => match self.authenticate(value, ip) {
+                Ok(caller) => caller,
+                Err(refused) => {
+                    self.limits.charge(&Caller::anonymous(ip), 1)?;
+                    return Err(refused.into());
+                }
+            },
         };
         tracing::Span::current().record("caller", caller.label());
         self.limits.charge(&caller, 1)?;
+        self.limits.charge_global()?;
+        if self.client_cert_roles.contains(&caller.role) && request.peer_certs().is_none_or(|certs| certs.is_empty()) {
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                format!("keys of the {} role need a client certificate of this platform's CA", caller.role.as_str()),
+            )
+            .into());
+        }
         request.extensions_mut().insert(caller);
+        Ok(request)
+    }
+}
+
+/// The gate of health checks and reflection: no key needed, one call charged to the address's probe
+/// bucket.
+#[derive(Debug, Clone)]
+pub struct ProbeGate(pub Gate);
+
+impl Interceptor for ProbeGate {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let caller = Caller::anonymous(self.0.client_ip(&request));
+        self.0.limits.charge_probe(&caller)?;
         Ok(request)
     }
 }

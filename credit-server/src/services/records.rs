@@ -13,11 +13,11 @@ use tonic::{Request, Response, Status};
 
 use super::subject::{Read, read_subject};
 use super::{
-    Context, attribute_read, caller, page_size, parse_date, parse_instant, purpose, require_key, required,
-    resolve_view, view_to_proto,
+    Context, attribute_read, caller, page_size, parse_date, parse_instant, purpose, refuse_time_travel, require_key,
+    required, resolve_view, view_to_proto,
 };
 use crate::convert;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 1_000;
@@ -46,7 +46,10 @@ impl PageToken {
     }
 
     fn decode(token: &str) -> Result<PageToken, ApiError> {
-        let bad = || ApiError::invalid("page_token", "not a token this service issued");
+        let bad = || ApiError::field(ErrorCode::InvalidPageToken, "page_token", "not a token this service issued");
+        if token.len() > 64 {
+            return Err(bad());
+        }
         let mut parts = token.split('.');
         let (Some("r1"), Some(date), Some(record), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
@@ -91,6 +94,8 @@ impl RecordService for RecordApi {
         };
         let in_force_on = parse_date("in_force_on", &message.in_force_on)?;
         let known_at = parse_instant("known_at", message.known_at.as_ref())?;
+        refuse_time_travel(&caller, "in_force_on", in_force_on.is_some())?;
+        refuse_time_travel(&caller, "known_at", known_at.is_some())?;
         let limit = page_size(message.page_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match message.page_token.as_str() {
             "" => None,

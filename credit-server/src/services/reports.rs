@@ -42,6 +42,9 @@ impl ReportService for ReportApi {
                 let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
                 let id = store.find_subject_id(&identifier)?.ok_or_else(not_found)?;
                 let subject = store.subject(id)?.ok_or_else(not_found)?;
+                if view == credit_core::view::View::Public && !credit_core::view::is_public(&subject) {
+                    return Err(not_found());
+                }
                 purpose_check(view, &subject, purpose.as_deref())?;
                 let now = Utc::now();
                 let report = report::build(store, &context.rules, &context.disclosure, id, view, &context.issuer, now)?
@@ -50,15 +53,18 @@ impl ReportService for ReportApi {
                 let file = credit_sign::sign_report(&value, &key).map_err(|e| ApiError::internal(&e))?;
                 let signed = credit_sign::verify_report(&file, &context.signing.published, now)
                     .map_err(|e| ApiError::internal(&format!("a report just signed does not verify: {e}")))?;
-                context.audit(vec![
-                    AuditEvent::new(actor(&caller), "report.issue")
-                        .subject(id)
-                        .purpose(purpose.as_deref())
-                        .detail("report_number", &report.report_number)
-                        .detail("view", view.as_str())
-                        .detail("digest", &signed.digest)
-                        .detail("key_id", &signed.key_id),
-                ])?;
+                let mut event = AuditEvent::new(actor(&caller), "report.issue")
+                    .subject(id)
+                    .purpose(purpose.as_deref())
+                    .detail("report_number", &report.report_number)
+                    .detail("view", view.as_str())
+                    .detail("digest", &signed.digest)
+                    .detail("key_id", &signed.key_id);
+                if caller.key_id.is_none() {
+                    // An anonymous caller is known by its address only.
+                    event = event.detail("peer", caller.ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string()));
+                }
+                context.audit(vec![event])?;
                 Ok(pb::GetReportResponse {
                     file,
                     report_number: report.report_number,

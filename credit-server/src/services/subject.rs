@@ -9,7 +9,9 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::subject_service_server::SubjectService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, attribute_read, caller, parse_date, parse_instant, purpose, required, resolve_view};
+use super::{
+    Context, attribute_read, caller, parse_date, parse_instant, purpose, refuse_time_travel, required, resolve_view,
+};
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
@@ -32,6 +34,8 @@ impl SubjectService for SubjectApi {
         let identifier = required("identifier", &message.identifier)?;
         let as_of = parse_date("as_of", &message.as_of)?;
         let known_at = parse_instant("known_at", message.known_at.as_ref())?;
+        refuse_time_travel(&caller, "as_of", as_of.is_some())?;
+        refuse_time_travel(&caller, "known_at", known_at.is_some())?;
         if message.include_history && view != View::Regulator {
             return Err(ApiError::invalid("include_history", "history is part of the regulator view only").into());
         }
@@ -84,6 +88,10 @@ pub fn read_subject(
     let not_found = || ApiError::not_found(format!("no subject with identifier {identifier:?}"));
     let id = store.find_subject_id(identifier)?.ok_or_else(not_found)?;
     let subject = store.subject_known_at(id, known_at)?.ok_or_else(not_found)?;
+    if read.view == View::Public && !credit_core::view::is_public(&subject) {
+        // Not to be disclosed (SFGK): for the public, there is no such subject.
+        return Err(not_found());
+    }
     attribute_read(context, read.caller, read.view, &subject, read.purpose, read.operation)?;
     let records = store.records_of(id, known_at)?.into_iter().filter(|r| keep(r)).collect();
     Ok((subject, records))

@@ -40,15 +40,25 @@ async fn admins_manage_keys_back_up_and_reindex_and_nobody_else_does() {
     let unknown = admin.revoke_api_key(call(pb::RevokeApiKeyRequest { id: "nope".into() }, token)).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 
-    let dir = tempfile::tempdir().unwrap();
-    let to = dir.path().join("backup");
-    let backup =
-        admin.backup(call(pb::BackupRequest { to: to.display().to_string() }, token)).await.unwrap().into_inner();
+    let backup = admin.backup(call(pb::BackupRequest { to: "nightly/1".into() }, token)).await.unwrap().into_inner();
+    let to = server.data.join("backups/nightly/1");
     assert!(backup.subjects >= 2000 && to.join("CURRENT").is_file(), "{backup:?}");
-    let again = admin.backup(call(pb::BackupRequest { to: to.display().to_string() }, token)).await.unwrap_err();
+    assert_eq!(backup.path, to.display().to_string());
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(&to).unwrap() {
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "a backup is the owner's alone: {mode:o}");
+    }
+    let mode = std::fs::metadata(&server.data).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "so is the data directory: {mode:o}");
+    let again = admin.backup(call(pb::BackupRequest { to: "nightly/1".into() }, token)).await.unwrap_err();
     assert_eq!(again.code(), Code::InvalidArgument);
-    let relative = admin.backup(call(pb::BackupRequest { to: "backup".into() }, token)).await.unwrap_err();
-    assert_eq!(relative.code(), Code::InvalidArgument);
+    // Nowhere else: not an absolute path, not out of the backup directory.
+    for outside in ["/etc/credit-backup", "../escape", "nightly/../../../escape", "/tmp"] {
+        let refused = admin.backup(call(pb::BackupRequest { to: outside.into() }, token)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{outside}");
+    }
+    assert!(!server.data.join("escape").exists() && !server.data.parent().unwrap().join("escape").exists());
 
     let reindexed = admin.reindex(call(pb::ReindexRequest {}, token)).await.unwrap().into_inner();
     assert!(reindexed.subjects_indexed >= 2000);

@@ -58,6 +58,19 @@ fn get(data: &Path, view: &str, as_of: &str, identifier: &str) -> Value {
     ok(&["get", "--data-dir", data.to_str().unwrap(), "--view", view, "--as-of", as_of, identifier])
 }
 
+/// What the public view shows today (it has no other day).
+fn public_today(data: &Path, identifier: &str) -> Value {
+    ok(&["get", "--data-dir", data.to_str().unwrap(), "--view", "public", identifier])
+}
+
+/// The records the public sees on `as_of`, as the regulator view says of each record in force then.
+fn public_on(data: &Path, as_of: &str, identifier: &str) -> Value {
+    let mut page = get(data, "regulator", as_of, identifier);
+    let records = page["records"].as_array().unwrap().iter().filter(|r| r["public"] == true).cloned().collect();
+    page["records"] = Value::Array(records);
+    page
+}
+
 fn documents(got: &Value) -> Vec<String> {
     got["records"]
         .as_array()
@@ -82,14 +95,24 @@ fn views_follow_windows_and_mask_persons() {
 
     // 2026 rules: a general penalty is public for six months; a warning (minor) never; a deadline ends
     // a window early.
-    let company = get(&data, "public", "2026-04-15", COMPANY);
+    assert_eq!(
+        documents(&public_on(&data, "2026-04-15", COMPANY)),
+        vec!["京朝市监罚〔2026〕3号", "京朝市监罚〔2026〕1号"]
+    );
+    let company = public_today(&data, COMPANY);
     assert_eq!(company["view"], "public");
-    assert_eq!(documents(&company), vec!["京朝市监罚〔2026〕3号", "京朝市监罚〔2026〕1号"]);
     assert_eq!(company["subject"]["related"][0]["id_number"], "110105********002X");
-    assert!(company["records"][0].get("disclosure").is_none(), "window details are for regulators");
-    assert_eq!(documents(&get(&data, "public", "2026-05-01", COMPANY)), vec!["京朝市监罚〔2026〕1号"]);
-    assert!(documents(&get(&data, "public", "2026-09-01", COMPANY)).is_empty(), "the window ended by itself");
-    assert!(documents(&get(&data, "public", "2026-02-28", COMPANY)).is_empty(), "nothing before its decision");
+    assert!(company["records"].as_array().unwrap().iter().all(|r| r.get("disclosure").is_none()));
+    assert_eq!(documents(&public_on(&data, "2026-05-01", COMPANY)), vec!["京朝市监罚〔2026〕1号"]);
+    assert!(documents(&public_on(&data, "2026-09-01", COMPANY)).is_empty(), "the window ended by itself");
+    assert!(documents(&public_on(&data, "2026-02-28", COMPANY)).is_empty(), "nothing before its decision");
+    // The public view has no other day than today, embedded as over the service.
+    for flag in [["--as-of", "2026-04-15"], ["--known-at", "2026-01-01T00:00:00Z"]] {
+        let (code, stderr) =
+            refused(&["get", "--data-dir", data.to_str().unwrap(), "--view", "public", flag[0], flag[1], COMPANY]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("regulator view"), "{stderr}");
+    }
 
     let regulator = get(&data, "regulator", "2026-09-01", COMPANY);
     assert_eq!(regulator["records"].as_array().unwrap().len(), 3, "regulators see every record");
@@ -107,7 +130,8 @@ fn views_follow_windows_and_mask_persons() {
     assert_eq!(general["public"], false);
 
     // The person: ID number masked, no penalty of a natural person, name shown in a serious list entry.
-    let person = get(&data, "public", "2026-04-15", PERSON);
+    assert_eq!(public_on(&data, "2026-04-15", PERSON)["records"].as_array().unwrap().len(), 1);
+    let person = public_today(&data, PERSON);
     assert_eq!(person["subject"]["identifiers"][0]["value"], "110105********002X");
     assert_eq!(person["subject"]["name"], "张*");
     assert_eq!(person["masked"], true);
@@ -194,8 +218,9 @@ fn repair_and_objection_workflows_end_to_end() {
 
     assert!(blocked(&data, "2026-06-14"), "the legal representative's entry blocks until the repair");
     assert!(!blocked(&data, "2026-06-15"), "and no longer from its effective date");
-    let public = get(&data, "public", "2026-06-20", PERSON);
+    let public = public_today(&data, PERSON);
     assert!(public["records"].as_array().unwrap().is_empty(), "the public view drops a repaired record");
+    assert!(public_on(&data, "2026-06-14", PERSON)["records"].as_array().unwrap().len() == 1, "shown until then");
     let all = ok(&["get", "--data-dir", d, "--view", "regulator", "--history", PERSON]);
     let repaired = all["records"].as_array().unwrap().iter().find(|r| r["category"] == "list_entry").unwrap().clone();
     assert_eq!(repaired["current"]["content"]["status"], "repaired");
@@ -227,7 +252,7 @@ fn repair_and_objection_workflows_end_to_end() {
     let corrected =
         objection(&["correct", "--case", &case, "--patch", r#"{"details":{"fine":"1.2"}}"#, "--on", "2026-04-05"]);
     assert!(corrected.status.success(), "{}", String::from_utf8_lossy(&corrected.stderr));
-    let now = get(&data, "public", "2026-04-15", COMPANY);
+    let now = public_on(&data, "2026-04-15", COMPANY);
     let fixed = now["records"]
         .as_array()
         .unwrap()
@@ -248,8 +273,8 @@ fn repair_and_objection_workflows_end_to_end() {
     let again = again["id"].as_u64().unwrap().to_string();
     assert!(objection(&["accept", "--case", &again]).status.success());
     assert!(objection(&["revoke", "--case", &again, "--effective", "2026-04-25"]).status.success());
-    assert!(documents(&get(&data, "public", "2026-04-24", COMPANY)).contains(&"京朝市监罚〔2026〕1号".to_string()));
-    assert!(!documents(&get(&data, "public", "2026-04-25", COMPANY)).contains(&"京朝市监罚〔2026〕1号".to_string()));
+    assert!(documents(&public_on(&data, "2026-04-24", COMPANY)).contains(&"京朝市监罚〔2026〕1号".to_string()));
+    assert!(!documents(&public_on(&data, "2026-04-25", COMPANY)).contains(&"京朝市监罚〔2026〕1号".to_string()));
 
     // The feed told all of it, in order, and can be resumed anywhere.
     let events = json_lines(&run(&["feed", "--data-dir", d]).stdout);

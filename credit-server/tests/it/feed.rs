@@ -10,7 +10,7 @@ use credit_proto::v1::feed_service_client::FeedServiceClient;
 use credit_server::{Config, ServeOptions};
 use tonic::Code;
 
-use super::grpc::{call, start_with};
+use super::grpc::{PERSON, call, start_with};
 
 /// A server on `addr` over `data`, stopped by sending on the returned channel.
 async fn serve_on(
@@ -70,8 +70,11 @@ async fn follow_honours_limit_and_roles() {
     let server = start_with(|_| {}).await;
     let mut feed = FeedServiceClient::new(server.channel.clone());
     let regulator = Some(server.tokens.regulator.as_str());
-    let mut stream =
-        feed.follow(call(pb::FollowRequest { from_seq: 10, limit: 5 }, regulator)).await.unwrap().into_inner();
+    let mut stream = feed
+        .follow(call(pb::FollowRequest { from_seq: 10, limit: 5, ..Default::default() }, regulator))
+        .await
+        .unwrap()
+        .into_inner();
     let mut seqs = Vec::new();
     while let Some(event) = stream.message().await.unwrap() {
         seqs.push(event.seq);
@@ -83,6 +86,36 @@ async fn follow_honours_limit_and_roles() {
     let provider = Some(server.tokens.provider.as_str());
     let refused = feed.follow(call(pb::FollowRequest::default(), provider)).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // Persons' ID numbers come masked, unless the follow states a purpose, which is audited.
+    let codes = |purpose: &str| {
+        let mut feed = feed.clone();
+        let request = pb::FollowRequest { from_seq: 1, limit: 0, purpose: purpose.into() };
+        async move {
+            let mut stream = feed.follow(call(request, regulator)).await.unwrap().into_inner();
+            let mut codes = Vec::new();
+            while let Ok(Ok(Some(event))) =
+                tokio::time::timeout(std::time::Duration::from_millis(1500), stream.message()).await
+            {
+                let json: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+                assert_eq!(json["code"].as_str().unwrap_or(""), event.code, "json and field agree");
+                codes.push(event.code);
+            }
+            codes
+        }
+    };
+    let masked = codes("").await;
+    assert!(masked.iter().any(|c| c == "640104********6204"), "the legal representative's entry, masked");
+    assert!(!masked.iter().any(|c| c == PERSON), "no full ID number without a purpose");
+    let full = codes("失信联合惩戒核查").await;
+    assert!(full.iter().any(|c| c == PERSON));
+    let mut config = ClientConfig::new(server.addr.to_string());
+    config.token = Some(server.tokens.admin.clone());
+    let admin = CreditClient::connect(config).await.unwrap();
+    let query = pb::QueryAuditLogRequest { operation: "feed.follow".into(), ..Default::default() };
+    let entries = admin.audit_log(query).await.unwrap().entries;
+    assert_eq!(entries.len(), 1, "only the follow with a purpose reads full numbers: {entries:?}");
+    assert_eq!(entries[0].purpose, "失信联合惩戒核查");
 
     // A follower with a refused key gets the error once, then nothing.
     let mut config = ClientConfig::new(server.addr.to_string());

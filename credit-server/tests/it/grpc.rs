@@ -26,7 +26,7 @@ pub(crate) const COMPANY_NAME: &str = "阳泉市隆合餐饮管理有限公司";
 pub(crate) const PERSON: &str = "640104196408306204";
 
 /// The demo data, imported and indexed once; each server gets its own copy.
-fn template() -> &'static Path {
+pub(crate) fn template() -> &'static Path {
     static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
@@ -41,7 +41,7 @@ fn template() -> &'static Path {
         .path()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -153,7 +153,7 @@ pub(crate) fn reason(status: &Status) -> String {
     status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
-fn bad_field(status: &Status) -> String {
+pub(crate) fn bad_field(status: &Status) -> String {
     status.get_error_details().bad_request().map(|b| b.field_violations[0].field.clone()).unwrap_or_default()
 }
 

@@ -170,9 +170,9 @@ async fn demo_serve_keys_and_sigterm() {
 fn serve_refuses_a_bad_config_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "max_concurrency = 0\n").unwrap();
+    std::fs::write(&config, "request_timeout_ms = 0\n").unwrap();
     let out = run(&["serve", "--config", config.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("max_concurrency"), "{stderr}");
+    assert!(stderr.contains("request_timeout_ms"), "{stderr}");
 }

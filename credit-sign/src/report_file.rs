@@ -313,4 +313,43 @@ mod tests {
         digest[..8].copy_from_slice(&(1u64 << 4).to_be_bytes());
         assert_eq!(verification_code(&digest), "0000-0000-0001");
     }
+
+    mod fuzz {
+        //! Report files as anyone may hand them in for verification: random bytes, and signed files with
+        //! bytes changed, cut or added. Verification never panics, and only the untouched file verifies.
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_bytes_are_refused_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let keys = KeySet::default().with(SigningKey::from_secret(&[1; 32]).published());
+                prop_assert!(verify_report(&bytes, &keys, now()).is_err());
+            }
+
+            #[test]
+            fn mutated_signed_files_do_not_verify(at in any::<prop::sample::Index>(), byte: u8, cut in 0usize..3) {
+                let key = SigningKey::from_secret(&[1; 32]);
+                let keys = KeySet::default().with(key.published());
+                let file = sign_report(&report(), &key).unwrap();
+                let mut mutated = file.clone();
+                let i = at.index(file.len());
+                match cut {
+                    0 => mutated[i] = byte,
+                    1 => mutated.truncate(i),
+                    _ => mutated.insert(i, byte),
+                }
+                let verdict = verify_report(&mutated, &keys, now());
+                // A change that leaves the JSON value the same (whitespace) still verifies: the signature
+                // covers the canonical form. Anything else must not.
+                if let Ok(verified) = verdict {
+                    let same = serde_json::from_slice::<Value>(&mutated).ok() == serde_json::from_slice::<Value>(&file).ok();
+                    prop_assert!(same, "a changed report verified: {:?}", verified.report);
+                }
+            }
+        }
+    }
 }

@@ -408,3 +408,72 @@ fn every_transition_from_every_state_is_taken_or_refused_naming_the_state() {
     }
     assert_eq!(taken, valid.len());
 }
+
+mod fuzz {
+    //! Corrections as a decision may carry them: any JSON merge patch over any kind of record. Applying
+    //! one never panics; it is a corrected record or an `Invalid` error naming the correction.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[a-z_]{0,12}".prop_map(serde_json::Value::from),
+            proptest::sample::select(vec![
+                "penalty",
+                "list_entry",
+                "licence",
+                "2024-01-01",
+                "1.5",
+                "active",
+                "revoked"
+            ])
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    proptest::sample::select(vec![
+                        "details",
+                        "category",
+                        "kind",
+                        "fine",
+                        "status",
+                        "decision_date",
+                        "document_number",
+                        "list_type",
+                        "listed_on",
+                        "usage_scope",
+                        "subject_identifiers",
+                        "extra",
+                        "x",
+                    ]),
+                    inner,
+                    0..4,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_patch_over_any_record_is_applied_or_refused(patch in json(), which in 0usize..2) {
+            let content = match which {
+                0 => crate::model::tests::list_entry("2024-01-01", Some("2026-01-01"), None),
+                _ => crate::model::tests::list_entry("2023-05-01", None, Some("2024-05-01")),
+            };
+            match corrected(&content, &patch) {
+                Ok(after) => prop_assert_eq!(after.category(), content.category()),
+                Err(CaseError::Invalid { field, .. }) => prop_assert_eq!(field, "correction"),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+    }
+}

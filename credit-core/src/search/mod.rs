@@ -24,6 +24,7 @@ use tantivy::collector::TopDocs;
 use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, Term};
 
 pub use normalize::{code_key, core_name, normalize};
+use query::Verify;
 pub use query::{Filters, SearchView};
 
 use crate::engine::Engine;
@@ -117,6 +118,10 @@ pub struct SearchRequest {
     pub limit: usize,
     pub cursor: Option<String>,
     pub view: SearchView,
+    /// The rules that decide which records the public view shows today: public searches match a
+    /// record's document number, and pass a record filter, only through records the public sees.
+    /// `None`: the compiled-in rules.
+    pub disclosure: Option<std::sync::Arc<crate::disclosure::DisclosureRules>>,
 }
 
 /// The search index of one store, in its own directory.
@@ -348,9 +353,10 @@ impl SearchIndex {
         let mut fetch = after.map_or(0, |c| c.position as usize) + limit + 8;
         let today = crate::time::today_cst();
         let mut stages = stages.into_iter();
-        let Some(mut query) = stages.next() else {
+        let Some(mut stage) = stages.next() else {
             return Ok(Vec::new());
         };
+        let public = PublicRecords::new(request);
         loop {
             // Best first, equal scores in subject order: the same order whatever the page size, so
             // cursors are stable. Subject ids come from the fast field: no stored document is read.
@@ -358,12 +364,12 @@ impl SearchIndex {
                 let ids = segment.fast_fields().u64(document::ID).ok().map(|c| c.first_or_default_col(0));
                 move |doc: DocId, score: Score| (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
             });
-            let top = searcher.search(&query, &collector)?;
+            let top = searcher.search(&stage.query, &collector)?;
             if top.is_empty()
                 && let Some(next) = stages.next()
             {
                 // Nothing at all at this stage (whatever the page): the next one answers.
-                query = next;
+                stage = next;
                 continue;
             }
             let exhausted = top.len() < fetch || fetch >= MAX_FETCH;
@@ -379,6 +385,11 @@ impl SearchIndex {
                     continue;
                 }
                 if !request.filters.still_holds(store, &subject, today)? {
+                    continue;
+                }
+                if let Some(public) = &public
+                    && !public.shows(store, &subject, &stage.verify, today)?
+                {
                     continue;
                 }
                 let position = position as u64 + 1;
@@ -398,6 +409,46 @@ impl SearchIndex {
             }
             fetch = (fetch * 4).min(MAX_FETCH);
         }
+    }
+}
+
+/// What the public view must show of a hit's records for the public to see the hit at all: a record
+/// with the document number it matched, and a record that passes the record filter.
+struct PublicRecords<'r> {
+    rules: std::sync::Arc<crate::disclosure::DisclosureRules>,
+    filters: &'r Filters,
+}
+
+impl<'r> PublicRecords<'r> {
+    /// `None` for searches no record of which needs checking: regulators', and public ones that match
+    /// names and codes only.
+    fn new(request: &'r SearchRequest) -> Option<PublicRecords<'r>> {
+        if request.view != SearchView::Public {
+            return None;
+        }
+        let rules = request.disclosure.clone().unwrap_or_else(crate::disclosure::DisclosureRules::builtin);
+        Some(PublicRecords { rules, filters: &request.filters })
+    }
+
+    fn shows<E: Engine>(
+        &self,
+        store: &Store<E>,
+        subject: &Subject,
+        verify: &Verify,
+        today: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        let document = match verify {
+            Verify::Nothing if !self.filters.on_records() => return Ok(true),
+            Verify::Nothing => None,
+            Verify::PublicDocument(key) => Some(key.as_str()),
+        };
+        let audience = crate::view::Audience::new(crate::view::View::Public, today, &self.rules);
+        let records = store.records_of(subject.id, None)?;
+        let shown = records.iter().map(|r| &r.current).filter(|r| crate::view::shows_record(subject, r, &audience));
+        let mut matching = shown.filter(|r| self.filters.record_matches(r)).filter(|r| {
+            document.is_none_or(|key| r.content.document_number.as_deref().is_some_and(|n| code_key(n) == key))
+        });
+        Ok(matching.next().is_some())
     }
 }
 

@@ -42,6 +42,26 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// Whether a record filter (category or decision dates) is set.
+    pub fn on_records(&self) -> bool {
+        self.category.is_some() || self.from.is_some() || self.to.is_some()
+    }
+
+    /// Whether `record` passes the record filter.
+    pub(super) fn record_matches(&self, record: &crate::model::RecordVersion) -> bool {
+        let content = &record.content;
+        let date = match &content.details {
+            crate::model::RecordDetails::ListEntry { listed_on, .. } => Some(*listed_on),
+            _ => content.decision_date,
+        };
+        self.category.is_none_or(|c| content.category() == c)
+            && self.from.is_none_or(|from| date.is_some_and(|d| d >= from))
+            && self.to.is_none_or(|to| date.is_some_and(|d| d <= to))
+    }
+
+    /// The index clauses of the filters. The record filter's clause matches every record's dates,
+    /// hidden ones included: for the public view it only narrows the candidates, and each hit is checked
+    /// on the store against the records the public sees today.
     fn queries(&self, fields: &Fields) -> Result<Vec<Box<dyn Query>>, SearchError> {
         let mut out: Vec<Box<dyn Query>> = Vec::new();
         if let Some(t) = self.subject_type {
@@ -67,7 +87,7 @@ impl Filters {
         {
             return Err(SearchError::BadFilter { field: "from", reason: format!("{from} is after {to}") });
         }
-        if self.category.is_some() || self.from.is_some() || self.to.is_some() {
+        if self.on_records() {
             let category = self.category.map_or("any", RecordCategory::as_str);
             let lower =
                 Term::from_field_text(fields.record_dates, &format!("{category}|{}", bound_date(self.from, "0000")));
@@ -146,6 +166,21 @@ const CODE_PREFIX: f32 = 300.0;
 const NAME_PREFIX: f32 = 200.0;
 const PINYIN_WHOLE_PREFIX: f32 = 60.0;
 
+/// What a hit of a stage must also show on the store before the public sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verify {
+    /// Nothing: the stage matched only what the public view shows (names, codes, addresses).
+    Nothing,
+    /// A record the public sees today has this document number (as a code key).
+    PublicDocument(String),
+}
+
+/// A stage of a search: its query and what its hits must also show.
+pub struct Stage {
+    pub query: Box<dyn Query>,
+    pub verify: Verify,
+}
+
 /// The queries for `normalized` text, in stages: the first stage that matches anything answers (none:
 /// nothing to look for). Exact identifiers, names and document numbers first: when someone typed one,
 /// near misses are noise, and the exact terms are cheap to look up. Then names by prefix, words,
@@ -157,8 +192,9 @@ pub fn build(
     filters: &Filters,
     view: SearchView,
     id_key: &[u8; 32],
-) -> Result<Vec<Box<dyn Query>>, SearchError> {
+) -> Result<Vec<Stage>, SearchError> {
     let text = normalized.trim();
+    let public = view == SearchView::Public;
     let filter_queries = filters.queries(fields)?;
     let not_a_person = || term(fields.subject_type, SubjectType::NaturalPerson.as_str());
     if text.is_empty() {
@@ -167,21 +203,27 @@ pub fn build(
         }
         // Filters alone: every subject they select, in subject order (no natural person, publicly).
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_queries.into_iter().map(|q| (Occur::Must, q)).collect();
-        if view == SearchView::Public {
+        if public {
             clauses.push((Occur::MustNot, not_a_person()));
         }
-        return Ok(vec![Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 1.0))]);
+        let query = Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 1.0));
+        return Ok(vec![Stage { query, verify: Verify::Nothing }]);
     }
     let key = code_key(text);
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let core = core_name(&compact);
 
-    let exact = vec![
+    let mut exact = vec![
         constant(term(fields.codes, &key), EXACT_CODE),
         constant(term(fields.names, &compact), EXACT_NAME),
         constant(term(fields.core_names, core), EXACT_CORE_NAME),
-        constant(term(fields.documents, &key), EXACT_DOCUMENT),
     ];
+    // The index holds every record's document number: publicly, a match is a stage of its own whose
+    // hits must show a record with that number in today's public view.
+    let document = || constant(term(fields.documents, &key), EXACT_DOCUMENT);
+    if !public {
+        exact.push(document());
+    }
 
     let mut names: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let looks_like_code = key.len() >= 4 && key.chars().all(|c| c.is_ascii_alphanumeric());
@@ -222,7 +264,14 @@ pub fn build(
     }
 
     let mut texts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, boost) in [(fields.record_text, 0.5), (fields.people, 0.5), (fields.address, 0.3)] {
+    // Record words (authorities, violations, facts) are the regulators' to search: the public view
+    // shows few records, and which changes by the day.
+    let text_fields: &[(Field, f32)] = if public {
+        &[(fields.people, 0.5), (fields.address, 0.3)]
+    } else {
+        &[(fields.record_text, 0.5), (fields.people, 0.5), (fields.address, 0.3)]
+    };
+    for &(field, boost) in text_fields {
         if let Some(q) = tokens(index, field, text, 1)? {
             texts.push(boosted(q, boost));
         }
@@ -246,12 +295,16 @@ pub fn build(
         all.extend(filter_queries.iter().map(|q| (Occur::Must, q.box_clone())));
         Box::new(BooleanQuery::new(all)) as Box<dyn Query>
     };
-    let mut stages = vec![visible(exact, Some(by_id_number))];
+    let stage = |query| Stage { query, verify: Verify::Nothing };
+    let mut stages = vec![stage(visible(exact, Some(by_id_number)))];
+    if public {
+        stages.push(Stage { query: visible(vec![document()], None), verify: Verify::PublicDocument(key.clone()) });
+    }
     if !names.is_empty() {
-        stages.push(visible(names, None));
+        stages.push(stage(visible(names, None)));
     }
     if !texts.is_empty() {
-        stages.push(visible(texts, None));
+        stages.push(stage(visible(texts, None)));
     }
     Ok(stages)
 }

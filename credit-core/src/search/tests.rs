@@ -61,7 +61,10 @@ fn labelled_queries_find_their_subject_in_the_top_five() {
     let mut misses = Vec::new();
     for line in queries.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         let [kind, query, expected] = line.split('\t').collect::<Vec<_>>()[..] else { panic!("bad line {line}") };
-        let top = codes(&index, &store, &SearchRequest { limit: 5, ..request(query) });
+        // A penalty is public only inside its window: finding one by its document number is the
+        // regulators' search (the public one is tested in `public_search_sees_only_…`).
+        let view = if kind == "penalty_document" { SearchView::Regulator } else { SearchView::Public };
+        let top = codes(&index, &store, &SearchRequest { limit: 5, view, ..request(query) });
         let entry = by_kind.entry(kind).or_default();
         entry.1 += 1;
         if top.iter().any(|c| c == expected) {
@@ -343,4 +346,56 @@ fn a_lost_id_hash_key_is_an_error_not_a_new_key() {
     drop(SearchIndex::open(fresh.path()).unwrap());
     let mode = std::fs::metadata(fresh.path().join("id-hash.key")).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0);
+}
+
+/// The leak of the hardening issue: public search matched document numbers, words and dates of records
+/// the public view hides. Now a record matches publicly only while the public view shows it.
+#[test]
+fn public_search_sees_only_the_records_the_public_view_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = demo_index(dir.path());
+    let rules = crate::disclosure::DisclosureRules::builtin();
+    let today = crate::time::today_cst();
+    let audience = crate::view::Audience::new(crate::view::View::Public, today, &rules);
+    let (mut hidden_person, mut hidden_org, mut shown_org) = (None, None, None);
+    for id in 1..=4000 {
+        let Some(subject) = store.subject(SubjectId(id)).unwrap() else { continue };
+        for record in store.records_of(subject.id, None).unwrap() {
+            let (Some(number), Some(date)) =
+                (record.current.content.document_number.clone(), record.current.content.decision_date)
+            else {
+                continue;
+            };
+            let shown = crate::view::shows_record(&subject, &record.current, &audience);
+            let person = subject.subject_type == SubjectType::NaturalPerson;
+            let slot = match (person, shown, record.category) {
+                (true, false, RecordCategory::Penalty) => &mut hidden_person,
+                (false, false, RecordCategory::Penalty) => &mut hidden_org,
+                (false, true, _) => &mut shown_org,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some((subject.clone(), number, date));
+            }
+        }
+    }
+    let found = |query: &str, view: SearchView, filters: Filters| {
+        let request = SearchRequest { view, filters, disclosure: Some(rules.clone()), ..request(query) };
+        index.search(&store, &request).unwrap().into_iter().map(|h| h.subject_id).collect::<Vec<_>>()
+    };
+    // A hidden penalty's document number: regulators find its subject, the public does not.
+    let (org, number, _) = hidden_org.expect("the demo has a company penalty the public no longer sees");
+    assert!(found(&number, SearchView::Regulator, Filters::default()).contains(&org.id.0));
+    assert!(!found(&number, SearchView::Public, Filters::default()).contains(&org.id.0), "{number}");
+    // A shown record's number is found by the public too.
+    let (shown, number, _) = shown_org.expect("the demo has a record the public sees today");
+    assert!(found(&number, SearchView::Public, Filters::default()).contains(&shown.id.0), "{number}");
+    // A person's ID number with a date filter around a hidden penalty tells the public nothing.
+    let (person, _, date) = hidden_person.expect("the demo has a penalty of a natural person");
+    let id_number = person.identifier(IdentifierKind::Ric).unwrap().to_string();
+    let around =
+        Filters { category: Some(RecordCategory::Penalty), from: Some(date), to: Some(date), ..Filters::default() };
+    assert!(found(&id_number, SearchView::Regulator, around.clone()).contains(&person.id.0));
+    assert!(found(&id_number, SearchView::Public, around).is_empty());
+    assert!(!found(&id_number, SearchView::Public, Filters::default()).is_empty(), "the person is found by ID number");
 }

@@ -47,6 +47,8 @@ pub struct SearchArgs {
     /// Records decided on or before this date.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<NaiveDate>,
+    #[command(flatten)]
+    pub disclosure: super::disclosure::DisclosureArgs,
     /// Words of a name, pinyin or initials, a code or its prefix, an ID number, a document number.
     pub query: Vec<String>,
 }
@@ -86,6 +88,7 @@ pub fn search(args: &SearchArgs) -> Result<i32> {
             View::Public => SearchView::Public,
             View::Regulator => SearchView::Regulator,
         },
+        disclosure: Some(args.disclosure.load()?),
     };
     let hits = match index.search(&store, &request) {
         Ok(hits) => hits,

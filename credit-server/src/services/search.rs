@@ -67,6 +67,7 @@ impl SearchService for SearchApi {
                 View::Public => SearchView::Public,
                 View::Regulator => SearchView::Regulator,
             },
+            disclosure: Some(self.context.disclosure.clone()),
         };
         let response = self
             .context

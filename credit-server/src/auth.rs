@@ -230,6 +230,10 @@ impl KeyFile {
             serde_json::to_vec_pretty(&file).map_err(|source| KeyError::Format { path: tmp.clone(), source })?;
         write_private(&tmp, &bytes)?;
         fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        // The rename is durable once the directory is: a crash must not bring back a revoked key.
+        if let Some(dir) = self.path.parent() {
+            fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        }
         Ok(out)
     }
 }

@@ -574,3 +574,17 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn report_numbers_come_in_synced_blocks_and_never_twice() {
+    let store = store();
+    let first: Vec<u64> = (0..3).map(|_| store.next_report_sequence().unwrap()).collect();
+    assert_eq!(first, [1, 2, 3]);
+    // Reopened (as after a crash): the rest of the block is skipped, nothing is handed out again.
+    let reopened = Store::open(store.into_engine()).unwrap();
+    let next = reopened.next_report_sequence().unwrap();
+    assert_eq!(next, 1 + crate::store::REPORT_BLOCK);
+    let many: Vec<u64> =
+        (0..2 * crate::store::REPORT_BLOCK).map(|_| reopened.next_report_sequence().unwrap()).collect();
+    assert!(many.windows(2).all(|w| w[1] == w[0] + 1), "consecutive within and across blocks");
+}

@@ -285,3 +285,111 @@ async fn the_global_limit_holds_across_callers() {
     assert!(refused.get_error_details().retry_info().is_some());
     server.shutdown().await;
 }
+
+/// A penalty of the demo data whose window has ended: regulators find it by its number, the public not.
+const HIDDEN_PENALTY: (&str, &str) = ("固隆市监罚〔2025〕2号", "91640423MAMPU0D737");
+
+#[tokio::test]
+async fn the_public_index_shows_no_hidden_record() {
+    let server = start_with(|_| {}).await;
+    let mut client = SearchServiceClient::new(server.channel.clone());
+    let (number, code) = HIDDEN_PENALTY;
+    let query = |view: pb::View| pb::SearchRequest { query: number.into(), view: view as i32, ..Default::default() };
+    let found = client.search(call(query(pb::View::Regulator), Some(&server.tokens.regulator))).await.unwrap();
+    assert!(found.into_inner().hits.iter().any(|h| h.code == code), "regulators find it");
+    let public = client.search(call(query(pb::View::Public), None)).await.unwrap().into_inner();
+    assert!(public.hits.iter().all(|h| h.code != code), "{:?}", public.hits);
+    // Nor through a filter on its category and date.
+    let filtered = pb::SearchRequest {
+        query: code.into(),
+        category: "penalty".into(),
+        from: "2025-01-01".into(),
+        to: "2025-12-31".into(),
+        ..Default::default()
+    };
+    let public = client.search(call(filtered.clone(), None)).await.unwrap().into_inner();
+    assert!(public.hits.is_empty(), "{:?}", public.hits);
+    let mut regulator = filtered;
+    regulator.view = pb::View::Regulator as i32;
+    let found = client.search(call(regulator, Some(&server.tokens.regulator))).await.unwrap().into_inner();
+    assert!(found.hits.iter().any(|h| h.code == code));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nothing_personal_or_undisclosed_reaches_the_public() {
+    let server = start_with(|_| {}).await;
+    let mut imports = ImportServiceClient::new(server.channel.clone());
+    // The registration department delivers: one company not to be disclosed, one with a column no
+    // table knows and a remark.
+    let file = "TYSHXYDM,JGMC,ZCDZXZQHDM,SFGK,BZ,NEIBU_BEIZHU\n\
+                91110000600037341L,北京不公开科技有限公司,110000,否,,\n\
+                91310115MA1K3BTP2B,上海某某农业合作社,310115,是,内部备注,仅供监管\n";
+    let answer = imports.upload(call(tokio_stream::iter(upload("subject", file)), Some(&server.tokens.provider))).await;
+    assert_eq!(answer.unwrap().into_inner().accepted, 2);
+
+    let mut subjects = SubjectServiceClient::new(server.channel.clone());
+    let public = |identifier: &str| pb::GetSubjectRequest { identifier: identifier.into(), ..Default::default() };
+    let hidden = subjects.get_subject(call(public("91110000600037341L"), None)).await.unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound, "SFGK=否: not for the public");
+    assert_eq!(regulator_view(&server, "91110000600037341L").await.subject.unwrap().name, "北京不公开科技有限公司");
+    let mut search = SearchServiceClient::new(server.channel.clone());
+    let hits = search.search(call(search_request("北京不公开科技"), None)).await.unwrap().into_inner().hits;
+    assert!(hits.iter().all(|h| h.code != "91110000600037341L"), "{hits:?}");
+
+    let shown = subjects.get_subject(call(public("91310115MA1K3BTP2B"), None)).await.unwrap().into_inner();
+    let json: serde_json::Value = serde_json::from_str(&shown.json).unwrap();
+    let attributes = &json["subject"]["attributes"];
+    for private in ["NEIBU_BEIZHU", "remark", "public"] {
+        assert!(attributes.get(private).is_none(), "{private} in the public view: {json}");
+    }
+    let full = regulator_view(&server, "91310115MA1K3BTP2B").await;
+    let json: serde_json::Value = serde_json::from_str(&full.json).unwrap();
+    assert_eq!(json["subject"]["attributes"]["NEIBU_BEIZHU"], "仅供监管", "regulators keep every column");
+    server.shutdown().await;
+}
+
+fn search_request(query: &str) -> pb::SearchRequest {
+    pb::SearchRequest { query: query.into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn metrics_label_only_the_methods_there_are() {
+    let server = start_with(|config| config.metrics_listen = "127.0.0.1:0".into()).await;
+    // A call to a path no service has, as a client crafting paths would send it.
+    let mut grpc = tonic::client::Grpc::new(server.channel.clone());
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/credit.v1.X%22%7D%201/Evil");
+    let codec = tonic_prost::ProstCodec::<pb::SearchRequest, pb::SearchResponse>::default();
+    let refused = grpc.unary(tonic::Request::new(search_request("x")), path, codec).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    let addr = server.metrics_addr.unwrap();
+    let body = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+        let mut text = String::new();
+        socket.read_to_string(&mut text).await.unwrap();
+        text
+    };
+    assert!(body.contains("method=\"unknown\",code=\"Unimplemented\""), "{body}");
+    assert!(!body.contains("Evil"), "no label from the request path");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_upload_is_cut_off() {
+    let server = start_with(|config| config.uploads.idle_timeout_seconds = 1).await;
+    let mut imports = ImportServiceClient::new(server.channel.clone());
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    let header = pb::UploadHeader { kind: "penalty".into(), file_name: "slow.csv".into(), ..Default::default() };
+    sender.send(pb::UploadChunk { header: Some(header), data: b"CF_WSH\n".to_vec() }).await.unwrap();
+    let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
+    let started = std::time::Instant::now();
+    let refused = imports.upload(call(stream, Some(&server.tokens.provider))).await.unwrap_err();
+    assert_eq!((refused.code(), reason(&refused)), (Code::DeadlineExceeded, "DEADLINE_EXCEEDED".into()));
+    assert!(started.elapsed() < Duration::from_secs(30), "cut off by the idle timeout, not the client");
+    drop(sender);
+    serving(&server.channel).await;
+    server.shutdown().await;
+}

@@ -186,6 +186,7 @@ async fn audited_calls_are_in_the_log_for_admins() {
     let report_entry = all.iter().find(|e| e.operation == "report.issue").expect("the report is in the log");
     assert_eq!(report_entry.detail["report_number"], issued.report_number);
     assert_eq!(report_entry.role, "public");
+    assert_eq!(report_entry.detail["peer"], "127.0.0.1", "an anonymous caller is known by its address");
     for pair in all.windows(2) {
         assert_eq!(pair[1].prev, blake3::hash(pair[0].stored_json.as_bytes()).to_hex().to_string());
     }

@@ -42,14 +42,7 @@ fn queries(c: &mut Criterion) {
         (ImportKind::Subject, vec![demo.join("persons.csv"), demo.join("subjects.csv")]),
         (ImportKind::Licence, vec![demo.join("licences.csv")]),
     ] {
-        let options = ImportOptions {
-            kind,
-            source_dept: None,
-            only_dept: None,
-            registration: true,
-            strict: false,
-            today: credit_core::time::today_cst(),
-        };
+        let options = ImportOptions::new(kind, credit_core::time::today_cst());
         import_files(&store, &files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
             .expect("imports");
     }

@@ -23,14 +23,7 @@ fn demo_store(dir: &Path) -> Store<credit_core::engine::RocksEngine> {
         (ImportKind::Licence, vec![demo.join("licences.csv"), demo.join("licences_health.jsonl")]),
         (ImportKind::List, vec![demo.join("lists.csv")]),
     ] {
-        let options = ImportOptions {
-            kind,
-            source_dept: None,
-            only_dept: None,
-            registration: true,
-            strict: false,
-            today: credit_core::time::today_cst(),
-        };
+        let options = ImportOptions::new(kind, credit_core::time::today_cst());
         import_files(&store, &files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
             .expect("imports");
     }

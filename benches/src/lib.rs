@@ -25,14 +25,7 @@ fn resident_id(first17: &str) -> String {
 
 /// Imports `files` as one strict batch.
 pub fn import(store: &Store<credit_core::engine::RocksEngine>, kind: ImportKind, files: &[std::path::PathBuf]) {
-    let options = ImportOptions {
-        kind,
-        source_dept: None,
-        only_dept: None,
-        registration: true,
-        strict: true,
-        today: credit_core::time::today_cst(),
-    };
+    let options = ImportOptions { strict: true, ..ImportOptions::new(kind, credit_core::time::today_cst()) };
     let summary = import_files(store, files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
         .expect("imports");
     assert_eq!(summary.rejected, 0, "{kind:?}");

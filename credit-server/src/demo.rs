@@ -59,8 +59,7 @@ pub fn load_if_empty(store: &Store<RocksEngine>, data_dir: &Path) -> Result<Opti
             std::fs::write(&path, bytes).map_err(io(&path))?;
             paths.push(path);
         }
-        let options =
-            ImportOptions { kind, source_dept: None, only_dept: None, registration: true, strict: false, today };
+        let options = ImportOptions::new(kind, today);
         let summary = import_files(store, &paths, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet)
             .map_err(|source| DemoError::Import { kind: kind.as_str(), source })?;
         tracing::info!(kind = kind.as_str(), rows = summary.rows, accepted = summary.accepted, "demo data loaded");

@@ -33,14 +33,7 @@ pub(crate) fn store() -> Store<MemoryEngine> {
     for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let options = ImportOptions {
-            kind,
-            source_dept: None,
-            only_dept: None,
-            registration: true,
-            strict: true,
-            today: date("2026-11-23"),
-        };
+        let options = ImportOptions { strict: true, ..ImportOptions::new(kind, date("2026-11-23")) };
         let summary =
             import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap();
         assert_eq!(summary.rejected, 0);

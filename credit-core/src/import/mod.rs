@@ -67,6 +67,13 @@ pub struct ImportOptions {
     pub today: NaiveDate,
 }
 
+impl ImportOptions {
+    /// An operator's delivery of `kind`: authoritative, lenient (valid rows land), no department.
+    pub fn new(kind: ImportKind, today: NaiveDate) -> ImportOptions {
+        ImportOptions { kind, source_dept: None, only_dept: None, registration: true, strict: false, today }
+    }
+}
+
 /// The summary `credit-server import` prints as its last line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {

@@ -34,8 +34,7 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
 
 fn run(store: &Store<MemoryEngine>, kind: ImportKind, files: &[PathBuf], strict: bool) -> (ImportSummary, Collect) {
     let mut observer = Collect { rejects: Vec::new(), warnings: Vec::new() };
-    let options =
-        ImportOptions { kind, source_dept: None, only_dept: None, registration: true, strict, today: today() };
+    let options = ImportOptions { strict, ..ImportOptions::new(kind, today()) };
     let summary =
         import_files(store, files, &options, ImportTables::builtin(), Codebook::builtin(), &mut observer).unwrap();
     (summary, observer)

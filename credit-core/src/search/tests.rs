@@ -13,14 +13,7 @@ fn demo() -> PathBuf {
 }
 
 fn import(store: &Store<RocksEngine>, kind: ImportKind, files: &[PathBuf]) {
-    let options = ImportOptions {
-        kind,
-        source_dept: None,
-        only_dept: None,
-        registration: true,
-        strict: false,
-        today: crate::time::today_cst(),
-    };
+    let options = ImportOptions::new(kind, crate::time::today_cst());
     import_files(store, files, &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap();
 }
 

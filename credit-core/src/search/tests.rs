@@ -392,3 +392,36 @@ fn public_search_sees_only_the_records_the_public_view_shows() {
     assert!(found(&id_number, SearchView::Public, around).is_empty());
     assert!(!found(&id_number, SearchView::Public, Filters::default()).is_empty(), "the person is found by ID number");
 }
+
+/// Fuzz: whatever a caller types and whatever page token it sends, a search answers or names the
+/// caller's mistake; it never panics and never fails on our side. One index, many cases.
+#[test]
+fn any_query_and_page_token_is_answered_or_refused() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = demo_index(dir.path());
+    let real = index.search(&store, &SearchRequest { limit: 1, ..request("餐饮") }).unwrap()[0].cursor.clone();
+    let query = prop_oneof![
+        "\\PC{0,40}",
+        "[a-z ]{0,240}",
+        "[隆合餐饮管理有限公司市 ]{0,220}",
+        "[0-9A-Z〔〕号]{0,30}",
+        proptest::sample::select(vec!["", " ", "a", "xian", "91140302749578410B", "640104196408306204"])
+            .prop_map(String::from),
+    ];
+    let token =
+        prop_oneof![Just(None), Just(Some(real)), "[0-9a-f.]{0,80}".prop_map(Some), "\\PC{0,20}".prop_map(Some),];
+    let view = prop_oneof![Just(SearchView::Public), Just(SearchView::Regulator)];
+    let mut runner = TestRunner::new(Config { cases: 128, ..Config::default() });
+    runner
+        .run(&(query, token, view, 0usize..1200), |(query, cursor, view, limit)| {
+            let request = SearchRequest { query, cursor, view, limit, ..SearchRequest::default() };
+            match index.search(&store, &request) {
+                Ok(hits) => prop_assert!(hits.len() <= MAX_LIMIT),
+                Err(error) => prop_assert!(error.is_user_error(), "{error}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+}

@@ -110,7 +110,7 @@ echo_pid=$!
 sleep 0.5
 
 for run in $(seq "$runs"); do
-	for variant in old:0 new:0 new:256; do
+	for variant in old:0 new:0 ${NEW_CAPS:-new:16}; do
 		side=${variant%%:*}
 		cap=${variant##*:}
 		name=$side
@@ -144,7 +144,7 @@ for r in loads:
         echo.setdefault(r["run"], []).append(r["result"]["rps"])
 print("| side | workload | OK calls/s (median) | × echo (median) | p50 ms | p99 ms | shed (UNAVAILABLE) |")
 print("|---|---|---|---|---|---|---|")
-for side in ["old", "new", "new-cap-256"]:
+for side in ["old", "new"] + sorted({r["side"] for r in loads if r["side"].startswith("new-cap-")}):
     for workload in ["get-subject", "search"]:
         runs = [r for r in loads if r["side"] == side and r["result"]["workload"] == workload]
         if not runs:

@@ -353,6 +353,28 @@ mod tests {
     }
 
     #[test]
+    fn only_known_attributes_and_masked_tax_numbers_reach_the_public() {
+        let mut p = person();
+        p.identifiers.push(StoredIdentifier { kind: IdentifierKind::Tax, value: "11010519491231002X01".into() });
+        let (shown, _) = subject(&p, View::Public);
+        assert_eq!(shown.identifiers[1].value, "110105**********2X01", "a person's tax number is personal");
+        let mut c = company();
+        c.identifiers.push(StoredIdentifier { kind: IdentifierKind::Tax, value: "91110105MA01ABCD1X".into() });
+        c.attributes.insert("business_scope".into(), "软件开发".into());
+        c.attributes.insert("remark".into(), "内部".into());
+        c.attributes.insert("public".into(), "是".into());
+        c.attributes.insert("UNKNOWN_COLUMN".into(), "x".into());
+        let (shown, masked) = subject(&c, View::Public);
+        assert_eq!(shown.identifiers[1].value, "91110105MA01ABCD1X", "an organisation's tax number is not");
+        assert_eq!(shown.attributes.keys().collect::<Vec<_>>(), ["business_scope"]);
+        assert!(masked);
+        assert!(is_public(&c));
+        c.attributes.insert("public".into(), "否".into());
+        assert!(!is_public(&c), "SFGK 否: not for the public");
+        assert_eq!(subject(&c, View::Regulator).0.attributes.len(), 4, "regulators keep every column");
+    }
+
+    #[test]
     fn regulator_view_is_unchanged() {
         assert_eq!(subject(&person(), View::Regulator), (person(), false));
         let v = version(&person(), penalty(), UsageScope::ShareOnly);

@@ -21,6 +21,12 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
 }
 
+/// Calls admitted per blocking thread when `max_concurrency` is 0: one running, seven waiting (about 7 ms
+/// of queue at ~1 ms a call). Measured (BENCHMARKS.md, "Hardening"): at 2 per thread, a closed loop of 64
+/// calls in flight that never backs off had a quarter of its OK calls displaced by the cost of refusing
+/// the rest.
+pub const IN_FLIGHT_PER_THREAD: usize = 8;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -51,8 +57,8 @@ pub struct Config {
     pub metrics_listen: String,
     /// Logs as JSON lines (on stderr) instead of text.
     pub log_json: bool,
-    /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE. 0: twice the
-    /// blocking threads (so at most one call waits per thread).
+    /// Store and index calls in flight at once; calls beyond it are shed with UNAVAILABLE. 0: eight per
+    /// blocking thread (so at most seven wait for each).
     pub max_concurrency: usize,
     /// Longest a unary call may take, in milliseconds (a client's shorter `grpc-timeout` wins); past it,
     /// DEADLINE_EXCEEDED.
@@ -272,9 +278,9 @@ impl Config {
         !self.tls_cert.as_os_str().is_empty()
     }
 
-    /// The cap on calls in flight: `max_concurrency`, or twice the blocking threads when it is 0.
+    /// The cap on calls in flight: `max_concurrency`, or [`IN_FLIGHT_PER_THREAD`] per blocking thread.
     pub fn max_in_flight(&self) -> usize {
-        if self.max_concurrency > 0 { self.max_concurrency } else { 2 * crate::blocking_threads() }
+        if self.max_concurrency > 0 { self.max_concurrency } else { IN_FLIGHT_PER_THREAD * crate::blocking_threads() }
     }
 
     /// `backup_dir`, or `backups` in the data directory when it is empty.
@@ -411,7 +417,7 @@ mod tests {
         let config = Config { request_timeout_ms: 0, ..Config::default() };
         let err = config.validate().expect_err("zero");
         assert!(err.to_string().contains("request_timeout_ms"), "{err}");
-        assert_eq!(Config::default().max_in_flight(), 2 * crate::blocking_threads(), "derived from the pool");
+        assert_eq!(Config::default().max_in_flight(), IN_FLIGHT_PER_THREAD * crate::blocking_threads(), "derived");
         assert_eq!(Config { max_concurrency: 3, ..Config::default() }.max_in_flight(), 3);
         let mut config = Config::default();
         config.limits.regulator.burst = 10;

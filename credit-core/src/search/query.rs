@@ -297,7 +297,9 @@ pub fn build(
     };
     let stage = |query| Stage { query, verify: Verify::Nothing };
     let mut stages = vec![stage(visible(exact, Some(by_id_number)))];
-    if public {
+    // Document numbers carry a year and a serial: a query without a digit is none (and the stage, run
+    // for every name query otherwise, would cost each of them a pass over every segment).
+    if public && key.chars().any(|c| c.is_ascii_digit()) {
         stages.push(Stage { query: visible(vec![document()], None), verify: Verify::PublicDocument(key.clone()) });
     }
     if !names.is_empty() {

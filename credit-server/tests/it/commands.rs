@@ -271,3 +271,35 @@ fn wait_for_progress(child: &mut std::process::Child) {
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
 }
+
+#[test]
+fn audit_heads_are_exported_and_verified_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    load_demo(&data);
+    let d = data.to_str().unwrap();
+    let none = run(&["audit", "export-head", "--data-dir", d]);
+    assert_eq!(none.status.code(), Some(1), "no checkpoint yet");
+    assert!(run(&["signing", "init", "--data-dir", d]).status.success());
+    // An audited read, checkpointed by the embedded command (the data directory has a key now).
+    let read = run(&["get", "--data-dir", d, "--view", "regulator", "--purpose", "核查", "640104196408306204"]);
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let head = run(&["audit", "export-head", "--data-dir", d]);
+    assert!(head.status.success(), "{}", String::from_utf8_lossy(&head.stderr));
+    let checkpoint = last_json(&head);
+    assert!(checkpoint["seq"].as_u64().unwrap() >= 1 && checkpoint["signature"].is_string(), "{checkpoint}");
+    // Kept elsewhere, it is what verify checks the store against.
+    let elsewhere = dir.path().join("heads.jsonl");
+    std::fs::write(&elsewhere, String::from_utf8_lossy(&head.stdout).as_bytes()).unwrap();
+    let verified = run(&["audit", "verify", "--data-dir", d, "--checkpoints", elsewhere.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    assert_eq!(last_json(&verified)["intact"], true);
+    // An altered head (a later sequence number under the old signature) is refused, not believed; the cut
+    // tail itself is `audit::tests::a_tail_cut_off_with_its_checkpoints_is_caught_by_the_mirror`.
+    let mut ahead = checkpoint.clone();
+    ahead["seq"] = serde_json::json!(checkpoint["seq"].as_u64().unwrap() + 5);
+    std::fs::write(&elsewhere, format!("{ahead}\n")).unwrap();
+    let refused = run(&["audit", "verify", "--data-dir", d, "--checkpoints", elsewhere.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert_eq!(last_json(&refused)["intact"], false);
+}

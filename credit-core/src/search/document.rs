@@ -114,6 +114,25 @@ struct StoredVersion<'a> {
     content: StoredContent<'a>,
 }
 
+/// A stored record version's document number alone (public searches check it before anything else).
+#[derive(Deserialize)]
+pub struct StoredNumber<'a> {
+    #[serde(borrow)]
+    content: NumberOnly<'a>,
+}
+
+#[derive(Deserialize)]
+struct NumberOnly<'a> {
+    #[serde(default, borrow)]
+    document_number: Option<Cow<'a, str>>,
+}
+
+impl StoredNumber<'_> {
+    pub fn number(&self) -> Option<&str> {
+        self.content.document_number.as_deref()
+    }
+}
+
 #[derive(Deserialize)]
 struct StoredContent<'a> {
     #[serde(default, borrow)]

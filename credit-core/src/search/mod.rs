@@ -443,12 +443,23 @@ impl<'r> PublicRecords<'r> {
             Verify::PublicDocument(key) => Some(key.as_str()),
         };
         let audience = crate::view::Audience::new(crate::view::View::Public, today, &self.rules);
-        let records = store.records_of(subject.id, None)?;
-        let shown = records.iter().map(|r| &r.current).filter(|r| crate::view::shows_record(subject, r, &audience));
-        let mut matching = shown.filter(|r| self.filters.record_matches(r)).filter(|r| {
-            document.is_none_or(|key| r.content.document_number.as_deref().is_some_and(|n| code_key(n) == key))
-        });
-        Ok(matching.next().is_some())
+        // Current versions as stored, read in one batch; only the number is decoded of the records that
+        // cannot match, the whole version of those that may.
+        let records = store.current_record_json_of_many(std::slice::from_ref(&subject.id))?;
+        for (_, _, json) in records.iter().flatten() {
+            if let Some(key) = document {
+                let numbered: document::StoredNumber<'_> = serde_json::from_slice(json)
+                    .map_err(|e| StoreError::Corrupt(format!("undecodable record version: {e}")))?;
+                if numbered.number().is_none_or(|n| code_key(n) != key) {
+                    continue;
+                }
+            }
+            let version: crate::model::RecordVersion = crate::store::from_json(json)?;
+            if crate::view::shows_record(subject, &version, &audience) && self.filters.record_matches(&version) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

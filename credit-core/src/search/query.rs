@@ -298,9 +298,13 @@ pub fn build(
     let stage = |query| Stage { query, verify: Verify::Nothing };
     let mut stages = vec![stage(visible(exact, Some(by_id_number)))];
     // Document numbers carry a year and a serial: a query without a digit is none (and the stage, run
-    // for every name query otherwise, would cost each of them a pass over every segment).
+    // for every name query otherwise, would cost each of them a pass over every segment). One with
+    // characters besides letters and digits (京市监罚〔2024〕1号) is far likelier a document number than a
+    // code or a name: its stage goes first.
     if public && key.chars().any(|c| c.is_ascii_digit()) {
-        stages.push(Stage { query: visible(vec![document()], None), verify: Verify::PublicDocument(key.clone()) });
+        let documents = Stage { query: visible(vec![document()], None), verify: Verify::PublicDocument(key.clone()) };
+        let document_like = key.chars().any(|c| !c.is_ascii_alphanumeric());
+        stages.insert(usize::from(!document_like), documents);
     }
     if !names.is_empty() {
         stages.push(stage(visible(names, None)));

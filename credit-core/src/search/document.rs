@@ -114,25 +114,6 @@ struct StoredVersion<'a> {
     content: StoredContent<'a>,
 }
 
-/// A stored record version's document number alone (public searches check it before anything else).
-#[derive(Deserialize)]
-pub struct StoredNumber<'a> {
-    #[serde(borrow)]
-    content: NumberOnly<'a>,
-}
-
-#[derive(Deserialize)]
-struct NumberOnly<'a> {
-    #[serde(default, borrow)]
-    document_number: Option<Cow<'a, str>>,
-}
-
-impl StoredNumber<'_> {
-    pub fn number(&self) -> Option<&str> {
-        self.content.document_number.as_deref()
-    }
-}
-
 #[derive(Deserialize)]
 struct StoredContent<'a> {
     #[serde(default, borrow)]
@@ -209,6 +190,11 @@ impl<'a> IndexedRecord<'a> {
         })
     }
 
+    /// The day the record's date filters see: its decision date, else the day it was listed.
+    pub fn date(&self) -> Option<NaiveDate> {
+        self.decision_date.or(self.listing.as_ref().map(|(_, listed_on, _)| *listed_on))
+    }
+
     fn into_owned(self) -> IndexedRecord<'static> {
         let owned = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
         IndexedRecord {
@@ -278,15 +264,11 @@ pub fn build(
             texts.push(cache.words(authority));
         }
         texts.extend(record.texts.iter().map(|text| cache.words(text)));
-        let mut date = record.decision_date;
-        if let Some((list_type, listed_on, current)) = &record.listing {
-            date = date.or(Some(*listed_on));
-            if *current {
-                doc.add_text(fields.lists, list_type);
-                listed = true;
-            }
+        if let Some((list_type, _, true)) = &record.listing {
+            doc.add_text(fields.lists, list_type);
+            listed = true;
         }
-        if let Some(date) = date {
+        if let Some(date) = record.date() {
             let category = record.category.as_str();
             doc.add_text(fields.record_dates, format!("{category}|{date}"));
             doc.add_text(fields.record_dates, format!("any|{date}"));

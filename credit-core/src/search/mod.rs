@@ -443,19 +443,15 @@ impl<'r> PublicRecords<'r> {
             Verify::PublicDocument(key) => Some(key.as_str()),
         };
         let audience = crate::view::Audience::new(crate::view::View::Public, today, &self.rules);
-        // Current versions as stored, read in one batch; only the number is decoded of the records that
-        // cannot match, the whole version of those that may.
-        let records = store.current_record_json_of_many(std::slice::from_ref(&subject.id))?;
-        for (_, _, json) in records.iter().flatten() {
-            if let Some(key) = document {
-                let numbered: document::StoredNumber<'_> = serde_json::from_slice(json)
-                    .map_err(|e| StoreError::Corrupt(format!("undecodable record version: {e}")))?;
-                if numbered.number().is_none_or(|n| code_key(n) != key) {
-                    continue;
-                }
+        for record in store.records_of(subject.id, None)? {
+            if !crate::view::shows_record(subject, &record.current, &audience) {
+                continue;
             }
-            let version: crate::model::RecordVersion = crate::store::from_json(json)?;
-            if crate::view::shows_record(subject, &version, &audience) && self.filters.record_matches(&version) {
+            // What the index holds of the record (its number, category and date), now of a shown one.
+            let indexed = IndexedRecord::of(&record, today);
+            let numbered =
+                document.is_none_or(|key| indexed.document_number.as_deref().is_some_and(|n| code_key(n) == key));
+            if numbered && self.filters.record_matches(&indexed) {
                 return Ok(true);
             }
         }

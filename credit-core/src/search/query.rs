@@ -47,14 +47,10 @@ impl Filters {
         self.category.is_some() || self.from.is_some() || self.to.is_some()
     }
 
-    /// Whether `record` passes the record filter.
-    pub(super) fn record_matches(&self, record: &crate::model::RecordVersion) -> bool {
-        let content = &record.content;
-        let date = match &content.details {
-            crate::model::RecordDetails::ListEntry { listed_on, .. } => Some(*listed_on),
-            _ => content.decision_date,
-        };
-        self.category.is_none_or(|c| content.category() == c)
+    /// Whether `record` passes the record filter, by the category and date the index holds of it.
+    pub(super) fn record_matches(&self, record: &super::document::IndexedRecord<'_>) -> bool {
+        let date = record.date();
+        self.category.is_none_or(|c| record.category == c)
             && self.from.is_none_or(|from| date.is_some_and(|d| d >= from))
             && self.to.is_none_or(|to| date.is_some_and(|d| d <= to))
     }

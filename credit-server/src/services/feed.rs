@@ -40,8 +40,7 @@ impl FeedService for FeedApi {
             let event = AuditEvent::new(actor(&caller), "feed.follow")
                 .purpose(Some(&purpose))
                 .detail("from_seq", message.from_seq.max(1));
-            let context = self.context.clone();
-            context.blocking(move |context| context.audit(vec![event])).await?;
+            self.context.blocking(move |context| context.audit(vec![event])).await?;
         }
         let (sender, receiver) = mpsc::channel(PAGE);
         let from = message.from_seq.max(1);

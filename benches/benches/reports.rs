@@ -51,10 +51,14 @@ fn reports(c: &mut Criterion) {
     });
     group.finish();
 
-    let actor =
-        Actor { key_id: Some("bench".into()), role: "regulator".into(), department: Some("市财政局".into()) };
+    let actor = Actor {
+        key_id: Some("bench".into()),
+        role: credit_core::Role::Regulator,
+        department: Some("市财政局".into()),
+        name: None,
+    };
     let event = |i: u64| {
-        AuditEvent::new(actor.clone(), "check")
+        AuditEvent::new(actor.clone(), credit_core::audit::Operation::Check)
             .subject(SubjectId(i % 1000 + 1))
             .detail("item", "GOV_PROCUREMENT")
             .detail("verdict", "CLEAR")

@@ -83,6 +83,24 @@ pub struct FeedEvent {
 }
 
 /// The event for a record written with `after`, `before` being its previous version (`None`: new).
+/// The event with a natural person's ID number masked: any code that reads as a resident ID number
+/// (organisation codes are public), and any code that is no valid identifier at all (nothing says it
+/// is not someone's number).
+pub fn masked(mut event: FeedEvent) -> FeedEvent {
+    if let Some(code) = &mut event.change.code {
+        let personal = match crate::ident::Identifier::parse(code) {
+            Ok(found) => std::iter::once(&found.identifier)
+                .chain(&found.alternatives)
+                .any(|id| id.kind() == crate::ident::IdKind::Ric),
+            Err(_) => true,
+        };
+        if personal {
+            *code = crate::privacy::mask_id_number(code);
+        }
+    }
+    event
+}
+
 pub fn record_change(
     subject: SubjectId,
     record: RecordId,

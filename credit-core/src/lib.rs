@@ -3,7 +3,9 @@
 //! Approval systems embed this crate directly; `credit-server` puts it behind gRPC. Everything that
 //! decides whether an identifier, a record or a rule is valid lives here, once.
 
+pub mod actor;
 pub mod audit;
+pub mod cancel;
 pub mod cases;
 pub mod checks;
 pub mod disclosure;
@@ -13,6 +15,7 @@ pub mod feed;
 pub mod ident;
 pub mod import;
 pub mod model;
+pub mod platform;
 pub mod privacy;
 pub mod report;
 pub mod rules;
@@ -21,5 +24,7 @@ pub mod store;
 pub mod time;
 pub mod view;
 
+pub use actor::{Actor, Role};
 pub use division::{Division, DivisionLevel, DivisionTable};
 pub use ident::{IdError, IdKind, IdWarning, Identifier, Recognition};
+pub use platform::{Platform, PlatformError, SubjectQuery};

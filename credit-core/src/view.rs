@@ -13,11 +13,12 @@ use crate::privacy::{mask_id_number, mask_name};
 use crate::store::{RecordView, Store, StoreError};
 
 /// The audience of a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum View {
     /// Anyone: masked ID numbers and protected names, no personal contact data, no penalties against
     /// natural persons, no share-only records.
+    #[default]
     Public,
     /// Regulators: everything, unmasked (each read of a natural person is audited by the caller).
     Regulator,

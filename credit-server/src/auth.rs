@@ -15,45 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const KEYS_FILE: &str = "keys.json";
 const TOKEN_PREFIX: &str = "ck_";
 
-/// What a caller may do (DOMAIN.md §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// No key: public view only.
-    Public,
-    /// A department delivering records: the public view, and writes of its own department's records.
-    Provider,
-    /// Regulators and approval systems: the regulator view, joint checks and feedback.
-    Regulator,
-    /// Everything, administration included.
-    Admin,
-}
-
-impl Role {
-    pub fn parse(value: &str) -> Option<Role> {
-        match value {
-            "public" => Some(Role::Public),
-            "provider" => Some(Role::Provider),
-            "regulator" => Some(Role::Regulator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Public => "public",
-            Role::Provider => "provider",
-            Role::Regulator => "regulator",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// May see the regulator view (unmasked data) and run joint checks.
-    pub fn is_regulator(self) -> bool {
-        matches!(self, Role::Regulator | Role::Admin)
-    }
-}
+pub use credit_core::actor::Role;
 
 /// Who is calling, as established for each request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +31,17 @@ pub struct Caller {
 impl Caller {
     pub fn anonymous(ip: Option<IpAddr>) -> Caller {
         Caller { key_id: None, role: Role::Public, dept: None, ip }
+    }
+
+    /// The caller as the platform's use cases and the audit log know it.
+    pub fn actor(&self) -> credit_core::actor::Actor {
+        credit_core::actor::Actor {
+            key_id: self.key_id.clone(),
+            role: self.role,
+            department: self.dept.clone(),
+            // An anonymous caller is known by its address only.
+            name: self.key_id.is_none().then(|| self.ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string())),
+        }
     }
 
     /// How logs and the audit trail name the caller.
@@ -98,7 +71,7 @@ pub enum KeyError {
 /// A key created or revoked, as a reload found it.
 #[derive(Debug, Clone)]
 pub struct KeyChange {
-    pub operation: &'static str,
+    pub operation: credit_core::audit::Operation,
     pub key: KeyEntry,
 }
 
@@ -323,10 +296,10 @@ impl KeyRing {
         for key in &keys {
             let before = state.by_id.get(&key.id);
             if before.is_none() {
-                changes.push(KeyChange { operation: "api_key.create", key: key.clone() });
+                changes.push(KeyChange { operation: credit_core::audit::Operation::ApiKeyCreate, key: key.clone() });
             }
             if key.revoked_at.is_some() && before.is_some_and(|b| b.revoked_at.is_none()) {
-                changes.push(KeyChange { operation: "api_key.revoke", key: key.clone() });
+                changes.push(KeyChange { operation: credit_core::audit::Operation::ApiKeyRevoke, key: key.clone() });
             }
         }
         state.by_id = keys.into_iter().map(|k| (k.id.clone(), k)).collect();

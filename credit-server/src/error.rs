@@ -159,6 +159,7 @@ impl From<CheckError> for ApiError {
             CheckError::MeasureNotInCheck { .. } => ApiError::invalid("measure_id", error.to_string()),
             CheckError::InvalidFeedback { field, reason } => ApiError::invalid(field, reason),
             CheckError::Store(_) => ApiError::internal(&error),
+            CheckError::Cancelled(cancelled) => (*cancelled).into(),
         }
     }
 }
@@ -180,12 +181,44 @@ impl From<credit_core::cases::CaseError> for ApiError {
     }
 }
 
+/// Work abandoned because its caller is gone: the caller's deadline passed or it hung up, so the
+/// answer (if anyone still reads it) is the deadline's.
+impl From<credit_core::cancel::Cancelled> for ApiError {
+    fn from(error: credit_core::cancel::Cancelled) -> ApiError {
+        ApiError::new(ErrorCode::DeadlineExceeded, error.to_string())
+    }
+}
+
+impl From<credit_core::PlatformError> for ApiError {
+    fn from(error: credit_core::PlatformError) -> ApiError {
+        use credit_core::PlatformError as E;
+        match error {
+            E::Unauthenticated { what } => {
+                ApiError::new(ErrorCode::Unauthenticated, format!("{what} needs an API key (authorization: Bearer …)"))
+            }
+            E::Forbidden { .. } => ApiError::new(ErrorCode::PermissionDenied, error.to_string()),
+            E::TimeTravel { field, .. } => ApiError::field(ErrorCode::TimeTravelNotAllowed, field, error.to_string()),
+            E::PurposeRequired => ApiError::field(ErrorCode::PurposeRequired, "purpose", error.to_string()),
+            E::NoSubject(_) | E::NoRecord(_) => ApiError::not_found(error.to_string()),
+            E::Invalid { field, reason } => ApiError::invalid(field, reason),
+            E::Check(error) => error.into(),
+            E::Search(error) => error.into(),
+            E::Case(error) => error.into(),
+            E::Import(credit_core::import::ImportError::Panicked(_)) => ApiError::internal(&error),
+            E::Import(error) => ApiError::invalid("data", error.to_string()),
+            E::Cancelled(cancelled) => cancelled.into(),
+            E::NoIndex | E::Backup(_) | E::Report(_) | E::Store(_) | E::Audit(_) => ApiError::internal(&error),
+        }
+    }
+}
+
 impl From<SearchError> for ApiError {
     fn from(error: SearchError) -> ApiError {
         match &error {
             SearchError::BadCursor(reason) => ApiError::field(ErrorCode::InvalidPageToken, "page_token", reason),
             SearchError::BadFilter { field, reason } => ApiError::invalid(field, reason),
             SearchError::QueryTooLong { .. } => ApiError::invalid("query", error.to_string()),
+            SearchError::Cancelled(cancelled) => (*cancelled).into(),
             _ => ApiError::internal(&error),
         }
     }

@@ -227,9 +227,13 @@ pub async fn serve(
     let ring = KeyRing::load(keys)?;
     let limits = Arc::new(RateLimits::new(&config.limits));
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let index = Arc::new(RwLock::new(index));
+    let platform =
+        credit_core::Platform::new(store.clone(), rules.clone(), disclosure.clone()).with_index(index.clone());
     let context = Context {
+        platform: Arc::new(platform),
         store: store.clone(),
-        index: Arc::new(RwLock::new(index)),
+        index,
         rules,
         disclosure: disclosure.clone(),
         admission: Admission::new(config.max_in_flight()),
@@ -245,6 +249,7 @@ pub async fn serve(
         registration_departments: config.registration_departments.clone().into(),
         uploads: Arc::new(uploads::UploadGate::new(&config.uploads)),
         data_dir: data_dir.clone(),
+        cancel: credit_core::cancel::Cancel::never(),
     };
     let tls = tls_config(&config)?;
     let gate = Gate {

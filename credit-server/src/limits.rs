@@ -203,6 +203,28 @@ pub fn too_heavy(role: Role, weight: u32) -> ApiError {
 #[derive(Debug, Clone)]
 pub struct Admission {
     permits: Arc<Semaphore>,
+    /// Admitted work dropped because its caller was gone, by [`Abandoned`] (metrics).
+    abandoned: Arc<[std::sync::atomic::AtomicU64; 2]>,
+}
+
+/// When admitted work was dropped because its caller was gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandoned {
+    /// Before a blocking thread took it up: it never ran.
+    Queued,
+    /// While it ran: it stopped at its next step, writing nothing.
+    Running,
+}
+
+impl Abandoned {
+    pub const ALL: [Abandoned; 2] = [Abandoned::Queued, Abandoned::Running];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Abandoned::Queued => "queued",
+            Abandoned::Running => "running",
+        }
+    }
 }
 
 /// Suggested wait for a shed call: short, the cap frees up as calls finish.
@@ -210,7 +232,17 @@ const SHED_RETRY: Duration = Duration::from_millis(50);
 
 impl Admission {
     pub fn new(max_in_flight: usize) -> Admission {
-        Admission { permits: Arc::new(Semaphore::new(max_in_flight)) }
+        Admission { permits: Arc::new(Semaphore::new(max_in_flight)), abandoned: Arc::default() }
+    }
+
+    /// Counts one piece of work dropped because its caller was gone.
+    pub fn abandoned(&self, when: Abandoned) {
+        self.abandoned[when as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How much work was dropped so far, by when.
+    pub fn abandoned_counts(&self) -> [(Abandoned, u64); 2] {
+        Abandoned::ALL.map(|when| (when, self.abandoned[when as usize].load(std::sync::atomic::Ordering::Relaxed)))
     }
 
     pub fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {

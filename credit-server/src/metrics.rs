@@ -89,6 +89,11 @@ impl Metrics {
         for (role, count) in context.limits.rejections() {
             let _ = writeln!(out, "credit_rate_limited_total{{role=\"{role}\"}} {count}");
         }
+        out.push_str("# HELP credit_work_abandoned_total Admitted work dropped because its caller was gone (deadline passed or hung up), by when: queued (never ran) or running (stopped at its next step).\n");
+        out.push_str("# TYPE credit_work_abandoned_total counter\n");
+        for (when, count) in context.admission.abandoned_counts() {
+            let _ = writeln!(out, "credit_work_abandoned_total{{when=\"{}\"}} {count}", when.as_str());
+        }
         use credit_core::engine::Engine;
         let gauges = [
             ("credit_store_size_bytes", "Size of the store's files on disk.", context.store.engine().size_on_disk()),

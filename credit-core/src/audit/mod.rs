@@ -49,20 +49,60 @@ pub const CHECKPOINT_FILE: &str = "audit-checkpoints.jsonl";
 /// What the checkpoint signatures sign, besides the checkpoint's fields.
 pub const CHECKPOINT_FORMAT: &str = "credit-audit-checkpoint/1";
 
-/// Who acted: an API key (id, role, department), or an operator at the console of the data directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Actor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-    pub role: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
+pub use crate::actor::Actor;
+
+/// What was done: the closed vocabulary of the audit log. Every entry written from now on names one of
+/// these, spelled by [`Operation::name`]; entries already in the log keep the names they were written
+/// with (the log is append-only and hash-chained), and queries match names as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A subject page read in the regulator view (recorded for natural persons, with the purpose).
+    SubjectRead,
+    /// A page of a subject's records read in the regulator view (natural persons, with the purpose).
+    RecordsList,
+    /// Every version of one record read in the regulator view (natural persons, with the purpose).
+    RecordHistory,
+    Check,
+    Feedback,
+    ReportIssue,
+    Import,
+    /// A repair or objection step; the kind is unknown (`case.…`) when a step common to both was
+    /// refused before its case was found.
+    Case(Option<crate::cases::CaseKind>, crate::cases::Action),
+    FeedFollow,
+    Reindex,
+    Backup,
+    Restore,
+    SigningInit,
+    SigningRotate,
+    ApiKeyCreate,
+    ApiKeyRevoke,
 }
 
-impl Actor {
-    /// An embedded command run on the data directory itself (who ran it is the operating system's to say).
-    pub fn console(operator: Option<&str>) -> Actor {
-        Actor { key_id: operator.map(|o| format!("console:{o}")), role: "admin".into(), department: None }
+impl Operation {
+    /// The name the audit log writes.
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        let name = match self {
+            Operation::SubjectRead => "subject.read",
+            Operation::RecordsList => "records.list",
+            Operation::RecordHistory => "record.history",
+            Operation::Check => "check",
+            Operation::Feedback => "feedback",
+            Operation::ReportIssue => "report.issue",
+            Operation::Import => "import",
+            Operation::Case(kind, action) => {
+                return format!("{}.{}", kind.map_or("case", |k| k.as_str()), action.as_str()).into();
+            }
+            Operation::FeedFollow => "feed.follow",
+            Operation::Reindex => "reindex",
+            Operation::Backup => "backup",
+            Operation::Restore => "restore",
+            Operation::SigningInit => "signing.init",
+            Operation::SigningRotate => "signing.rotate",
+            Operation::ApiKeyCreate => "api_key.create",
+            Operation::ApiKeyRevoke => "api_key.revoke",
+        };
+        name.into()
     }
 }
 
@@ -87,10 +127,10 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(actor: Actor, operation: &str) -> AuditEvent {
+    pub fn new(actor: Actor, operation: Operation) -> AuditEvent {
         AuditEvent {
             actor,
-            operation: operation.to_string(),
+            operation: operation.name().into_owned(),
             subject: None,
             purpose: None,
             result: "ok".into(),
@@ -115,7 +155,7 @@ impl AuditEvent {
 
     /// Who checked whom, for which item, and the answer.
     pub fn check(actor: Actor, result: &crate::checks::CheckResult) -> AuditEvent {
-        let mut event = AuditEvent::new(actor, "check")
+        let mut event = AuditEvent::new(actor, Operation::Check)
             .detail("check_id", result.check_id)
             .detail("item", &result.item)
             .detail("as_of", result.as_of)
@@ -130,14 +170,14 @@ impl AuditEvent {
         action: crate::cases::Action,
         outcome: &Result<crate::cases::Case, crate::cases::CaseError>,
     ) -> AuditEvent {
-        use crate::cases::Action;
+        use crate::cases::{Action, CaseKind};
         let guessed = match action {
-            Action::Apply | Action::Approve | Action::Deny => "repair",
-            Action::File | Action::Correct | Action::Revoke | Action::Dismiss => "objection",
-            Action::Accept | Action::Reject => "case",
+            Action::Apply | Action::Approve | Action::Deny => Some(CaseKind::Repair),
+            Action::File | Action::Correct | Action::Revoke | Action::Dismiss => Some(CaseKind::Objection),
+            Action::Accept | Action::Reject => None,
         };
-        let kind = outcome.as_ref().map_or(guessed, |case| case.kind.as_str());
-        let mut event = AuditEvent::new(actor, &format!("{kind}.{}", action.as_str())).result_of(outcome);
+        let kind = outcome.as_ref().map_or(guessed, |case| Some(case.kind));
+        let mut event = AuditEvent::new(actor, Operation::Case(kind, action)).result_of(outcome);
         if let Ok(case) = outcome {
             event = event
                 .subject(case.subject)
@@ -156,7 +196,8 @@ impl AuditEvent {
         source_dept: Option<&str>,
         outcome: &Result<crate::import::ImportSummary, crate::import::ImportError>,
     ) -> AuditEvent {
-        let mut event = AuditEvent::new(actor, "import").detail("kind", kind).detail("files", files).result_of(outcome);
+        let mut event =
+            AuditEvent::new(actor, Operation::Import).detail("kind", kind).detail("files", files).result_of(outcome);
         if let Some(dept) = source_dept {
             event = event.detail("source_dept", dept);
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use credit_sign::keys::{KeySet, KeyStatus, SigningKey};
 
 use super::*;
+use crate::actor::Role;
 use crate::engine::RocksEngine;
 
 fn open(dir: &Path) -> Store<RocksEngine> {
@@ -11,11 +12,11 @@ fn open(dir: &Path) -> Store<RocksEngine> {
 }
 
 fn regulator(key: &str) -> Actor {
-    Actor { key_id: Some(key.into()), role: "regulator".into(), department: Some("市场监管局".into()) }
+    Actor { key_id: Some(key.into()), role: Role::Regulator, department: Some("市场监管局".into()), name: None }
 }
 
 fn read(subject: u64, key: &str) -> AuditEvent {
-    AuditEvent::new(regulator(key), "subject.read").subject(SubjectId(subject)).purpose(Some("行政许可审查"))
+    AuditEvent::new(regulator(key), Operation::SubjectRead).subject(SubjectId(subject)).purpose(Some("行政许可审查"))
 }
 
 fn key(seed: u8) -> SigningKey {
@@ -79,7 +80,10 @@ fn queries_filter_by_subject_key_operation_and_time_with_a_cursor() {
     for i in 1..=9u64 {
         store.audit().append(read(i % 3 + 1, &format!("k{}", i % 2))).unwrap();
     }
-    store.audit().append(AuditEvent::new(Actor::console(Some("ops")), "backup").detail("to", "/backup")).unwrap();
+    store
+        .audit()
+        .append(AuditEvent::new(Actor::console(Some("ops")), Operation::Backup).detail("to", "/backup"))
+        .unwrap();
 
     let by_subject = |after, limit| {
         let query = AuditQuery { subject: Some(SubjectId(2)), after, limit, ..AuditQuery::default() };
@@ -284,4 +288,35 @@ fn a_tail_cut_off_with_its_checkpoints_is_caught_by_the_mirror() {
     let problem = store.audit().verify_with(&keys_of(&signer), &[]).unwrap().unwrap_err();
     assert_eq!(problem.kind, BreakKind::Removed, "{problem}");
     assert!(problem.detail.contains("no checkpoint left"), "{problem}");
+}
+
+#[test]
+fn every_operation_has_its_own_name() {
+    use crate::cases::{Action, CaseKind};
+    let mut all = vec![
+        Operation::SubjectRead,
+        Operation::RecordsList,
+        Operation::RecordHistory,
+        Operation::Check,
+        Operation::Feedback,
+        Operation::ReportIssue,
+        Operation::Import,
+        Operation::FeedFollow,
+        Operation::Reindex,
+        Operation::Backup,
+        Operation::Restore,
+        Operation::SigningInit,
+        Operation::SigningRotate,
+        Operation::ApiKeyCreate,
+        Operation::ApiKeyRevoke,
+    ];
+    for kind in [None, Some(CaseKind::Repair), Some(CaseKind::Objection)] {
+        for action in Action::ALL {
+            all.push(Operation::Case(kind, action));
+        }
+    }
+    let names: std::collections::BTreeSet<_> = all.iter().map(|o| o.name()).collect();
+    assert_eq!(names.len(), all.len(), "{names:?}");
+    assert_eq!(Operation::Case(Some(CaseKind::Repair), Action::Approve).name(), "repair.approve");
+    assert_eq!(Operation::Case(None, Action::Accept).name(), "case.accept");
 }

@@ -207,12 +207,14 @@ pub enum CheckError {
     InvalidFeedback { field: &'static str, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Cancelled(#[from] crate::cancel::Cancelled),
 }
 
 impl CheckError {
     /// Whether the caller caused it (returned verbatim) rather than the platform (logged).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, CheckError::Store(_))
+        !matches!(self, CheckError::Store(_) | CheckError::Cancelled(_))
     }
 }
 
@@ -279,6 +281,7 @@ impl CheckRecord {
 pub struct Checker<'s, E: Engine> {
     store: &'s Store<E>,
     rules: Arc<RuleSet>,
+    cancel: crate::cancel::Cancel,
 }
 
 impl<E: Engine> std::fmt::Debug for Checker<'_, E> {
@@ -289,7 +292,12 @@ impl<E: Engine> std::fmt::Debug for Checker<'_, E> {
 
 impl<'s, E: Engine> Checker<'s, E> {
     pub fn new(store: &'s Store<E>, rules: Arc<RuleSet>) -> Checker<'s, E> {
-        Checker { store, rules }
+        Checker { store, rules, cancel: crate::cancel::Cancel::never() }
+    }
+
+    /// A batch stops, recording nothing, once `cancel` is raised (its caller is gone).
+    pub fn with_cancel(self, cancel: crate::cancel::Cancel) -> Checker<'s, E> {
+        Checker { cancel, ..self }
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -304,10 +312,12 @@ impl<'s, E: Engine> Checker<'s, E> {
     }
 
     /// Checks many subjects; the answered ones are recorded in one write. Per request, the answer or
-    /// the caller's error; a storage failure fails the whole batch.
+    /// the caller's error; a storage failure fails the whole batch, and so does cancellation (before
+    /// anything is recorded).
     pub fn check_batch(&self, requests: &[CheckRequest]) -> Result<Vec<Result<CheckResult, CheckError>>, CheckError> {
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {
+            self.cancel.check()?;
             match self.evaluate(request) {
                 Err(CheckError::Store(e)) => return Err(CheckError::Store(e)),
                 answer => answers.push(answer),

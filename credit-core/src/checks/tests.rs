@@ -180,6 +180,20 @@ fn unknown_subjects_invalid_identifiers_and_unknown_items() {
 }
 
 #[test]
+fn a_cancelled_batch_stops_and_records_nothing() {
+    let store = store();
+    let cancel = crate::cancel::Cancel::new();
+    let checker = Checker::new(&store, RuleSet::builtin()).with_cancel(cancel.clone());
+    let requests = vec![request(COMPANY, "GOV_PROCUREMENT", "2025-06-01"); 50];
+    cancel.cancel();
+    let stopped = checker.check_batch(&requests).unwrap_err();
+    assert!(matches!(stopped, CheckError::Cancelled(_)) && !stopped.is_user_error(), "{stopped}");
+    // The next check is the log's first: the stopped batch left nothing behind.
+    let next = Checker::new(&store, RuleSet::builtin()).check(&requests[0]).unwrap();
+    assert_eq!(next.check_id, 1);
+}
+
+#[test]
 fn checks_are_recorded_and_feedback_feeds_the_statistics() {
     let store = store();
     let checker = Checker::new(&store, RuleSet::builtin());

@@ -63,6 +63,8 @@ pub enum SearchError {
     BadFilter { field: &'static str, reason: String },
     #[error("the query has {chars} characters after normalisation; at most {max} are searched")]
     QueryTooLong { chars: usize, max: usize },
+    #[error(transparent)]
+    Cancelled(#[from] crate::cancel::Cancelled),
 }
 
 impl SearchError {
@@ -122,6 +124,8 @@ pub struct SearchRequest {
     /// record's document number, and pass a record filter, only through records the public sees.
     /// `None`: the compiled-in rules.
     pub disclosure: Option<std::sync::Arc<crate::disclosure::DisclosureRules>>,
+    /// Raised when the answer is no longer wanted: the search stops at the next hit it would join.
+    pub cancel: crate::cancel::Cancel,
 }
 
 /// The search index of one store, in its own directory.
@@ -364,6 +368,7 @@ impl SearchIndex {
                 let ids = segment.fast_fields().u64(document::ID).ok().map(|c| c.first_or_default_col(0));
                 move |doc: DocId, score: Score| (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
             });
+            request.cancel.check()?;
             let top = searcher.search(&stage.query, &collector)?;
             if top.is_empty()
                 && let Some(next) = stages.next()
@@ -378,6 +383,7 @@ impl SearchIndex {
                 if after.is_some_and(|c| !c.is_before(score, id)) {
                     continue;
                 }
+                request.cancel.check()?;
                 let Some(subject) = store.subject_shared(SubjectId(id))? else {
                     continue;
                 };

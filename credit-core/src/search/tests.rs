@@ -43,6 +43,18 @@ fn codes(index: &SearchIndex, store: &Store<RocksEngine>, request: &SearchReques
     index.search(store, request).unwrap().into_iter().filter_map(|h| h.code).collect()
 }
 
+#[test]
+fn a_cancelled_search_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = demo_index(dir.path());
+    let cancel = crate::cancel::Cancel::new();
+    let search = SearchRequest { cancel: cancel.clone(), ..request("公司") };
+    assert!(!index.search(&store, &search).unwrap().is_empty());
+    cancel.cancel();
+    let stopped = index.search(&store, &search).unwrap_err();
+    assert!(matches!(stopped, SearchError::Cancelled(_)) && !stopped.is_user_error(), "{stopped}");
+}
+
 /// The labelled query set: recall@5 per kind and overall, printed; fails below 0.95 overall or 0.8 for
 /// any kind.
 #[test]

@@ -28,14 +28,15 @@ pub fn backup(args: &BackupArgs) -> Result<i32> {
     if args.to.exists() {
         bail!("--to {}: already exists; a backup goes into a new directory", args.to.display());
     }
-    let store = super::open_store(&args.data_dir)?;
-    let written = store.backup(&args.to);
-    let event = credit_core::audit::AuditEvent::new(super::console_actor(None), "backup")
-        .detail("to", args.to.display())
-        .result_of(&written);
-    super::audit(&store, &args.data_dir, vec![event])?;
+    let platform = super::platform(
+        &args.data_dir,
+        credit_core::rules::RuleSet::builtin(),
+        credit_core::disclosure::DisclosureRules::builtin(),
+    )?;
+    let written = platform.backup(&super::console_actor(None), &args.to);
+    super::checkpoint(platform.store(), &args.data_dir)?;
     written.with_context(|| format!("writing a checkpoint to {}", args.to.display()))?;
-    let stats = store.stats(credit_core::time::today_cst())?;
+    let stats = platform.store().stats(credit_core::time::today_cst())?;
     super::print_json(
         &json!({"backup": args.to.display().to_string(), "subjects": stats.subjects, "records": stats.records}),
     )?;
@@ -52,8 +53,8 @@ pub fn restore(args: &RestoreArgs) -> Result<i32> {
     copy_dir(&args.from, &args.data_dir)?;
     // Opening proves the copy is a readable store (and replays its WAL).
     let store = super::open_store(&args.data_dir)?;
-    let event =
-        credit_core::audit::AuditEvent::new(super::console_actor(None), "restore").detail("from", args.from.display());
+    let event = credit_core::audit::AuditEvent::new(super::console_actor(None), credit_core::audit::Operation::Restore)
+        .detail("from", args.from.display());
     super::audit(&store, &args.data_dir, vec![event])?;
     let stats = store.stats(credit_core::time::today_cst())?;
     super::print_json(

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use credit_core::cases::{Action, CaseError, Decision, Operator, Workflow};
+use credit_core::PlatformError;
+use credit_core::cases::{Action, CaseError, Decision, Operator};
 use credit_core::model::RecordId;
 use credit_core::time::today_cst;
-use serde::Serialize;
 
 use super::disclosure::DisclosureArgs;
 
@@ -153,34 +153,28 @@ fn operator(step: &StepArgs) -> Operator {
 }
 
 fn open(action: Action, args: &OpenArgs) -> Result<i32> {
-    let rules = args.step.disclosure.load()?;
-    let store = super::open_store(&args.step.data_dir)?;
-    let flow = Workflow::new(&store, &rules);
+    let platform = platform(&args.step)?;
     let on = args.step.on.unwrap_or_else(today_cst);
-    let opened = flow.open(action, RecordId(args.record), operator(&args.step), &args.reason, on);
-    let event = step_event(&args.step, action, &opened).detail("record", args.record);
-    super::audit(&store, &args.step.data_dir, vec![event])?;
+    let opened =
+        platform.open_case(&actor(&args.step), action, RecordId(args.record), operator(&args.step), &args.reason, on);
+    super::checkpoint(platform.store(), &args.step.data_dir)?;
     finish(opened)
 }
 
-/// A case step for the audit log, as the operator named on the command line took it.
-fn step_event(
-    step: &StepArgs,
-    action: Action,
-    outcome: &Result<credit_core::cases::Case, CaseError>,
-) -> credit_core::audit::AuditEvent {
+fn platform(step: &StepArgs) -> Result<credit_core::Platform> {
+    super::platform(&step.data_dir, credit_core::rules::RuleSet::builtin(), step.disclosure.load()?)
+}
+
+/// The console acts (as an admin), under the operator's name and department; the role the operator
+/// takes in the case is the step's (`--role`).
+fn actor(step: &StepArgs) -> credit_core::Actor {
     let mut actor = super::console_actor(Some(&step.operator));
-    if let Some(role) = &step.role {
-        actor.role = role.clone();
-    }
     actor.department = step.dept.clone();
-    credit_core::audit::AuditEvent::case_step(actor, action, outcome)
+    actor
 }
 
 fn decide(action: Action, args: &DecideArgs, correction: Option<serde_json::Value>) -> Result<i32> {
-    let rules = args.step.disclosure.load()?;
-    let store = super::open_store(&args.step.data_dir)?;
-    let flow = Workflow::new(&store, &rules);
+    let platform = platform(&args.step)?;
     let decision = Decision {
         action,
         operator: operator(&args.step),
@@ -189,20 +183,19 @@ fn decide(action: Action, args: &DecideArgs, correction: Option<serde_json::Valu
         effective: args.effective,
         correction,
     };
-    let decided = flow.decide(args.case, decision);
-    let event = step_event(&args.step, action, &decided).detail("case", args.case);
-    super::audit(&store, &args.step.data_dir, vec![event])?;
+    let decided = platform.decide_case(&actor(&args.step), args.case, decision);
+    super::checkpoint(platform.store(), &args.step.data_dir)?;
     finish(decided)
 }
 
 /// Prints the case; a refused step goes to stderr with exit 1 (store failures are errors).
-fn finish(outcome: Result<credit_core::cases::Case, CaseError>) -> Result<i32> {
+fn finish(outcome: Result<credit_core::cases::Case, PlatformError>) -> Result<i32> {
     match outcome {
         Ok(case) => {
             super::print_json(&case)?;
             Ok(0)
         }
-        Err(CaseError::Store(error)) => Err(error).context("writing the case"),
+        Err(error) if !error.is_user_error() => Err(error).context("writing the case"),
         Err(refused) => {
             eprintln!("credit-server: {refused}");
             Ok(1)
@@ -210,28 +203,27 @@ fn finish(outcome: Result<credit_core::cases::Case, CaseError>) -> Result<i32> {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct CaseWithSteps {
-    #[serde(flatten)]
-    case: credit_core::cases::Case,
-    steps: Vec<credit_core::cases::CaseStep>,
-}
-
 fn show(args: &ShowArgs) -> Result<i32> {
-    let store = super::open_store(&args.data_dir)?;
-    let rules = credit_core::disclosure::DisclosureRules::builtin();
-    let flow = Workflow::new(&store, &rules);
+    let platform = super::platform(
+        &args.data_dir,
+        credit_core::rules::RuleSet::builtin(),
+        credit_core::disclosure::DisclosureRules::builtin(),
+    )?;
+    let actor = super::console_actor(None);
     if let Some(record) = args.record {
-        for case in flow.cases_of(RecordId(record))? {
+        for case in platform.cases_of(&actor, RecordId(record))? {
             super::print_json(&case)?;
         }
         return Ok(0);
     }
     let id = args.case.expect("clap requires --case or --record");
-    let Some(case) = flow.case(id)? else {
-        eprintln!("credit-server: no case {id}");
-        return Ok(1);
-    };
-    super::print_json(&CaseWithSteps { steps: flow.steps(id)?, case })?;
+    match platform.case(&actor, id) {
+        Ok(found) => super::print_json(&found)?,
+        Err(PlatformError::Case(CaseError::NoCase(_))) => {
+            eprintln!("credit-server: no case {id}");
+            return Ok(1);
+        }
+        Err(error) => return Err(error.into()),
+    }
     Ok(0)
 }

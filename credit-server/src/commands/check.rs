@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use credit_core::checks::{CheckError, CheckRequest, CheckResult, Checker, FeedbackInput, Outcome, StatsFilter};
+use credit_core::cancel::Cancel;
+use credit_core::checks::{CheckRequest, CheckResult, FeedbackInput, Outcome, StatsFilter};
 use credit_core::rules::RuleSet;
 use serde::Serialize;
 
@@ -67,8 +68,7 @@ pub fn check(args: &CheckArgs) -> Result<i32> {
         eprintln!("credit-server: unknown approval item {:?} (known: {})", args.item, known.join(", "));
         return Ok(2);
     }
-    let store = super::open_store(&args.data_dir)?;
-    let checker = Checker::new(&store, rules);
+    let platform = super::platform(&args.data_dir, rules, credit_core::disclosure::DisclosureRules::builtin())?;
     let as_of = args.as_of.unwrap_or_else(credit_core::time::today_cst);
     let requests: Vec<CheckRequest> = args
         .identifiers
@@ -80,14 +80,8 @@ pub fn check(args: &CheckArgs) -> Result<i32> {
             department: args.department.clone(),
         })
         .collect();
-    let answers = checker.check_batch(&requests)?;
-    let actor = super::console_actor(None);
-    let events = answers
-        .iter()
-        .filter_map(|a| a.as_ref().ok())
-        .map(|result| credit_core::audit::AuditEvent::check(actor.clone(), result))
-        .collect();
-    super::audit(&store, &args.data_dir, events)?;
+    let answers = platform.check_batch(&super::console_actor(None), &requests, &Cancel::never())?;
+    super::checkpoint(platform.store(), &args.data_dir)?;
     let mut code = 0;
     for (identifier, answer) in args.identifiers.iter().zip(answers) {
         match answer {
@@ -165,8 +159,8 @@ fn parse_outcome(value: &str) -> Result<Outcome, String> {
 
 /// Prints the stored feedback; exit 1 with the reason when it is refused.
 pub fn feedback(args: &FeedbackArgs) -> Result<i32> {
-    let store = super::open_store(&args.data_dir)?;
-    let checker = Checker::new(&store, args.rules.load()?);
+    let platform =
+        super::platform(&args.data_dir, args.rules.load()?, credit_core::disclosure::DisclosureRules::builtin())?;
     let input = FeedbackInput {
         check_id: args.check_id,
         measure_id: args.measure.clone(),
@@ -179,18 +173,14 @@ pub fn feedback(args: &FeedbackArgs) -> Result<i32> {
         time: args.time,
         operator: args.operator.clone(),
     };
-    let event = credit_core::audit::AuditEvent::new(super::console_actor(Some(&args.operator)), "feedback")
-        .detail("check_id", args.check_id)
-        .detail("measure_id", &args.measure)
-        .detail("outcome", args.outcome.as_str());
-    let submitted = checker.submit_feedback(input);
-    super::audit(&store, &args.data_dir, vec![event.result_of(&submitted)])?;
+    let submitted = platform.submit_feedback(&super::console_actor(Some(&args.operator)), input);
+    super::checkpoint(platform.store(), &args.data_dir)?;
     match submitted {
         Ok(stored) => {
             super::print_json(&stored)?;
             Ok(0)
         }
-        Err(error @ CheckError::Store(_)) => Err(error.into()),
+        Err(error) if !error.is_user_error() => Err(error.into()),
         Err(error) => {
             eprintln!("credit-server: feedback refused: {error}");
             Ok(1)
@@ -219,15 +209,14 @@ pub struct CheckStatsArgs {
 }
 
 pub fn check_stats(data_dir: &Path, args: &CheckStatsArgs) -> Result<i32> {
-    let store = super::open_store(data_dir)?;
-    let checker = Checker::new(&store, RuleSet::builtin());
+    let platform = super::platform(data_dir, RuleSet::builtin(), credit_core::disclosure::DisclosureRules::builtin())?;
     let filter = StatsFilter {
         from: args.from,
         to: args.to,
         department: args.department.clone(),
         division: args.division.clone(),
     };
-    super::print_json(&checker.statistics(&filter)?)?;
+    super::print_json(&platform.check_statistics(&super::console_actor(None), &filter)?)?;
     Ok(0)
 }
 

@@ -19,6 +19,9 @@ pub struct FeedArgs {
     /// Print at most N events.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Why natural persons' ID numbers are needed in full (written to the audit log); masked without.
+    #[arg(long)]
+    pub purpose: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,11 +39,17 @@ pub struct SweepArgs {
 const PAGE: usize = 10_000;
 
 pub fn feed(args: &FeedArgs) -> Result<i32> {
-    let store = super::open_store(&args.data_dir)?;
+    let platform = super::platform(
+        &args.data_dir,
+        credit_core::rules::RuleSet::builtin(),
+        credit_core::disclosure::DisclosureRules::builtin(),
+    )?;
+    let access = platform.follow_feed(&super::console_actor(None), args.from, args.purpose.as_deref())?;
+    super::checkpoint(platform.store(), &args.data_dir)?;
     let mut next = args.from;
     let mut left = args.limit.unwrap_or(usize::MAX);
     while left > 0 {
-        let page = store.feed(next, left.min(PAGE))?;
+        let page = platform.feed_page(&access, next, left.min(PAGE))?;
         let Some(last) = page.last() else { break };
         next = last.sequence + 1;
         left -= page.len();

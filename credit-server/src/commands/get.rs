@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use credit_core::model::SubjectType;
-use credit_core::time::today_cst;
-use credit_core::view::{Audience, SubjectPage, View};
+use credit_core::view::View;
+use credit_core::{PlatformError, SubjectQuery};
 
 use super::disclosure::DisclosureArgs;
 
@@ -61,38 +60,27 @@ pub fn run(args: &Args) -> Result<i32> {
         );
         return Ok(2);
     }
-    let rules = args.disclosure.load()?;
-    let store = super::open_store(&args.data_dir)?;
-    let Some(id) = store.find_subject_id(&args.identifier)? else {
-        eprintln!("credit-server: no subject with identifier {:?}", args.identifier);
-        return Ok(1);
+    let platform = super::platform(&args.data_dir, credit_core::rules::RuleSet::builtin(), args.disclosure.load()?)?;
+    let query = SubjectQuery {
+        identifier: args.identifier.clone(),
+        view,
+        purpose: args.purpose.clone(),
+        as_of: args.as_of,
+        known_at: args.known_at,
     };
-    let Some(subject) = store.subject_known_at(id, args.known_at)? else {
-        eprintln!("credit-server: subject {:?} was not known at {:?}", args.identifier, args.known_at);
-        return Ok(1);
+    let page = match platform.read_subject(&super::console_actor(None), &query, args.history) {
+        Ok(page) => page,
+        Err(error @ PlatformError::NoSubject(_)) => {
+            eprintln!("credit-server: {error}");
+            return Ok(1);
+        }
+        Err(error) if error.is_user_error() => {
+            eprintln!("credit-server: {error}");
+            return Ok(2);
+        }
+        Err(error) => return Err(error).context("reading the subject"),
     };
-    if view == View::Public && !credit_core::view::is_public(&subject) {
-        eprintln!("credit-server: subject {:?} is not disclosed to the public (SFGK)", args.identifier);
-        return Ok(1);
-    }
-    if view == View::Regulator && subject.subject_type == SubjectType::NaturalPerson {
-        let event = credit_core::audit::AuditEvent::new(super::console_actor(None), "subject.read")
-            .subject(subject.id)
-            .purpose(args.purpose.as_deref());
-        super::audit(&store, &args.data_dir, vec![event])?;
-    }
-    let as_of = args.as_of.unwrap_or_else(today_cst);
-    let audience = Audience::new(view, as_of, &rules);
-    let records: Vec<_> = store
-        .records_of(id, args.known_at)
-        .context("reading records")?
-        .into_iter()
-        .filter(|r| view != View::Regulator || args.as_of.is_none_or(|date| r.current.content.in_force_on(date)))
-        .collect();
-    let mut page = SubjectPage::new(&subject, records, &audience);
-    if args.history {
-        page.add_history(&store)?;
-    }
+    super::checkpoint(platform.store(), &args.data_dir)?;
     super::print_json(&page)?;
     Ok(0)
 }

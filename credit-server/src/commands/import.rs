@@ -5,8 +5,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use credit_core::ident::Codebook;
-use credit_core::import::{ImportKind, ImportObserver, ImportOptions, ImportTables, Reject, import_files};
+use credit_core::import::{ImportKind, ImportObserver, ImportOptions, Reject};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -76,7 +75,11 @@ pub fn run(args: &Args) -> Result<i32> {
     for file in &args.files {
         anyhow::ensure!(file.is_file(), "{}: no such file", file.display());
     }
-    let store = super::open_store(&args.data_dir)?;
+    let platform = super::platform(
+        &args.data_dir,
+        credit_core::rules::RuleSet::builtin(),
+        credit_core::disclosure::DisclosureRules::builtin(),
+    )?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})").expect("valid template"));
@@ -91,17 +94,9 @@ pub fn run(args: &Args) -> Result<i32> {
         strict: args.strict,
         today: credit_core::time::today_cst(),
     };
-    let imported =
-        import_files(&store, &args.files, &options, ImportTables::builtin(), Codebook::builtin(), &mut observer);
     let files = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
-    let event = credit_core::audit::AuditEvent::import(
-        super::console_actor(None),
-        &args.kind,
-        &files,
-        args.source_dept.as_deref(),
-        &imported,
-    );
-    super::audit(&store, &args.data_dir, vec![event])?;
+    let imported = platform.import(&super::console_actor(None), &args.files, &options, &files, &mut observer);
+    super::checkpoint(platform.store(), &args.data_dir)?;
     let summary = imported?;
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();

@@ -45,7 +45,7 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
     match &command.action {
         KeysAction::Create { role, dept, label } => {
             let key = file.create(*role, dept.clone(), label.clone()).context("creating the key")?;
-            let change = KeyChange { operation: "api_key.create", key: key.entry.clone() };
+            let change = KeyChange { operation: credit_core::audit::Operation::ApiKeyCreate, key: key.entry.clone() };
             audit_if_idle(&data_dir, change.event(super::console_actor(None)));
             eprintln!("keys: the token is shown only now; store it safely");
             super::print_json(&key)?;
@@ -57,7 +57,7 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
         }
         KeysAction::Revoke { id } => {
             let entry = file.revoke(id)?;
-            let change = KeyChange { operation: "api_key.revoke", key: entry.clone() };
+            let change = KeyChange { operation: credit_core::audit::Operation::ApiKeyRevoke, key: entry.clone() };
             audit_if_idle(&data_dir, change.event(super::console_actor(None)));
             super::print_json(&entry)?;
         }

@@ -16,10 +16,13 @@ pub mod stats;
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use credit_core::Platform;
 use credit_core::audit::{Actor, AuditEvent};
 use credit_core::engine::RocksEngine;
+use credit_core::rules::RuleSet;
 use credit_core::store::Store;
 use credit_server::signing::{KeyPaths, Signing};
 
@@ -43,10 +46,25 @@ pub fn console_actor(operator: Option<&str>) -> Actor {
     Actor::console(operator.or(login.as_deref()))
 }
 
+/// The platform over the store in `dir` (created when missing), under `rules` and `disclosure`.
+pub fn platform(
+    dir: &Path,
+    rules: Arc<RuleSet>,
+    disclosure: Arc<credit_core::disclosure::DisclosureRules>,
+) -> Result<Platform> {
+    Ok(Platform::new(Arc::new(open_store(dir)?), rules, disclosure))
+}
+
 /// Writes what an embedded command did to the audit log, then signs the log's head when the data
 /// directory has a usable signing key (as the server does every few seconds).
 pub fn audit(store: &Store<RocksEngine>, data_dir: &Path, events: Vec<AuditEvent>) -> Result<()> {
     store.audit().append_all(events).context("writing the audit log")?;
+    checkpoint(store, data_dir)
+}
+
+/// Signs the audit log's head when the data directory has a usable signing key: after a use case of
+/// the platform wrote its entry, as the server does every few seconds.
+pub fn checkpoint(store: &Store<RocksEngine>, data_dir: &Path) -> Result<()> {
     let paths = KeyPaths::in_dir(data_dir);
     if !paths.signing_key.exists() {
         return Ok(());

@@ -2,10 +2,13 @@
 //! on open.
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
+use credit_core::disclosure::DisclosureRules;
 use credit_core::model::SubjectType;
+use credit_core::rules::RuleSet;
 use credit_core::search::{Filters, SearchIndex, SearchRequest, SearchView, default_dir, parse_category};
 
 #[derive(Debug, clap::Args)]
@@ -73,9 +76,9 @@ pub fn search(args: &SearchArgs) -> Result<i32> {
             return Ok(2);
         }
     };
-    let store = super::open_store(&args.data_dir)?;
+    let platform = super::platform(&args.data_dir, RuleSet::builtin(), args.disclosure.load()?)?;
     let mut index = SearchIndex::open(&default_dir(&args.data_dir)).context("opening the search index")?;
-    let caught_up = index.catch_up(&store).context("bringing the search index up to the store")?;
+    let caught_up = index.catch_up(platform.store()).context("bringing the search index up to the store")?;
     if caught_up.rebuilt || caught_up.subjects_indexed > 0 {
         tracing::info!(rebuilt = caught_up.rebuilt, subjects = caught_up.subjects_indexed, "search index caught up");
     }
@@ -88,9 +91,11 @@ pub fn search(args: &SearchArgs) -> Result<i32> {
             View::Public => SearchView::Public,
             View::Regulator => SearchView::Regulator,
         },
-        disclosure: Some(args.disclosure.load()?),
+        disclosure: None,
+        cancel: credit_core::cancel::Cancel::never(),
     };
-    let hits = match index.search(&store, &request) {
+    let platform = platform.with_index(Arc::new(RwLock::new(index)));
+    let hits = match platform.search(&super::console_actor(None), &request) {
         Ok(hits) => hits,
         Err(e) if e.is_user_error() => {
             eprintln!("credit-server: {e}");
@@ -161,12 +166,12 @@ fn filters(args: &SearchArgs) -> Result<Filters> {
 }
 
 pub fn reindex(args: &ReindexArgs) -> Result<i32> {
-    let store = super::open_store(&args.data_dir)?;
-    let mut index = SearchIndex::open(&default_dir(&args.data_dir)).context("opening the search index")?;
+    let platform = super::platform(&args.data_dir, RuleSet::builtin(), DisclosureRules::builtin())?;
+    let index = SearchIndex::open(&default_dir(&args.data_dir)).context("opening the search index")?;
+    let platform = platform.with_index(Arc::new(RwLock::new(index)));
     let started = std::time::Instant::now();
-    let rebuilt = index.rebuild(&store);
-    let event = credit_core::audit::AuditEvent::new(super::console_actor(None), "reindex").result_of(&rebuilt);
-    super::audit(&store, &args.data_dir, vec![event])?;
+    let rebuilt = platform.reindex(&super::console_actor(None));
+    super::checkpoint(platform.store(), &args.data_dir)?;
     let outcome = rebuilt.context("rebuilding the search index")?;
     let seconds = started.elapsed().as_secs_f64();
     super::print_json(&serde_json::json!({

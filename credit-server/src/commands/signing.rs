@@ -37,7 +37,8 @@ pub fn run(command: &SigningCommand) -> Result<i32> {
             let signing = Signing::load(&paths, true)?;
             let Some(key) = signing.key else { bail!("no signing key was created") };
             let store = super::open_store(&data_dir)?;
-            let event = AuditEvent::new(super::console_actor(None), "signing.init").detail("key_id", key.id());
+            let event = AuditEvent::new(super::console_actor(None), credit_core::audit::Operation::SigningInit)
+                .detail("key_id", key.id());
             super::audit(&store, &data_dir, vec![event])?;
             super::print_json(&key.published())?;
         }
@@ -48,7 +49,7 @@ pub fn run(command: &SigningCommand) -> Result<i32> {
         SigningAction::Rotate => {
             let (old, new) = Signing::rotate(&paths)?;
             let store = super::open_store(&data_dir)?;
-            let event = AuditEvent::new(super::console_actor(None), "signing.rotate")
+            let event = AuditEvent::new(super::console_actor(None), credit_core::audit::Operation::SigningRotate)
                 .detail("retired_key_id", &old)
                 .detail("key_id", &new);
             super::audit(&store, &data_dir, vec![event])?;

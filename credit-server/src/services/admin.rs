@@ -1,10 +1,8 @@
 //! `credit.v1.AdminService`: reindex, backup and API keys, for admins; each call audited.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
-use credit_core::audit::AuditEvent;
 use credit_proto::v1 as pb;
 use credit_proto::v1::admin_service_server::AdminService;
 use tonic::{Request, Response, Status};
@@ -60,27 +58,7 @@ pub fn backup_path(backup_dir: &Path, name: &str) -> Result<PathBuf, ApiError> {
     Ok(backup_dir.join(relative))
 }
 
-/// Creates `dir` (and its parents) readable by the owner only.
-pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-/// A backup holds every personal record the store does: directories 0700, files 0600.
-pub(crate) fn make_private(dir: &Path) -> std::io::Result<()> {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            make_private(&entry.path())?;
-        } else if kind.is_file() {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
-}
+pub(crate) use credit_core::platform::private_dir;
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
@@ -91,9 +69,7 @@ impl AdminService for AdminApi {
             .context
             .blocking(move |context| {
                 let started = Instant::now();
-                let rebuilt = context.index.write().unwrap_or_else(|e| e.into_inner()).rebuild(&context.store);
-                context.audit(vec![AuditEvent::new(actor(&caller), "reindex").result_of(&rebuilt)])?;
-                let outcome = rebuilt?;
+                let outcome = context.platform.reindex(&caller.actor())?;
                 Ok(pb::ReindexResponse {
                     subjects_indexed: outcome.subjects_indexed,
                     milliseconds: started.elapsed().as_millis() as u64,
@@ -114,14 +90,9 @@ impl AdminService for AdminApi {
         let response = self
             .context
             .blocking(move |context| {
-                let parent = to.parent().unwrap_or(&context.backup_dir).to_path_buf();
-                let written = private_dir(&context.backup_dir)
-                    .and_then(|()| private_dir(&parent))
-                    .and_then(|()| context.store.backup(&to).map_err(std::io::Error::other))
-                    .and_then(|()| make_private(&to));
-                let event = AuditEvent::new(actor(&caller), "backup").detail("to", to.display()).result_of(&written);
-                context.audit(vec![event])?;
-                written.map_err(|e| ApiError::internal(&e))?;
+                // The backup directory itself is private too, whatever made it.
+                private_dir(&context.backup_dir).map_err(|e| ApiError::internal(&e))?;
+                context.platform.backup(&caller.actor(), &to)?;
                 let counters = context.store.counters()?;
                 Ok(pb::BackupResponse {
                     path: to.display().to_string(),

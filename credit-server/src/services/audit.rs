@@ -25,7 +25,7 @@ impl AuditService for AuditApi {
         let message = request.into_inner();
         let optional = |value: &str| Some(value.trim().to_string()).filter(|v| !v.is_empty());
         let limit = page_size(message.page_size, 100, 1_000)?;
-        let mut query = AuditQuery {
+        let query = AuditQuery {
             subject: None,
             key_id: optional(&message.key_id),
             operation: optional(&message.operation),
@@ -38,14 +38,16 @@ impl AuditService for AuditApi {
         let response = self
             .context
             .blocking(move |context| {
-                let store = &context.store;
-                if let Some(identifier) = subject {
-                    let id = store.find_subject_id(&identifier)?.ok_or_else(|| {
-                        ApiError::field(ErrorCode::NotFound, "subject", format!("no subject {identifier:?}"))
-                    })?;
-                    query.subject = Some(id);
-                }
-                let entries = store.audit().query(&query)?;
+                let entries = match context.platform.query_audit(&caller.actor(), query, subject.as_deref()) {
+                    Err(credit_core::PlatformError::NoSubject(identifier)) => {
+                        return Err(ApiError::field(
+                            ErrorCode::NotFound,
+                            "subject",
+                            format!("no subject {identifier:?}"),
+                        ));
+                    }
+                    entries => entries?,
+                };
                 let next_after = if entries.len() == limit { entries.last().map_or(0, |e| e.entry.seq) } else { 0 };
                 let out = entries.into_iter().map(audit_entry).collect();
                 Ok(pb::QueryAuditLogResponse { entries: out, next_after })
@@ -63,7 +65,7 @@ fn audit_entry(stored: StoredEntry) -> pb::AuditEntry {
         seq: entry.seq,
         at: Some(convert::timestamp(entry.at)),
         key_id: event.actor.key_id.unwrap_or_default(),
-        role: event.actor.role,
+        role: event.actor.role.as_str().to_string(),
         department: event.actor.department.unwrap_or_default(),
         operation: event.operation,
         subject_id: event.subject.map_or(0, |s| s.0),

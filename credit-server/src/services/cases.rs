@@ -2,17 +2,15 @@
 //! gives it (see `proto/credit/v1/cases.proto`).
 
 use chrono::NaiveDate;
-use credit_core::audit::AuditEvent;
-use credit_core::cases::{Action, Case, Decision, Operator, Workflow};
-use credit_core::engine::RocksEngine;
+use credit_core::cases::{Action, Case, Decision, Operator};
 use credit_core::model::RecordId;
 use credit_proto::v1 as pb;
 use credit_proto::v1::case_service_server::CaseService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, actor, caller, parse_date, require_key};
-use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ErrorCode};
+use super::{Context, caller, parse_date, require_key};
+use crate::auth::Caller;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct CaseApi {
@@ -51,54 +49,6 @@ fn day(field: &str, value: &str) -> Result<NaiveDate, ApiError> {
     Ok(parse_date(field, value)?.unwrap_or_else(credit_core::time::today_cst))
 }
 
-/// Whether `caller` may take `action` on a case about a record delivered by `record_dept`.
-fn may_take(caller: &Caller, action: Action, record_dept: Option<&str>) -> Result<(), ApiError> {
-    let allowed = match action {
-        Action::Apply | Action::File => caller.role != Role::Public,
-        Action::Accept | Action::Reject => caller.role.is_regulator(),
-        Action::Approve | Action::Deny | Action::Correct | Action::Revoke | Action::Dismiss => {
-            caller.role == Role::Admin
-                || (caller.role == Role::Provider && caller.dept.is_some() && caller.dept.as_deref() == record_dept)
-        }
-    };
-    if allowed {
-        return Ok(());
-    }
-    let who = match action {
-        Action::Apply | Action::File => "any API key",
-        Action::Accept | Action::Reject => "the regulator or admin role",
-        _ => "the department that delivered the record (provider) or an admin",
-    };
-    Err(ApiError::new(ErrorCode::PermissionDenied, format!("{} is for {who}", action.as_str())))
-}
-
-/// The department that delivered a record: that of its first version (a record's department is part of
-/// its identity, so every version has it).
-fn record_owner(context: &Context, record: RecordId) -> Result<Option<String>, ApiError> {
-    Ok(context.store.record_version(record, 1)?.and_then(|version| version.content.source_dept))
-}
-
-/// Whether `caller` may read `case`: regulators and admins, the department that delivered the record,
-/// and the key that applied or objected. To anyone else a case does not exist.
-fn may_read(
-    context: &Context,
-    flow: &Workflow<'_, RocksEngine>,
-    caller: &Caller,
-    case: &Case,
-) -> Result<bool, ApiError> {
-    if caller.role.is_regulator() {
-        return Ok(true);
-    }
-    if caller.role == Role::Provider
-        && caller.dept.is_some()
-        && record_owner(context, case.record)?.as_deref() == caller.dept.as_deref()
-    {
-        return Ok(true);
-    }
-    let applicant = flow.steps(case.id)?.into_iter().next().and_then(|step| step.operator.key_id);
-    Ok(caller.key_id.is_some() && applicant == caller.key_id)
-}
-
 #[tonic::async_trait]
 impl CaseService for CaseApi {
     async fn open_case(&self, request: Request<pb::OpenCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -110,10 +60,15 @@ impl CaseService for CaseApi {
         let case = self
             .context
             .blocking(move |context| {
-                let flow = Workflow::new(&context.store, &context.disclosure);
-                let opened = flow.open(action, RecordId(message.record_id), operator(&caller), &message.reason, on);
-                context.audit(vec![AuditEvent::case_step(actor(&caller), action, &opened)])?;
-                Ok(opened?)
+                let record = RecordId(message.record_id);
+                Ok(context.platform.open_case(
+                    &caller.actor(),
+                    action,
+                    record,
+                    operator(&caller),
+                    &message.reason,
+                    on,
+                )?)
             })
             .await?;
         Ok(Response::new(case_message(&case)))
@@ -138,11 +93,6 @@ impl CaseService for CaseApi {
         let case = self
             .context
             .blocking(move |context| {
-                let flow = Workflow::new(&context.store, &context.disclosure);
-                let id = message.case_id;
-                let case = flow.case(id)?.ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
-                let record_dept = record_owner(context, case.record)?;
-                may_take(&caller, action, record_dept.as_deref())?;
                 let decision = Decision {
                     action,
                     operator: operator(&caller),
@@ -151,9 +101,7 @@ impl CaseService for CaseApi {
                     effective,
                     correction,
                 };
-                let decided = flow.decide(id, decision);
-                context.audit(vec![AuditEvent::case_step(actor(&caller), action, &decided)])?;
-                Ok(decided?)
+                Ok(context.platform.decide_case(&caller.actor(), message.case_id, decision)?)
             })
             .await?;
         Ok(Response::new(case_message(&case)))
@@ -166,14 +114,9 @@ impl CaseService for CaseApi {
         let response = self
             .context
             .blocking(move |context| {
-                let flow = Workflow::new(&context.store, &context.disclosure);
-                let not_found = || ApiError::not_found(format!("no case {id}"));
-                let case = flow.case(id)?.ok_or_else(not_found)?;
-                if !may_read(context, &flow, &caller, &case)? {
-                    return Err(not_found());
-                }
-                let steps = flow.steps(id)?.iter().map(|s| serde_json::to_string(s).unwrap_or_default()).collect();
-                Ok(pb::GetCaseResponse { case: Some(case_message(&case)), steps_json: steps })
+                let found = context.platform.case(&caller.actor(), id)?;
+                let steps = found.steps.iter().map(|s| serde_json::to_string(s).unwrap_or_default()).collect();
+                Ok(pb::GetCaseResponse { case: Some(case_message(&found.case)), steps_json: steps })
             })
             .await?;
         Ok(Response::new(response))
@@ -186,19 +129,8 @@ impl CaseService for CaseApi {
         let caller = caller(&request)?;
         require_key(&caller, "ListCases")?;
         let record = RecordId(request.into_inner().record_id);
-        let cases = self
-            .context
-            .blocking(move |context| {
-                let flow = Workflow::new(&context.store, &context.disclosure);
-                let mut readable = Vec::new();
-                for case in flow.cases_of(record)? {
-                    if may_read(context, &flow, &caller, &case)? {
-                        readable.push(case);
-                    }
-                }
-                Ok(readable)
-            })
-            .await?;
+        let cases =
+            self.context.blocking(move |context| Ok(context.platform.cases_of(&caller.actor(), record)?)).await?;
         Ok(Response::new(pb::ListCasesResponse { cases: cases.iter().map(case_message).collect() }))
     }
 }

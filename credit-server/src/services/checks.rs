@@ -1,13 +1,12 @@
 //! `credit.v1.JointCheckService`: joint reward and punishment checks, feedback and statistics, for
 //! regulators and approval systems.
 
-use credit_core::audit::AuditEvent;
-use credit_core::checks::{CheckRequest, Checker, FeedbackInput, Outcome, StatsFilter};
+use credit_core::checks::{CheckRequest, FeedbackInput, Outcome, StatsFilter};
 use credit_proto::v1 as pb;
 use credit_proto::v1::joint_check_service_server::JointCheckService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, actor, caller, parse_date, parse_instant, require_regulator, required};
+use super::{Context, caller, parse_date, parse_instant, require_regulator, required};
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
@@ -49,14 +48,7 @@ impl JointCheckService for JointCheckApi {
         let caller = caller(&request)?;
         require_regulator(&caller, "Check")?;
         let check = check_request(&caller, request.into_inner())?;
-        let result = self
-            .context
-            .blocking(move |context| {
-                let result = Checker::new(&context.store, context.rules.clone()).check(&check)?;
-                context.audit(vec![AuditEvent::check(actor(&caller), &result)])?;
-                Ok(result)
-            })
-            .await?;
+        let result = self.context.blocking(move |context| Ok(context.platform.check(&caller.actor(), &check)?)).await?;
         Ok(Response::new(pb::CheckResponse { result: Some(convert::check_result(result)) }))
     }
 
@@ -89,13 +81,7 @@ impl JointCheckService for JointCheckApi {
             .context
             .blocking(move |context| {
                 let valid: Vec<CheckRequest> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-                let answers = Checker::new(&context.store, context.rules.clone()).check_batch(&valid)?;
-                let events = answers
-                    .iter()
-                    .filter_map(|a| a.as_ref().ok())
-                    .map(|r| AuditEvent::check(actor(&caller), r))
-                    .collect();
-                context.audit(events)?;
+                let answers = context.platform.check_batch(&caller.actor(), &valid, &context.cancel)?;
                 let mut answers = answers.into_iter();
                 let mut entries = Vec::with_capacity(parsed.len());
                 for request in parsed {
@@ -143,18 +129,8 @@ impl JointCheckService for JointCheckApi {
             time,
             operator: caller.label(),
         };
-        let feedback = self
-            .context
-            .blocking(move |context| {
-                let event = AuditEvent::new(actor(&caller), "feedback")
-                    .detail("check_id", input.check_id)
-                    .detail("measure_id", &input.measure_id)
-                    .detail("outcome", input.outcome.as_str());
-                let feedback = Checker::new(&context.store, context.rules.clone()).submit_feedback(input);
-                context.audit(vec![event.result_of(&feedback)])?;
-                Ok(feedback?)
-            })
-            .await?;
+        let feedback =
+            self.context.blocking(move |context| Ok(context.platform.submit_feedback(&caller.actor(), input)?)).await?;
         Ok(Response::new(convert::feedback(feedback)))
     }
 
@@ -174,7 +150,7 @@ impl JointCheckService for JointCheckApi {
         };
         let stats = self
             .context
-            .blocking(move |context| Ok(Checker::new(&context.store, context.rules.clone()).statistics(&filter)?))
+            .blocking(move |context| Ok(context.platform.check_statistics(&caller.actor(), &filter)?))
             .await?;
         Ok(Response::new(convert::statistics(stats)))
     }

@@ -8,11 +8,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use credit_core::audit::AuditEvent;
-use credit_core::feed::FeedEvent;
-use credit_core::ident::{IdKind, Identifier};
+use credit_core::platform::FeedAccess;
 
-use super::{Context, actor, caller, purpose, require_regulator};
+use super::{Context, caller, purpose};
 use crate::convert;
 
 /// Events read from the store per round trip to the blocking pool.
@@ -31,20 +29,15 @@ impl FeedService for FeedApi {
 
     async fn follow(&self, request: Request<pb::FollowRequest>) -> Result<Response<Self::FollowStream>, Status> {
         let caller = caller(&request)?;
-        require_regulator(&caller, "Follow")?;
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
-        let unmasked = purpose.is_some();
-        if let Some(purpose) = purpose {
-            // Full ID numbers of natural persons: written down before any is sent.
-            let event = AuditEvent::new(actor(&caller), "feed.follow")
-                .purpose(Some(&purpose))
-                .detail("from_seq", message.from_seq.max(1));
-            self.context.blocking(move |context| context.audit(vec![event])).await?;
-        }
-        let (sender, receiver) = mpsc::channel(PAGE);
         let from = message.from_seq.max(1);
-        tokio::spawn(follow(self.context.clone(), from, message.limit, unmasked, sender));
+        let access = self
+            .context
+            .blocking(move |context| Ok(context.platform.follow_feed(&caller.actor(), from, purpose.as_deref())?))
+            .await?;
+        let (sender, receiver) = mpsc::channel(PAGE);
+        tokio::spawn(follow(self.context.clone(), from, message.limit, access, sender));
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
 }
@@ -55,7 +48,7 @@ async fn follow(
     context: Context,
     mut next: u64,
     limit: u64,
-    unmasked: bool,
+    access: FeedAccess,
     sender: mpsc::Sender<Result<pb::FeedEvent, Status>>,
 ) {
     let mut stopping = context.stopping.clone();
@@ -66,7 +59,7 @@ async fn follow(
         }
         let page = if limit == 0 { PAGE } else { PAGE.min((limit - sent) as usize) };
         let from = next;
-        let events = match context.blocking(move |context| Ok(context.store.feed(from, page)?)).await {
+        let events = match context.blocking(move |context| Ok(context.platform.feed_page(&access, from, page)?)).await {
             Ok(events) => events,
             Err(error) => {
                 let _ = sender.send(Err(error.into())).await;
@@ -82,7 +75,6 @@ async fn follow(
         }
         for event in events {
             next = event.sequence + 1;
-            let event = if unmasked { event } else { masked(event) };
             if sender.send(Ok(convert::feed_event(&event))).await.is_err() {
                 return;
             }
@@ -92,22 +84,4 @@ async fn follow(
             }
         }
     }
-}
-
-/// The event with a natural person's ID number masked: any code that reads as a resident ID number
-/// (organisation codes are public).
-fn masked(mut event: FeedEvent) -> FeedEvent {
-    if let Some(code) = &mut event.change.code {
-        let personal = match Identifier::parse(code) {
-            Ok(found) => {
-                std::iter::once(&found.identifier).chain(&found.alternatives).any(|id| id.kind() == IdKind::Ric)
-            }
-            // Not a valid identifier: nothing says it is not someone's number.
-            Err(_) => true,
-        };
-        if personal {
-            *code = credit_core::privacy::mask_id_number(code);
-        }
-    }
-    event
 }

@@ -3,14 +3,13 @@
 
 use std::io::Write;
 
-use credit_core::audit::AuditEvent;
-use credit_core::ident::Codebook;
-use credit_core::import::{ImportKind, ImportObserver, ImportOptions, ImportTables, Reject, import_files};
+use credit_core::PlatformError;
+use credit_core::import::{ImportError, ImportKind, ImportObserver, ImportOptions, Reject};
 use credit_proto::v1 as pb;
 use credit_proto::v1::import_service_server::ImportService;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{Context, actor, caller, required};
+use super::{Context, caller, required};
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
 
@@ -128,25 +127,20 @@ impl ImportService for ImportApi {
             .blocking(move |context| {
                 let path = spool.path().to_path_buf();
                 let mut rejects = Rejects::default();
-                let imported = import_files(
-                    &context.store,
+                let imported = context.platform.import(
+                    &caller.actor(),
                     std::slice::from_ref(&path),
                     &options,
-                    ImportTables::builtin(),
-                    Codebook::builtin(),
+                    &file_name,
                     &mut rejects,
                 );
-                let event = AuditEvent::import(actor(&caller), options.kind.as_str(), &file_name, None, &imported);
-                context.audit(vec![event])?;
-                let summary = imported.map_err(|e| match e {
-                    credit_core::import::ImportError::Store(store) => ApiError::internal(&store),
-                    panicked @ credit_core::import::ImportError::Panicked(_) => ApiError::internal(&panicked),
-                    other => {
-                        ApiError::invalid("data", other.to_string().replace(&path.display().to_string(), &file_name))
+                let summary = imported.map_err(|error| match error {
+                    PlatformError::Import(error) if !matches!(error, ImportError::Panicked(_)) => {
+                        // The spool file's path means nothing to the caller: name the file it sent.
+                        ApiError::invalid("data", error.to_string().replace(&path.display().to_string(), &file_name))
                     }
+                    error => error.into(),
                 })?;
-                // New and changed subjects become searchable now, not at the next sweep.
-                context.index.write().unwrap_or_else(|e| e.into_inner()).catch_up(&context.store)?;
                 Ok(pb::UploadResponse {
                     batch_id: summary.batch_id,
                     committed: summary.committed,

@@ -22,7 +22,6 @@ use chrono::NaiveDate;
 use credit_core::audit::{Actor, AuditEvent};
 use credit_core::disclosure::DisclosureRules;
 use credit_core::engine::RocksEngine;
-use credit_core::model::{Subject, SubjectType};
 use credit_core::report::Issuer;
 use credit_core::rules::RuleSet;
 use credit_core::search::SearchIndex;
@@ -47,11 +46,14 @@ pub use subject::SubjectApi;
 
 use crate::auth::{Caller, KeyRing, Refusal, Role};
 use crate::error::{ApiError, ErrorCode};
-use crate::limits::{Admission, RateLimits};
+use crate::limits::{Abandoned, Admission, RateLimits};
+use credit_core::cancel::Cancel;
 
 /// What every service shares: the store, its search index and the rules, behind cheap clones.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The use cases: every read, check and search goes through it (and is audited by it).
+    pub platform: Arc<credit_core::Platform>,
     pub store: Arc<Store<RocksEngine>>,
     pub index: Arc<RwLock<SearchIndex>>,
     pub rules: Arc<RuleSet>,
@@ -75,29 +77,37 @@ pub struct Context {
     pub keys: Arc<KeyRing>,
     /// Turns `true` when the server begins to stop: long streams end then, so shutdown need not wait.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Inside [`Context::blocking`]: raised when the caller is gone, so long work (searches, batch
+    /// checks) stops at its next step. Elsewhere a flag nobody raises.
+    pub cancel: Cancel,
 }
 
 impl Context {
     /// Runs `work` on the blocking pool, so RocksDB and tantivy never stall the async executor. The
     /// admission permit travels with the work: a call its client abandoned still counts until the
-    /// work ends, and shutdown waits for it before closing the store. Work whose caller is gone (its
-    /// deadline passed, or it hung up) before a blocking thread took it up is skipped.
+    /// work ends, and shutdown waits for it before closing the store. When the caller is gone (its
+    /// deadline passed, or it hung up), work no thread has taken up yet is skipped, and work under way
+    /// sees `context.cancel` raised and stops at its next step (searches and batch checks poll it).
     pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Context) -> Result<T, ApiError> + Send + 'static,
     {
         let permit = self.admission.admit()?;
-        let context = self.clone();
+        let waiting = CallerGone(Cancel::new(), false);
+        let context = Context { cancel: waiting.0.clone(), ..self.clone() };
         let span = tracing::Span::current();
-        let waiting = CallerGone::default();
-        let gone = waiting.0.clone();
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            if gone.load(std::sync::atomic::Ordering::Acquire) {
-                return Err(ApiError::new(ErrorCode::DeadlineExceeded, "the caller was gone before the work began"));
+            if context.cancel.is_cancelled() {
+                context.admission.abandoned(Abandoned::Queued);
+                return Err(ApiError::from(credit_core::cancel::Cancelled));
             }
-            span.in_scope(|| work(&context))
+            let result = span.in_scope(|| work(&context));
+            if result.as_ref().is_err_and(|e| e.code == ErrorCode::DeadlineExceeded) && context.cancel.is_cancelled() {
+                context.admission.abandoned(Abandoned::Running);
+            }
+            result
         })
         .await;
         waiting.disarm();
@@ -105,9 +115,9 @@ impl Context {
     }
 }
 
-/// Set when the future waiting for blocking work is dropped before the work finished.
-#[derive(Debug, Default)]
-struct CallerGone(Arc<std::sync::atomic::AtomicBool>, bool);
+/// Raises its flag when the future waiting for blocking work is dropped before the work finished.
+#[derive(Debug)]
+struct CallerGone(Cancel, bool);
 
 impl CallerGone {
     fn disarm(mut self) {
@@ -118,7 +128,7 @@ impl CallerGone {
 impl Drop for CallerGone {
     fn drop(&mut self) {
         if !self.1 {
-            self.0.store(true, std::sync::atomic::Ordering::Release);
+            self.0.cancel();
         }
     }
 }
@@ -133,7 +143,7 @@ impl Context {
 
 /// How the audit log names a caller.
 pub fn actor(caller: &Caller) -> Actor {
-    Actor { key_id: caller.key_id.clone(), role: caller.role.as_str().to_string(), department: caller.dept.clone() }
+    caller.actor()
 }
 
 /// The caller the gate established for this request.
@@ -214,38 +224,6 @@ pub fn purpose<T>(request: &Request<T>, field: &str) -> Option<String> {
     }
     let header = request.metadata().get("x-credit-purpose")?.to_str().ok()?.trim();
     (!header.is_empty()).then(|| header.to_string())
-}
-
-/// A regulator reading a natural person must say why (DOMAIN.md §8). `Ok(true)`: the read is one
-/// the audit log must hold.
-pub fn purpose_check(view: View, subject: &Subject, purpose: Option<&str>) -> Result<bool, ApiError> {
-    if view != View::Regulator || subject.subject_type != SubjectType::NaturalPerson {
-        return Ok(false);
-    }
-    if purpose.is_none() {
-        return Err(ApiError::field(
-            ErrorCode::PurposeRequired,
-            "purpose",
-            "reading a natural person in the regulator view needs a stated purpose",
-        ));
-    }
-    Ok(true)
-}
-
-/// Checks the purpose of a read and writes a regulator's read of a natural person to the audit log,
-/// before any of the person's data is read.
-pub fn attribute_read(
-    context: &Context,
-    caller: &Caller,
-    view: View,
-    subject: &Subject,
-    purpose: Option<&str>,
-    operation: &'static str,
-) -> Result<(), ApiError> {
-    if !purpose_check(view, subject, purpose)? {
-        return Ok(());
-    }
-    context.audit(vec![AuditEvent::new(actor(caller), operation).subject(subject.id).purpose(purpose)])
 }
 
 /// `YYYY-MM-DD`, or `None` for an empty field.

@@ -3,18 +3,18 @@
 use std::cmp::Ordering;
 
 use chrono::NaiveDate;
+use credit_core::audit::Operation;
 use credit_core::model::{RecordId, RecordVersion};
+use credit_core::platform::SubjectQuery;
 use credit_core::search::parse_category;
-use credit_core::time::today_cst;
-use credit_core::view::{self, Audience};
+use credit_core::view;
 use credit_proto::v1 as pb;
 use credit_proto::v1::record_service_server::RecordService;
 use tonic::{Request, Response, Status};
 
-use super::subject::{Read, read_subject};
 use super::{
-    Context, attribute_read, caller, page_size, parse_date, parse_instant, purpose, refuse_time_travel, require_key,
-    required, resolve_view, view_to_proto,
+    Context, caller, page_size, parse_date, parse_instant, purpose, refuse_time_travel, require_key, required,
+    resolve_view, view_to_proto,
 };
 use crate::convert;
 use crate::error::{ApiError, ErrorCode};
@@ -93,9 +93,15 @@ impl RecordService for RecordApi {
             })?),
         };
         let in_force_on = parse_date("in_force_on", &message.in_force_on)?;
-        let known_at = parse_instant("known_at", message.known_at.as_ref())?;
+        // The platform refuses it too, but as `as_of`: named here by this request's field.
         refuse_time_travel(&caller, "in_force_on", in_force_on.is_some())?;
-        refuse_time_travel(&caller, "known_at", known_at.is_some())?;
+        let query = SubjectQuery {
+            identifier,
+            view,
+            purpose,
+            as_of: in_force_on,
+            known_at: parse_instant("known_at", message.known_at.as_ref())?,
+        };
         let limit = page_size(message.page_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match message.page_token.as_str() {
             "" => None,
@@ -104,20 +110,13 @@ impl RecordService for RecordApi {
         let response = self
             .context
             .blocking(move |context| {
-                let read = Read {
-                    caller: &caller,
-                    view,
-                    purpose: purpose.as_deref(),
-                    operation: "list_records",
-                    as_of: in_force_on.unwrap_or_else(today_cst),
-                };
-                let (subject, records) = read_subject(context, &read, &identifier, known_at, |r| {
+                let read = context.platform.subject_records(&caller.actor(), &query, Operation::RecordsList, |r| {
                     category.is_none_or(|c| r.category == c)
                         && in_force_on.is_none_or(|date| r.current.content.in_force_on(date))
                 })?;
-                let id = subject.id;
-                let audience = Audience::new(view, read.as_of, &context.disclosure);
-                let mut page: Vec<RecordVersion> = view::shown_records(&subject, records, &audience)
+                let (subject, id) = (&read.subject, read.subject.id);
+                let audience = context.platform.audience(view, query.day());
+                let mut page: Vec<RecordVersion> = view::shown_records(subject, read.records, &audience)
                     .into_iter()
                     .map(|r| r.current)
                     .filter(|r| after.is_none_or(|t| t.precedes(r)))
@@ -153,23 +152,9 @@ impl RecordService for RecordApi {
         let response = self
             .context
             .blocking(move |context| {
-                let store = &context.store;
-                // A record the view hides is reported as missing, so its existence does not leak.
-                let not_found = || ApiError::not_found(format!("no record {}", record.0));
-                let head = store.record_head(record)?.ok_or_else(not_found)?;
-                let subject = store.subject(head.subject)?.ok_or_else(not_found)?;
-                attribute_read(context, &caller, view, &subject, purpose.as_deref(), "get_record_history")?;
-                let history = store.record_history(record)?;
-                let audience = Audience::new(view, today_cst(), &context.disclosure);
-                // The public sees a record's history only while they see the record itself.
-                if history.last().is_none_or(|current| !view::shows_record(&subject, current, &audience)) {
-                    return Err(not_found());
-                }
-                let versions: Vec<pb::Record> = history
-                    .iter()
-                    .filter_map(|v| view::record(&subject, v, &audience))
-                    .map(|v| convert::record(head.subject.0, v))
-                    .collect();
+                let (subject, versions) =
+                    context.platform.record_history(&caller.actor(), record, view, purpose.as_deref())?;
+                let versions = versions.into_iter().map(|v| convert::record(subject.0, v)).collect();
                 Ok(pb::GetRecordHistoryResponse { versions, view: view_to_proto(view) })
             })
             .await?;

@@ -67,13 +67,14 @@ impl SearchService for SearchApi {
                 View::Public => SearchView::Public,
                 View::Regulator => SearchView::Regulator,
             },
-            disclosure: Some(self.context.disclosure.clone()),
+            disclosure: None,
+            cancel: credit_core::cancel::Cancel::never(),
         };
         let response = self
             .context
             .blocking(move |context| {
-                let index = context.index.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let hits = index.search(&context.store, &search)?;
+                let search = SearchRequest { cancel: context.cancel.clone(), ..search };
+                let hits = context.platform.search(&caller.actor(), &search)?;
                 let next_page_token = if hits.len() == limit {
                     hits.last().map(|h| h.cursor.clone()).unwrap_or_default()
                 } else {

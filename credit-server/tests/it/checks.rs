@@ -133,3 +133,55 @@ fn rules_check_reports_every_error_with_file_and_line() {
         "{stderr}"
     );
 }
+
+/// An approval system embedding the library leaves the audit entry a check over gRPC leaves: the same
+/// operation, actor fields and details, from the same use case.
+#[tokio::test]
+async fn an_embedded_check_is_audited_like_a_grpc_check() {
+    use credit_proto::v1 as pb;
+    use credit_proto::v1::joint_check_service_client::JointCheckServiceClient;
+
+    let server = crate::grpc::start_with(|_| {}).await;
+    let mut checks = JointCheckServiceClient::new(server.channel.clone());
+    let request = pb::CheckRequest {
+        identifier: COMPANY.into(),
+        item: "GOV_PROCUREMENT".into(),
+        as_of: "2026-06-01".into(),
+        ..Default::default()
+    };
+    let token = server.tokens.regulator.clone();
+    let over_grpc = checks.check(crate::grpc::call(request, Some(&token))).await.unwrap().into_inner();
+    let check_id = over_grpc.result.unwrap().check_id;
+    let dir = server.shutdown().await;
+
+    let store = std::sync::Arc::new(credit_core::store::Store::open_dir(&dir.path().join("data")).unwrap());
+    let grpc_entry = {
+        let query = credit_core::audit::AuditQuery { operation: Some("check".into()), limit: 10, ..Default::default() };
+        let entries = store.audit().query(&query).unwrap();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        entries[0].entry.event.clone()
+    };
+    let platform = credit_core::Platform::new(
+        store.clone(),
+        credit_core::rules::RuleSet::builtin(),
+        credit_core::disclosure::DisclosureRules::builtin(),
+    );
+    // The same key, department and question, asked by the embedding system.
+    let actor = grpc_entry.actor.clone();
+    let question = credit_core::checks::CheckRequest {
+        identifier: COMPANY.into(),
+        item: "GOV_PROCUREMENT".into(),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+        department: actor.department.clone(),
+    };
+    let embedded = platform.check(&actor, &question).unwrap();
+    assert_eq!(embedded.check_id, check_id + 1);
+    let query =
+        credit_core::audit::AuditQuery { operation: Some("check".into()), after: 0, limit: 10, ..Default::default() };
+    let entries = store.audit().query(&query).unwrap();
+    assert_eq!(entries.len(), 2, "the embedded check is in the log too");
+    let mut embedded_entry = entries[1].entry.event.clone();
+    assert_eq!(embedded_entry.detail["check_id"], embedded.check_id.to_string());
+    embedded_entry.detail.insert("check_id".into(), check_id.to_string());
+    assert_eq!(embedded_entry, grpc_entry, "the same entry but for the check id");
+}

@@ -54,8 +54,20 @@ fn load(data: &Path, files: &Path) {
     }
 }
 
+/// A regulator states why it reads (a natural person's page is refused without it).
 fn get(data: &Path, view: &str, as_of: &str, identifier: &str) -> Value {
-    ok(&["get", "--data-dir", data.to_str().unwrap(), "--view", view, "--as-of", as_of, identifier])
+    ok(&[
+        "get",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--view",
+        view,
+        "--as-of",
+        as_of,
+        "--purpose",
+        "披露核对",
+        identifier,
+    ])
 }
 
 /// What the public view shows today (it has no other day).
@@ -143,6 +155,10 @@ fn views_follow_windows_and_mask_persons() {
     let full = get(&data, "regulator", "2026-04-15", PERSON);
     assert_eq!(full["subject"]["identifiers"][0]["value"], PERSON);
     assert_eq!(full["records"].as_array().unwrap().len(), 2);
+    // As over gRPC: a natural person in the regulator view only with a stated purpose.
+    let (code, stderr) = refused(&["get", "--data-dir", data.to_str().unwrap(), "--view", "regulator", PERSON]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("needs a stated purpose"), "{stderr}");
 
     let (code, stderr) = refused(&["get", "--data-dir", data.to_str().unwrap(), "--history", COMPANY]);
     assert_eq!(code, 2, "{stderr}");
@@ -221,7 +237,7 @@ fn repair_and_objection_workflows_end_to_end() {
     let public = public_today(&data, PERSON);
     assert!(public["records"].as_array().unwrap().is_empty(), "the public view drops a repaired record");
     assert!(public_on(&data, "2026-06-14", PERSON)["records"].as_array().unwrap().len() == 1, "shown until then");
-    let all = ok(&["get", "--data-dir", d, "--view", "regulator", "--history", PERSON]);
+    let all = ok(&["get", "--data-dir", d, "--view", "regulator", "--history", "--purpose", "修复核对", PERSON]);
     let repaired = all["records"].as_array().unwrap().iter().find(|r| r["category"] == "list_entry").unwrap().clone();
     assert_eq!(repaired["current"]["content"]["status"], "repaired");
     assert_eq!(repaired["versions"], 2, "the regulator keeps it with its history");

@@ -108,18 +108,74 @@ async fn a_flood_of_huge_searches_does_not_hold_up_a_regulator() {
 }
 
 #[tokio::test]
-async fn calls_end_at_the_server_deadline() {
-    let server = start_with(|config| config.request_timeout_ms = 1).await;
+async fn calls_end_at_the_server_deadline_and_their_work_is_abandoned() {
+    let server = start_with(|config| {
+        config.request_timeout_ms = 1;
+        config.metrics_listen = "127.0.0.1:0".into();
+        // Several batches of 1,000 in a row: more than a regulator's default burst.
+        config.limits.regulator = credit_server::config::Quota { per_second: 100_000, burst: 100_000 };
+    })
+    .await;
     let mut checks = JointCheckServiceClient::new(server.channel.clone());
     let entries: Vec<pb::CheckRequest> = (0..1000)
         .map(|_| pb::CheckRequest { identifier: COMPANY.into(), item: "GOV_PROCUREMENT".into(), ..Default::default() })
         .collect();
-    let request = pb::BatchCheckRequest { checks: entries };
-    let late = checks.batch_check(call(request, Some(&server.tokens.regulator))).await.unwrap_err();
-    assert_eq!(late.code(), Code::DeadlineExceeded);
-    assert_eq!(reason(&late), "DEADLINE_EXCEEDED", "the server's deadline, not the client's");
+    let metrics = server.metrics_addr.unwrap();
+    // Until one batch was stopped while it ran (not only skipped before a thread took it up).
+    let mut attempts = 0;
+    loop {
+        let request = pb::BatchCheckRequest { checks: entries.clone() };
+        let before = abandoned(metrics).await;
+        let late = checks.batch_check(call(request, Some(&server.tokens.regulator))).await.unwrap_err();
+        assert_eq!(late.code(), Code::DeadlineExceeded);
+        assert_eq!(reason(&late), "DEADLINE_EXCEEDED", "the server's deadline, not the client's");
+        // The work ends soon after its caller left, counted as queued or running.
+        let started = std::time::Instant::now();
+        let after = loop {
+            let after = abandoned(metrics).await;
+            if after.0 + after.1 > before.0 + before.1 {
+                break after;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the abandoned batch ran on: {after:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        attempts += 1;
+        if after.1 > before.1 {
+            break;
+        }
+        assert!(attempts < 20, "no batch was stopped while it ran in {attempts} attempts");
+    }
     serving(&server.channel).await;
-    server.shutdown().await;
+    // Nothing of the abandoned batches was recorded: the check log holds none of their checks.
+    let dir = server.shutdown().await;
+    let store = credit_core::store::Store::open_dir(&dir.path().join("data")).unwrap();
+    let mut recorded = 0;
+    store
+        .scan_checks(&mut |_, _| {
+            recorded += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(recorded, 0, "checks of abandoned batches were recorded");
+}
+
+/// `credit_work_abandoned_total` by when: (queued, running).
+async fn abandoned(metrics: std::net::SocketAddr) -> (u64, u64) {
+    let text = metrics_text(metrics).await;
+    let count = |when: &str| {
+        let prefix = format!("credit_work_abandoned_total{{when=\"{when}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|n| n.trim().parse().ok()).expect("counter")
+    };
+    (count("queued"), count("running"))
+}
+
+async fn metrics_text(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).await.unwrap();
+    text
 }
 
 #[tokio::test]
@@ -363,15 +419,7 @@ async fn metrics_label_only_the_methods_there_are() {
     let codec = tonic_prost::ProstCodec::<pb::SearchRequest, pb::SearchResponse>::default();
     let refused = grpc.unary(tonic::Request::new(search_request("x")), path, codec).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unimplemented);
-    let addr = server.metrics_addr.unwrap();
-    let body = {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
-        socket.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
-        let mut text = String::new();
-        socket.read_to_string(&mut text).await.unwrap();
-        text
-    };
+    let body = metrics_text(server.metrics_addr.unwrap()).await;
     assert!(body.contains("method=\"unknown\",code=\"Unimplemented\""), "{body}");
     assert!(!body.contains("Evil"), "no label from the request path");
     server.shutdown().await;

@@ -167,7 +167,7 @@ async fn audited_calls_are_in_the_log_for_admins() {
     let entry = &about_person[0];
     assert_eq!(
         (entry.operation.as_str(), entry.role.as_str(), entry.department.as_str()),
-        ("get_subject", "regulator", "市财政局")
+        ("subject.read", "regulator", "市财政局")
     );
     assert_eq!(entry.purpose, "失信联合惩戒核查");
     assert_eq!(entry.result, "ok");

@@ -1,0 +1,119 @@
+//! Credit repair and objections as use cases: who may take which step, who may read a case, and the
+//! audit entry of every step, whichever door it came through.
+
+use super::{Platform, PlatformError, require};
+use crate::actor::{Actor, Role};
+use crate::audit::AuditEvent;
+use crate::cases::{Action, Case, CaseError, CaseStep, Decision, Operator, Workflow};
+use crate::engine::Engine;
+use crate::model::RecordId;
+use chrono::NaiveDate;
+
+/// A case as its reader may see it: the case and every step, oldest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseWithSteps {
+    #[serde(flatten)]
+    pub case: Case,
+    pub steps: Vec<CaseStep>,
+}
+
+impl<E: Engine> Platform<E> {
+    /// Applies for repair of, or files an objection to, `record` (any key). `operator` is the person or
+    /// system acting through the actor's key, as the case's steps name it.
+    pub fn open_case(
+        &self,
+        actor: &Actor,
+        action: Action,
+        record: RecordId,
+        operator: Operator,
+        reason: &str,
+        on: NaiveDate,
+    ) -> Result<Case, PlatformError> {
+        require(actor, "OpenCase", |role| role != Role::Public)?;
+        if !matches!(action, Action::Apply | Action::File) {
+            return Err(PlatformError::invalid("action", format!("{:?} does not open a case", action.as_str())));
+        }
+        let opened = self.workflow().open(action, record, operator, reason, on);
+        self.audit(vec![AuditEvent::case_step(actor.clone(), action, &opened).detail("record", record.0)])?;
+        Ok(opened?)
+    }
+
+    /// Takes a decision on case `id`: accepting and rejecting are for regulators and admins; the
+    /// outcome of a review for the department that delivered the record (its provider key) or an admin.
+    pub fn decide_case(&self, actor: &Actor, id: u64, decision: Decision) -> Result<Case, PlatformError> {
+        require(actor, "DecideCase", |role| role != Role::Public)?;
+        let flow = self.workflow();
+        let case = flow.case(id)?.ok_or(CaseError::NoCase(id))?;
+        self.may_take(actor, decision.action, case.record)?;
+        let action = decision.action;
+        let decided = flow.decide(id, decision);
+        self.audit(vec![AuditEvent::case_step(actor.clone(), action, &decided).detail("case", id)])?;
+        Ok(decided?)
+    }
+
+    /// Case `id` with its steps, for those who may read it; to anyone else it does not exist.
+    pub fn case(&self, actor: &Actor, id: u64) -> Result<CaseWithSteps, PlatformError> {
+        require(actor, "GetCase", |role| role != Role::Public)?;
+        let flow = self.workflow();
+        let case = flow.case(id)?.ok_or(CaseError::NoCase(id))?;
+        if !self.may_read(actor, &flow, &case)? {
+            return Err(CaseError::NoCase(id).into());
+        }
+        Ok(CaseWithSteps { steps: flow.steps(id)?, case })
+    }
+
+    /// The cases about `record` that the actor may read, oldest first.
+    pub fn cases_of(&self, actor: &Actor, record: RecordId) -> Result<Vec<Case>, PlatformError> {
+        require(actor, "ListCases", |role| role != Role::Public)?;
+        let flow = self.workflow();
+        let mut readable = Vec::new();
+        for case in flow.cases_of(record)? {
+            if self.may_read(actor, &flow, &case)? {
+                readable.push(case);
+            }
+        }
+        Ok(readable)
+    }
+
+    fn workflow(&self) -> Workflow<'_, E> {
+        Workflow::new(&self.store, &self.disclosure)
+    }
+
+    /// The department that delivered a record: that of its first version (a record's department is
+    /// part of its identity, so every version has it).
+    fn record_owner(&self, record: RecordId) -> Result<Option<String>, PlatformError> {
+        Ok(self.store.record_version(record, 1)?.and_then(|version| version.content.source_dept))
+    }
+
+    fn owns(&self, actor: &Actor, record: RecordId) -> Result<bool, PlatformError> {
+        Ok(actor.role == Role::Provider
+            && actor.department.is_some()
+            && self.record_owner(record)?.as_deref() == actor.department.as_deref())
+    }
+
+    fn may_take(&self, actor: &Actor, action: Action, record: RecordId) -> Result<(), PlatformError> {
+        let allowed = match action {
+            Action::Apply | Action::File => true,
+            Action::Accept | Action::Reject => actor.role.is_regulator(),
+            _ => actor.role == Role::Admin || self.owns(actor, record)?,
+        };
+        if allowed {
+            return Ok(());
+        }
+        let what = match action {
+            Action::Accept | Action::Reject => "accepting or rejecting a case (regulators and admins)",
+            _ => "deciding a case (the department that delivered the record, or an admin)",
+        };
+        Err(PlatformError::Forbidden { what, role: actor.role })
+    }
+
+    /// Regulators and admins, the department that delivered the record, and the key that applied or
+    /// objected.
+    fn may_read(&self, actor: &Actor, flow: &Workflow<'_, E>, case: &Case) -> Result<bool, PlatformError> {
+        if actor.role.is_regulator() || self.owns(actor, case.record)? {
+            return Ok(true);
+        }
+        let applicant = flow.steps(case.id)?.into_iter().next().and_then(|step| step.operator.key_id);
+        Ok(actor.key_id.is_some() && applicant == actor.key_id)
+    }
+}

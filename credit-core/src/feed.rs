@@ -5,84 +5,19 @@
 //! does. Time alone ends windows and planned list removals; [`sweep`] notices those days after the
 //! fact and writes their events, once per day swept.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
 
 use crate::disclosure::{Disclosure, DisclosureRules};
 use crate::engine::{Cf, Engine};
 use crate::model::{
-    BatchId, IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier,
-    SubjectId, UsageScope,
+    IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier, SubjectId,
+    UsageScope,
 };
 use crate::store::{Store, StoreError, from_json, keys, to_json};
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    /// A list entry arrived.
-    Listed,
-    /// A list entry ended: removed by its department, or its planned removal date came.
-    Removed,
-    /// A record other than a list entry arrived.
-    Published,
-    /// A record got a new version that changes its content (a correction, a department's update).
-    Corrected,
-    /// A repair took effect: no more display, sharing or joint measures from `effective` on.
-    Repaired,
-    /// The record was revoked (wrong from the start, or annulled) from `effective` on.
-    Revoked,
-    /// The public window ended on `effective`; the record stays in the regulator view.
-    WindowEnded,
-}
+pub use crate::model::feed::{Change, ChangeKind, FeedEvent};
 
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Listed => "listed",
-            ChangeKind::Removed => "removed",
-            ChangeKind::Published => "published",
-            ChangeKind::Corrected => "corrected",
-            ChangeKind::Repaired => "repaired",
-            ChangeKind::Revoked => "revoked",
-            ChangeKind::WindowEnded => "window_ended",
-        }
-    }
-}
-
-/// One change to one record of one subject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub kind: ChangeKind,
-    pub subject: SubjectId,
-    /// The subject's code as the record names it (unified code first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    pub record: RecordId,
-    pub version: u32,
-    pub category: RecordCategory,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub list_type: Option<String>,
-    /// The day the change takes effect (listing, removal, repair, revocation, window end).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective: Option<NaiveDate>,
-    /// The repair or objection case that made the change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<u64>,
-}
-
-/// A change as the feed holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeedEvent {
-    #[serde(rename = "seq")]
-    pub sequence: u64,
-    pub at: DateTime<Utc>,
-    pub batch: BatchId,
-    #[serde(flatten)]
-    pub change: Change,
-}
-
-/// The event for a record written with `after`, `before` being its previous version (`None`: new).
 /// The event with a natural person's ID number masked: any code that reads as a resident ID number
 /// (organisation codes are public), and any code that is no valid identifier at all (nothing says it
 /// is not someone's number).
@@ -101,6 +36,7 @@ pub fn masked(mut event: FeedEvent) -> FeedEvent {
     event
 }
 
+/// The event for a record written with `after`, `before` being its previous version (`None`: new).
 pub fn record_change(
     subject: SubjectId,
     record: RecordId,
@@ -236,7 +172,10 @@ pub fn sweep<E: Engine>(
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
+    use crate::model::BatchId;
     use crate::model::tests::list_entry;
 
     fn d(s: &str) -> NaiveDate {

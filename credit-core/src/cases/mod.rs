@@ -14,27 +14,14 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Actor, AuditEvent, Operation};
 use crate::disclosure::{Disclosure, DisclosureRules};
 use crate::engine::{Cf, Engine};
 use crate::feed::record_change;
 use crate::model::{RecordContent, RecordId, RecordStatus, SubjectId};
 use crate::store::{BatchGuard, Store, StoreError, from_json, keys, to_json};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseKind {
-    Repair,
-    Objection,
-}
-
-impl CaseKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseKind::Repair => "repair",
-            CaseKind::Objection => "objection",
-        }
-    }
-}
+pub use crate::model::case::{Action, CaseKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,63 +54,6 @@ impl CaseState {
 
     pub fn is_open(self) -> bool {
         matches!(self, CaseState::Applied | CaseState::Accepted)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Apply,
-    File,
-    Accept,
-    Reject,
-    Approve,
-    Deny,
-    Correct,
-    Revoke,
-    Dismiss,
-}
-
-impl Action {
-    pub const ALL: [Action; 9] = [
-        Action::Apply,
-        Action::File,
-        Action::Accept,
-        Action::Reject,
-        Action::Approve,
-        Action::Deny,
-        Action::Correct,
-        Action::Revoke,
-        Action::Dismiss,
-    ];
-
-    /// The steps that decide an open case (all but opening one).
-    pub const DECISIONS: [Action; 7] = [
-        Action::Accept,
-        Action::Reject,
-        Action::Approve,
-        Action::Deny,
-        Action::Correct,
-        Action::Revoke,
-        Action::Dismiss,
-    ];
-
-    pub fn parse(value: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == value)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Apply => "apply",
-            Action::File => "file",
-            Action::Accept => "accept",
-            Action::Reject => "reject",
-            Action::Approve => "approve",
-            Action::Deny => "deny",
-            Action::Correct => "correct",
-            Action::Revoke => "revoke",
-            Action::Dismiss => "dismiss",
-        }
     }
 }
 
@@ -584,5 +514,27 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         } else {
             merge_patch(object.entry(key.clone()).or_insert(serde_json::Value::Null), change);
         }
+    }
+}
+
+/// The audit entry of a case step.
+impl AuditEvent {
+    /// A repair or objection step (`repair.approve`, `objection.file`, …) with its case and outcome.
+    pub fn case_step(actor: Actor, action: Action, outcome: &Result<Case, CaseError>) -> AuditEvent {
+        let guessed = match action {
+            Action::Apply | Action::Approve | Action::Deny => Some(CaseKind::Repair),
+            Action::File | Action::Correct | Action::Revoke | Action::Dismiss => Some(CaseKind::Objection),
+            Action::Accept | Action::Reject => None,
+        };
+        let kind = outcome.as_ref().map_or(guessed, |case| Some(case.kind));
+        let mut event = AuditEvent::new(actor, Operation::Case(kind, action)).result_of(outcome);
+        if let Ok(case) = outcome {
+            event = event
+                .subject(case.subject)
+                .detail("case", case.id)
+                .detail("record", case.record.0)
+                .detail("state", case.state.as_str());
+        }
+        event
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use feedback::{Feedback, FeedbackInput, Outcome};
 pub use stats::{CheckStats, StatsFilter, StatsGroup};
 
+use crate::audit::{Actor, AuditEvent, Operation};
 use crate::engine::Engine;
 use crate::ident::Identifier;
 use crate::model::{IdentifierKind, ListEntryIndex, RecordId, RelatedRole, Subject, SubjectId, SubjectType};
@@ -561,6 +562,20 @@ fn decide(result: &mut CheckResult) {
     result.reasons = reasons;
     if black && !rewards.is_empty() {
         result.reasons.push("reward measures are outranked by the black-list entry and not applied".to_string());
+    }
+}
+
+/// The audit entry of a check: who checked whom, for which item, and the answer.
+impl AuditEvent {
+    /// Who checked whom, for which item, and the answer.
+    pub fn check(actor: Actor, result: &CheckResult) -> AuditEvent {
+        let mut event = AuditEvent::new(actor, Operation::Check)
+            .detail("check_id", result.check_id)
+            .detail("item", &result.item)
+            .detail("as_of", result.as_of)
+            .detail("verdict", result.verdict.as_str());
+        event.subject = result.subject.as_ref().map(|s| s.id);
+        event
     }
 }
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 pub use tables::{ImportTables, TablesError};
 
+use crate::audit::{Actor, AuditEvent, Operation};
 use crate::engine::Engine;
 use crate::ident::Codebook;
 use crate::store::{Committer, Store, StoreError};
@@ -389,6 +390,33 @@ fn parse_row(
 enum Applied {
     Subject(Box<rows::SubjectInput>),
     Record(Box<rows::RecordInput>),
+}
+
+/// The audit entry of an import.
+impl AuditEvent {
+    /// An import of `files` (joined for the log) and what it landed.
+    pub fn import(
+        actor: Actor,
+        kind: &str,
+        files: &str,
+        source_dept: Option<&str>,
+        outcome: &Result<ImportSummary, ImportError>,
+    ) -> AuditEvent {
+        let mut event =
+            AuditEvent::new(actor, Operation::Import).detail("kind", kind).detail("files", files).result_of(outcome);
+        if let Some(dept) = source_dept {
+            event = event.detail("source_dept", dept);
+        }
+        if let Ok(summary) = outcome {
+            event = event
+                .detail("batch", summary.batch_id)
+                .detail("rows", summary.rows)
+                .detail("accepted", summary.accepted)
+                .detail("rejected", summary.rejected)
+                .detail("committed", summary.committed);
+        }
+        event
+    }
 }
 
 #[cfg(test)]

@@ -20,10 +20,10 @@
 //! | cases | `c` + case id | [`crate::cases::Case`] JSON |
 //! | cases | `v` + case id + version (4 bytes BE) | [`crate::cases::CaseStep`] JSON |
 //! | cases | `r` + record id + case id | empty |
-//! | feed | sequence number | [`crate::feed::FeedEvent`] JSON |
-//! | audit | `e` + sequence number | [`crate::audit::AuditEntry`] JSON (hashed as stored) |
+//! | feed | sequence number | [`crate::model::feed::FeedEvent`] JSON |
+//! | audit | `e` + sequence number | [`crate::model::audit::AuditEntry`] JSON (hashed as stored) |
 //! | audit | `s` + subject id + sequence number | empty: a subject's entries |
-//! | audit | `k` + sequence number | [`crate::audit::Checkpoint`] JSON |
+//! | audit | `k` + sequence number | [`crate::model::audit::Checkpoint`] JSON |
 //!
 //! Big-endian integers keep numeric order under RocksDB's byte order.
 

@@ -5,6 +5,7 @@
 //! latest version. Transaction time (`recorded_at`, "what did the platform know at T") and valid time
 //! ([`RecordContent::in_force_on`], "what was in force on D") are both answerable.
 
+pub mod audit_chain;
 mod batch;
 #[cfg(test)]
 mod crash_tests;
@@ -23,8 +24,8 @@ pub use batch::{BatchWriter, Committer};
 use subject_cache::{Lookup, SubjectCache};
 
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch, collect_prefix};
-use crate::feed::{Change, FeedEvent};
 use crate::ident::normalize_code;
+use crate::model::feed::{Change, FeedEvent};
 use crate::model::{
     BatchId, IdentifierKind, ListEntryIndex, RecordCategory, RecordContent, RecordDetails, RecordHead, RecordId,
     RecordVersion, RelatedRole, Subject, SubjectId, SubjectVersion,
@@ -117,8 +118,8 @@ pub struct Store<E: Engine> {
     check_log: Mutex<()>,
     subject_cache: SubjectCache,
     /// The audit log's group commit (its entries live in `Cf::Audit`).
-    audit: crate::audit::Appender,
-    /// Where every audit checkpoint is also appended, outside the store (see [`crate::audit`]).
+    audit: audit_chain::Appender,
+    /// Where every audit checkpoint is also appended, outside the store (see [`audit_chain`]).
     checkpoint_mirror: Option<PathBuf>,
     /// Report numbers reserved and not yet handed out: `(next, end)`.
     report_block: Mutex<(u64, u64)>,
@@ -137,7 +138,7 @@ impl Store<RocksEngine> {
     /// Opens (creating when missing) the RocksDB store in `dir`.
     pub fn open_dir(dir: &Path) -> Result<Store<RocksEngine>, StoreError> {
         let store = Store::open(RocksEngine::open(dir, &RocksConfig::default())?)?;
-        Ok(store.with_checkpoint_mirror(Some(dir.join(crate::audit::CHECKPOINT_FILE))))
+        Ok(store.with_checkpoint_mirror(Some(dir.join(crate::model::audit::CHECKPOINT_FILE))))
     }
 }
 
@@ -150,7 +151,7 @@ impl<E: Engine> Store<E> {
             writer: Mutex::new(()),
             check_log: Mutex::new(()),
             subject_cache: SubjectCache::new(DEFAULT_SUBJECT_CACHE_BYTES),
-            audit: crate::audit::Appender::default(),
+            audit: audit_chain::Appender::default(),
             checkpoint_mirror: None,
             report_block: Mutex::new((0, 0)),
         };
@@ -178,11 +179,11 @@ impl<E: Engine> Store<E> {
     }
 
     /// The tamper-evident audit log.
-    pub fn audit(&self) -> crate::audit::AuditLog<'_, E> {
-        crate::audit::AuditLog::new(self)
+    pub fn audit(&self) -> audit_chain::AuditLog<'_, E> {
+        audit_chain::AuditLog::new(self)
     }
 
-    pub(crate) fn appender(&self) -> &crate::audit::Appender {
+    pub(crate) fn appender(&self) -> &audit_chain::Appender {
         &self.audit
     }
 

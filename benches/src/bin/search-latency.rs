@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use credit_core::search::{SearchIndex, SearchRequest, SearchView, default_dir};
+use credit_core::search::{SearchIndex, SearchRequest, default_dir};
 use credit_core::store::Store;
+use credit_core::view::View;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -44,7 +45,7 @@ fn main() -> Result<()> {
         for (kind, query, code) in &labelled {
             // Penalties are public only inside their windows: a search by penalty document number is a
             // regulator's (as in credit-core's labelled test).
-            let view = if kind == "penalty_document" { SearchView::Regulator } else { SearchView::Public };
+            let view = if kind == "penalty_document" { View::Regulator } else { View::Public };
             let request = SearchRequest { query: query.clone(), limit: 10, view, ..SearchRequest::default() };
             let start = Instant::now();
             let hits = index.search(&store, &request)?;

@@ -6,25 +6,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use credit_core::division::DivisionTable;
-use credit_core::ident::{CategoryTable, Codebook, IdCheckReport, Identifier};
+use credit_ident::division::DivisionTable;
+use credit_ident::{CategoryTable, Codebook, IdCheckReport, Identifier};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Values to check; `-` reads one value per line from standard input.
     #[arg(required = true, value_name = "VALUE")]
     values: Vec<String>,
-    /// Division table (TSV, as `credit-core/data/divisions.tsv`) to use instead of the compiled-in one.
+    /// Division table (TSV, as `credit-ident/data/divisions.tsv`) to use instead of the compiled-in one.
     #[arg(long, value_name = "FILE")]
     divisions: Option<PathBuf>,
-    /// Authority/category table (TSV, as `credit-core/data/uscc_categories.tsv`) instead of the compiled-in one.
+    /// Authority/category table (TSV, as `credit-ident/data/uscc_categories.tsv`) instead of the compiled-in one.
     #[arg(long, value_name = "FILE")]
     categories: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let book = codebook(args)?;
-    let today = credit_core::time::today_cst();
+    let today = credit_ident::time::today_cst();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut all_valid = true;

@@ -147,7 +147,7 @@ fn division_table_can_be_overridden() {
 #[test]
 fn every_public_real_code_is_valid() {
     let list =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../credit-core/testdata/uscc_valid.txt"))
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../credit-ident/testdata/uscc_valid.txt"))
             .expect("test vectors");
     let codes: String = list.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     let out = credit(&["id", "check", "-"], Some(&codes));

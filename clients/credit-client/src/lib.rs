@@ -31,6 +31,32 @@ pub enum ClientError {
     KeySet(#[from] credit_sign::KeyError),
 }
 
+impl ClientError {
+    /// The stable reason the server gave (`ErrorInfo.reason`: `INVALID_PAGE_TOKEN`, `RATE_LIMITED`,
+    /// `TIME_TRAVEL_NOT_ALLOWED`, …): branch on this, never on messages. `None` for errors that did not
+    /// come from the server, or a status without one.
+    pub fn reason(&self) -> Option<String> {
+        use tonic_types::StatusExt;
+        let ClientError::Call(status) = self else { return None };
+        status.get_error_details().error_info().map(|info| info.reason.clone())
+    }
+
+    /// The request field the server named as wrong (`BadRequest`), if any.
+    pub fn field(&self) -> Option<String> {
+        use tonic_types::StatusExt;
+        let ClientError::Call(status) = self else { return None };
+        let details = status.get_error_details();
+        details.bad_request().and_then(|bad| bad.field_violations.first()).map(|v| v.field.clone())
+    }
+
+    /// How long the server asked to wait before retrying (`RetryInfo`), if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        use tonic_types::StatusExt;
+        let ClientError::Call(status) = self else { return None };
+        status.get_error_details().retry_info().and_then(|info| info.retry_delay)
+    }
+}
+
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> ClientError {
         ClientError::Call(status)
@@ -451,11 +477,27 @@ pub fn normalize_endpoint(endpoint: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_endpoint;
+    use super::{ClientError, normalize_endpoint};
 
     #[test]
     fn bare_host_port_gets_a_scheme() {
         assert_eq!(normalize_endpoint("127.0.0.1:50051"), "http://127.0.0.1:50051");
         assert_eq!(normalize_endpoint("https://credit.example:443"), "https://credit.example:443");
+    }
+
+    #[test]
+    fn errors_expose_the_server_s_reason_field_and_wait() {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let mut details = ErrorDetails::with_error_info("INVALID_PAGE_TOKEN", "credit.v1", []);
+        details.add_bad_request_violation("page_token", "not a token this service issued");
+        details.set_retry_info(Some(std::time::Duration::from_millis(50)));
+        let status = tonic::Status::with_error_details(tonic::Code::InvalidArgument, "bad token", details);
+        let error = ClientError::from(status);
+        assert_eq!(error.reason().as_deref(), Some("INVALID_PAGE_TOKEN"));
+        assert_eq!(error.field().as_deref(), Some("page_token"));
+        assert_eq!(error.retry_after(), Some(std::time::Duration::from_millis(50)));
+        let plain = ClientError::from(tonic::Status::unavailable("down"));
+        assert_eq!((plain.reason(), plain.field(), plain.retry_after()), (None, None, None));
+        assert_eq!(ClientError::Token.reason(), None);
     }
 }

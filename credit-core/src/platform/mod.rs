@@ -32,7 +32,7 @@ use crate::ident::Codebook;
 use crate::import::{ImportObserver, ImportOptions, ImportSummary, ImportTables};
 use crate::model::{RecordId, RecordVersion, Subject, SubjectId, SubjectType};
 use crate::rules::RuleSet;
-use crate::search::{CatchUp, SearchHit, SearchIndex, SearchRequest, SearchView};
+use crate::search::{CatchUp, SearchHit, SearchIndex, SearchRequest};
 use crate::store::{RecordView, Store};
 use crate::view::{Audience, SubjectPage, View};
 
@@ -253,7 +253,7 @@ impl<E: Engine> Platform<E> {
 
     /// A search in the view the request names (the regulator view for regulators only).
     pub fn search(&self, actor: &Actor, request: &SearchRequest) -> Result<Vec<SearchHit>, PlatformError> {
-        if request.view == SearchView::Regulator {
+        if request.view == View::Regulator {
             require(actor, "the regulator view", Role::is_regulator)?;
         }
         let index = self.index.as_ref().ok_or(PlatformError::NoIndex)?;

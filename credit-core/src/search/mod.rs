@@ -24,13 +24,14 @@ use tantivy::collector::TopDocs;
 use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, Term};
 
 pub use normalize::{code_key, core_name, normalize};
+pub use query::Filters;
 use query::Verify;
-pub use query::{Filters, SearchView};
 
 use crate::engine::Engine;
 use crate::model::{BatchId, IdentifierKind, RecordCategory, Subject, SubjectId, SubjectType};
 use crate::privacy::{mask_id_number, mask_name};
 use crate::store::{Store, StoreError, decode_subject};
+use crate::view::View;
 use analysis::WordCache;
 use document::{Fields, IndexedRecord};
 
@@ -119,7 +120,8 @@ pub struct SearchRequest {
     pub filters: Filters,
     pub limit: usize,
     pub cursor: Option<String>,
-    pub view: SearchView,
+    /// Who searches: the public never finds natural persons by name, only by their full ID number.
+    pub view: View,
     /// The rules that decide which records the public view shows today: public searches match a
     /// record's document number, and pass a record filter, only through records the public sees.
     /// `None`: the compiled-in rules.
@@ -387,7 +389,7 @@ impl SearchIndex {
                 let Some(subject) = store.subject_shared(SubjectId(id))? else {
                     continue;
                 };
-                if request.view == SearchView::Public && !crate::view::is_public(&subject) {
+                if request.view == View::Public && !crate::view::is_public(&subject) {
                     continue;
                 }
                 if !request.filters.still_holds(store, &subject, today)? {
@@ -429,7 +431,7 @@ impl<'r> PublicRecords<'r> {
     /// `None` for searches no record of which needs checking: regulators', and public ones that match
     /// names and codes only.
     fn new(request: &'r SearchRequest) -> Option<PublicRecords<'r>> {
-        if request.view != SearchView::Public {
+        if request.view != View::Public {
             return None;
         }
         let rules = request.disclosure.clone().unwrap_or_else(crate::disclosure::DisclosureRules::builtin);
@@ -448,7 +450,7 @@ impl<'r> PublicRecords<'r> {
             Verify::Nothing => None,
             Verify::PublicDocument(key) => Some(key.as_str()),
         };
-        let audience = crate::view::Audience::new(crate::view::View::Public, today, &self.rules);
+        let audience = crate::view::Audience::new(View::Public, today, &self.rules);
         for record in store.records_of(subject.id, None)? {
             if !crate::view::shows_record(subject, &record.current, &audience) {
                 continue;
@@ -465,16 +467,15 @@ impl<'r> PublicRecords<'r> {
     }
 }
 
-fn hit(subject: &Subject, score: f32, normalized_query: &str, view: SearchView, cursor: String) -> SearchHit {
+fn hit(subject: &Subject, score: f32, normalized_query: &str, view: View, cursor: String) -> SearchHit {
     let person = subject.subject_type == SubjectType::NaturalPerson;
     let code = if person {
         subject.identifier(IdentifierKind::Ric).map(mask_id_number)
     } else {
         subject.primary_code().map(str::to_string)
     };
-    let name = if person && view == SearchView::Public { mask_name(&subject.name) } else { subject.name.clone() };
-    let highlight =
-        if person && view == SearchView::Public { name.clone() } else { highlight(&name, normalized_query) };
+    let name = if person && view == View::Public { mask_name(&subject.name) } else { subject.name.clone() };
+    let highlight = if person && view == View::Public { name.clone() } else { highlight(&name, normalized_query) };
     SearchHit {
         code,
         name,

@@ -17,14 +17,7 @@ use super::normalize::{code_key, core_name};
 use crate::engine::Engine;
 use crate::model::{RecordCategory, Subject, SubjectType};
 use crate::store::Store;
-
-/// Who is searching: the public never finds natural persons by name, only by their full ID number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SearchView {
-    #[default]
-    Public,
-    Regulator,
-}
+use crate::view::View;
 
 /// Filters; every one given must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -186,11 +179,11 @@ pub fn build(
     fields: &Fields,
     normalized: &str,
     filters: &Filters,
-    view: SearchView,
+    view: View,
     id_key: &[u8; 32],
 ) -> Result<Vec<Stage>, SearchError> {
     let text = normalized.trim();
-    let public = view == SearchView::Public;
+    let public = view == View::Public;
     let filter_queries = filters.queries(fields)?;
     let not_a_person = || term(fields.subject_type, SubjectType::NaturalPerson.as_str());
     if text.is_empty() {
@@ -277,11 +270,9 @@ pub fn build(
     let visible = |clauses: Vec<(Occur, Box<dyn Query>)>, id_number: Option<(Occur, Box<dyn Query>)>| {
         let matched: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
         let matched: Box<dyn Query> = match view {
-            SearchView::Regulator => matched,
+            View::Regulator => matched,
             // Natural persons are found by their full ID number only.
-            SearchView::Public => {
-                Box::new(BooleanQuery::new(vec![(Occur::Must, matched), (Occur::MustNot, not_a_person())]))
-            }
+            View::Public => Box::new(BooleanQuery::new(vec![(Occur::Must, matched), (Occur::MustNot, not_a_person())])),
         };
         let either: Box<dyn Query> = match id_number {
             Some(id) => Box::new(BooleanQuery::new(vec![(Occur::Should, matched), id])),

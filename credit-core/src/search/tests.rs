@@ -7,6 +7,7 @@ use crate::engine::RocksEngine;
 use crate::ident::Codebook;
 use crate::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
 use crate::store::{RecordView, StoredRecord};
+use crate::view::View;
 
 fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo")
@@ -68,7 +69,7 @@ fn labelled_queries_find_their_subject_in_the_top_five() {
         let [kind, query, expected] = line.split('\t').collect::<Vec<_>>()[..] else { panic!("bad line {line}") };
         // A penalty is public only inside its window: finding one by its document number is the
         // regulators' search (the public one is tested in `public_search_sees_only_…`).
-        let view = if kind == "penalty_document" { SearchView::Regulator } else { SearchView::Public };
+        let view = if kind == "penalty_document" { View::Regulator } else { View::Public };
         let top = codes(&index, &store, &SearchRequest { limit: 5, view, ..request(query) });
         let entry = by_kind.entry(kind).or_default();
         entry.1 += 1;
@@ -125,7 +126,7 @@ fn persons_are_found_publicly_by_full_id_number_only_and_shown_masked() {
     assert!(!serde_json::to_string(&hits).unwrap().contains(person));
     assert!(index.search(&store, &request("张丽娟")).unwrap().iter().all(|h| h.subject_type != "natural_person"));
     assert!(index.search(&store, &request("540121199905")).unwrap().is_empty(), "no prefix search on ID numbers");
-    let regulator = SearchRequest { view: SearchView::Regulator, ..request("张丽娟") };
+    let regulator = SearchRequest { view: View::Regulator, ..request("张丽娟") };
     let hits = index.search(&store, &regulator).unwrap();
     assert!(hits.iter().any(|h| h.code.as_deref() == Some("540121********0960") && h.name == "张丽娟"));
     // The index files never hold the number.
@@ -317,7 +318,7 @@ fn cursors_are_bound_to_their_query_and_bounded() {
     assert!(next.unwrap().iter().all(|h| first.iter().all(|f| f.subject_id != h.subject_id)));
     let other_query = SearchRequest { limit: 2, cursor: Some(cursor.clone()), ..request("房地产") };
     assert!(matches!(index.search(&store, &other_query), Err(SearchError::BadCursor(_))));
-    let other_view = SearchRequest { view: SearchView::Regulator, limit: 2, cursor: Some(cursor), ..request("餐饮") };
+    let other_view = SearchRequest { view: View::Regulator, limit: 2, cursor: Some(cursor), ..request("餐饮") };
     assert!(matches!(index.search(&store, &other_view), Err(SearchError::BadCursor(_))));
     // The crash of the hardening issue: a position of 2^36 asked tantivy for terabytes.
     for forged in ["3f800000.1.10000000000", "3f800000.1.1.0000000000000000", ""] {
@@ -384,25 +385,25 @@ fn public_search_sees_only_the_records_the_public_view_shows() {
             }
         }
     }
-    let found = |query: &str, view: SearchView, filters: Filters| {
+    let found = |query: &str, view: View, filters: Filters| {
         let request = SearchRequest { view, filters, disclosure: Some(rules.clone()), ..request(query) };
         index.search(&store, &request).unwrap().into_iter().map(|h| h.subject_id).collect::<Vec<_>>()
     };
     // A hidden penalty's document number: regulators find its subject, the public does not.
     let (org, number, _) = hidden_org.expect("the demo has a company penalty the public no longer sees");
-    assert!(found(&number, SearchView::Regulator, Filters::default()).contains(&org.id.0));
-    assert!(!found(&number, SearchView::Public, Filters::default()).contains(&org.id.0), "{number}");
+    assert!(found(&number, View::Regulator, Filters::default()).contains(&org.id.0));
+    assert!(!found(&number, View::Public, Filters::default()).contains(&org.id.0), "{number}");
     // A shown record's number is found by the public too.
     let (shown, number, _) = shown_org.expect("the demo has a record the public sees today");
-    assert!(found(&number, SearchView::Public, Filters::default()).contains(&shown.id.0), "{number}");
+    assert!(found(&number, View::Public, Filters::default()).contains(&shown.id.0), "{number}");
     // A person's ID number with a date filter around a hidden penalty tells the public nothing.
     let (person, _, date) = hidden_person.expect("the demo has a penalty of a natural person");
     let id_number = person.identifier(IdentifierKind::Ric).unwrap().to_string();
     let around =
         Filters { category: Some(RecordCategory::Penalty), from: Some(date), to: Some(date), ..Filters::default() };
-    assert!(found(&id_number, SearchView::Regulator, around.clone()).contains(&person.id.0));
-    assert!(found(&id_number, SearchView::Public, around).is_empty());
-    assert!(!found(&id_number, SearchView::Public, Filters::default()).is_empty(), "the person is found by ID number");
+    assert!(found(&id_number, View::Regulator, around.clone()).contains(&person.id.0));
+    assert!(found(&id_number, View::Public, around).is_empty());
+    assert!(!found(&id_number, View::Public, Filters::default()).is_empty(), "the person is found by ID number");
 }
 
 /// Fuzz: whatever a caller types and whatever page token it sends, a search answers or names the
@@ -424,7 +425,7 @@ fn any_query_and_page_token_is_answered_or_refused() {
     ];
     let token =
         prop_oneof![Just(None), Just(Some(real)), "[0-9a-f.]{0,80}".prop_map(Some), "\\PC{0,20}".prop_map(Some),];
-    let view = prop_oneof![Just(SearchView::Public), Just(SearchView::Regulator)];
+    let view = prop_oneof![Just(View::Public), Just(View::Regulator)];
     let mut runner = TestRunner::new(Config { cases: 128, ..Config::default() });
     runner
         .run(&(query, token, view, 0usize..1200), |(query, cursor, view, limit)| {

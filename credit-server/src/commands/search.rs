@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use credit_core::disclosure::DisclosureRules;
 use credit_core::model::SubjectType;
 use credit_core::rules::RuleSet;
-use credit_core::search::{Filters, SearchIndex, SearchRequest, SearchView, default_dir, parse_category};
+use credit_core::search::{Filters, SearchIndex, SearchRequest, default_dir, parse_category};
+use credit_core::view::View;
 
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
@@ -25,7 +26,7 @@ pub struct SearchArgs {
     pub cursor: Option<String>,
     /// public: natural persons only by full ID number, names masked; regulator: persons by name too.
     #[arg(long, value_enum, default_value = "public")]
-    pub view: View,
+    pub view: ViewArg,
     /// Subject type (enterprise, individual_business, natural_person, …).
     #[arg(long = "type", value_name = "TYPE")]
     pub subject_type: Option<String>,
@@ -57,7 +58,7 @@ pub struct SearchArgs {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum View {
+pub enum ViewArg {
     Public,
     Regulator,
 }
@@ -88,8 +89,8 @@ pub fn search(args: &SearchArgs) -> Result<i32> {
         limit: args.limit,
         cursor: args.cursor.clone(),
         view: match args.view {
-            View::Public => SearchView::Public,
-            View::Regulator => SearchView::Regulator,
+            ViewArg::Public => View::Public,
+            ViewArg::Regulator => View::Regulator,
         },
         disclosure: None,
         cancel: credit_core::cancel::Cancel::never(),

@@ -1,8 +1,7 @@
 //! `credit.v1.SearchService`: the full-text index, joined with the store, in the caller's view.
 
 use credit_core::model::SubjectType;
-use credit_core::search::{Filters, SearchRequest, SearchView, parse_category};
-use credit_core::view::View;
+use credit_core::search::{Filters, SearchRequest, parse_category};
 use credit_proto::v1 as pb;
 use credit_proto::v1::search_service_server::SearchService;
 use tonic::{Request, Response, Status};
@@ -63,10 +62,7 @@ impl SearchService for SearchApi {
             filters: filters(&message)?,
             limit,
             cursor: (!message.page_token.is_empty()).then(|| message.page_token.clone()),
-            view: match view {
-                View::Public => SearchView::Public,
-                View::Regulator => SearchView::Regulator,
-            },
+            view,
             disclosure: None,
             cancel: credit_core::cancel::Cancel::never(),
         };

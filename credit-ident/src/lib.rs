@@ -1,4 +1,7 @@
-//! Identifier codecs: the one place that decides what a code is and whether it is valid.
+//! Identifier codecs: the one place that decides what a code is and whether it is valid. A crate of
+//! its own, with the GB/T 2260 division table and the platform's calendar day, so that offline tools
+//! (the `credit` command) need neither the store nor the search index; `credit-core` re-exports it as
+//! `credit_core::ident`, `credit_core::division` and `credit_core::time`.
 //!
 //! Each kind validates a *normalised* value ([`normalize_code`]); [`Identifier::parse`] normalises, tries
 //! every kind whose shape fits, and reports which validated. Shapes overlap (18 digits can be a unified
@@ -6,6 +9,7 @@
 //! by a fixed preference and the other kinds that also validated are kept as alternatives.
 
 mod codebook;
+pub mod division;
 mod error;
 mod normalize;
 mod org_code;
@@ -15,6 +19,7 @@ mod reg_no;
 mod report;
 mod resident_id;
 mod tax;
+pub mod time;
 mod uscc;
 
 use chrono::NaiveDate;
@@ -314,7 +319,7 @@ mod tests {
     /// Public test suites' real codes (python-stdnum) and DOMAIN.md's examples, with the verdict expected.
     #[test]
     fn public_test_vectors() {
-        let codes = include_str!("../../testdata/uscc_valid.txt");
+        let codes = include_str!("../testdata/uscc_valid.txt");
         let mut count = 0;
         for code in codes.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let r = parse(code).unwrap_or_else(|e| panic!("{code}: {e}"));
@@ -325,7 +330,7 @@ mod tests {
         }
         assert!(count > 380, "only {count} codes read");
 
-        let verdicts = include_str!("../../testdata/verdicts.tsv");
+        let verdicts = include_str!("../testdata/verdicts.tsv");
         for line in verdicts.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let fields: Vec<&str> = line.split('\t').collect();
             let [value, valid, expected] = fields[..] else { panic!("bad line {line:?}") };

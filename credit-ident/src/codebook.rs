@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use crate::division::{DivisionTable, DivisionTableError};
 
-const BUILTIN_CATEGORIES_TSV: &str = include_str!("../../data/uscc_categories.tsv");
+const BUILTIN_CATEGORIES_TSV: &str = include_str!("../data/uscc_categories.tsv");
 
 static BUILTIN_CATEGORIES: LazyLock<CategoryTable> = LazyLock::new(|| {
     CategoryTable::from_tsv(BUILTIN_CATEGORIES_TSV).expect("the compiled-in category table is well formed")

@@ -12,6 +12,7 @@ pub mod methods;
 pub mod metrics;
 pub mod services;
 pub mod signing;
+mod tasks;
 pub mod uploads;
 
 use std::future::Future;
@@ -25,7 +26,6 @@ use credit_core::disclosure::DisclosureRules;
 use credit_core::rules::RuleSet;
 use credit_core::search::SearchIndex;
 use credit_core::store::Store;
-use credit_core::time::today_cst;
 use credit_proto::v1::admin_service_server::AdminServiceServer;
 use credit_proto::v1::audit_service_server::AuditServiceServer;
 use credit_proto::v1::case_service_server::CaseServiceServer;
@@ -44,7 +44,6 @@ use tonic::transport::server::TcpIncoming;
 pub use config::Config;
 
 use crate::auth::{KeyFile, KeyRing};
-use crate::error::ApiError;
 use crate::limits::{Admission, RateLimits};
 use crate::services::{Context, Gate};
 
@@ -199,6 +198,20 @@ impl Drop for ServerThread {
 /// Opens the store and the index (catching the index up), loads rules and keys, and only then binds
 /// the port. The returned future serves until `shutdown` resolves, then stops accepting, lets calls
 /// in flight finish (up to the configured grace), makes every write durable and closes the store.
+/// Reports each `Server<Api>` SERVING on `health` and adds it to `router` behind `gate`, with `max` as
+/// its message limit: one list for both, so a service cannot be mounted and forgotten by health.
+macro_rules! services {
+    ($router:expr, $health:expr, $gate:expr, $max:expr; $($server:ident<$api:ty> = $value:expr),+ $(,)?) => {{
+        $( $health.set_serving::<$server<$api>>().await; )+
+        $router $(
+            .add_service(InterceptedService::new(
+                $server::new($value).max_decoding_message_size($max).max_encoding_message_size($max),
+                $gate.clone(),
+            ))
+        )+
+    }};
+}
+
 pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -265,48 +278,12 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen, source })?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<SubjectServiceServer<services::SubjectApi>>().await;
-    health.set_serving::<RecordServiceServer<services::RecordApi>>().await;
-    health.set_serving::<SearchServiceServer<services::SearchApi>>().await;
-    health.set_serving::<JointCheckServiceServer<services::JointCheckApi>>().await;
-    health.set_serving::<IdentifierServiceServer<services::IdentifierApi>>().await;
-    health.set_serving::<ReportServiceServer<services::ReportApi>>().await;
-    health.set_serving::<AuditServiceServer<services::AuditApi>>().await;
-    health.set_serving::<FeedServiceServer<services::FeedApi>>().await;
-    health.set_serving::<CaseServiceServer<services::CaseApi>>().await;
-    health.set_serving::<AdminServiceServer<services::AdminApi>>().await;
-    health.set_serving::<ImportServiceServer<services::ImportApi>>().await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let (reflection_v1, reflection_v1alpha) = reflection()?;
 
     let metrics = Arc::new(metrics::Metrics::default());
-    let metrics_server = match config.metrics_listen.parse::<SocketAddr>() {
-        Ok(metrics_addr) => {
-            let listener = TcpListener::bind(metrics_addr)
-                .await
-                .map_err(|source| ServeError::Bind { addr: metrics_addr, source })?;
-            let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr: metrics_addr, source })?;
-            Some((bound, tokio::spawn(metrics::serve(listener, metrics.clone(), context.clone()))))
-        }
-        Err(_) => None,
-    };
+    let metrics_server = metrics_listener(&config, metrics.clone(), &context).await?;
     let metrics_addr = metrics_server.as_ref().map(|(addr, _)| *addr);
 
-    let max = config.max_message_bytes;
-    macro_rules! guarded {
-        ($server:ident, $api:expr) => {
-            InterceptedService::new(
-                $server::new($api).max_decoding_message_size(max).max_encoding_message_size(max),
-                gate.clone(),
-            )
-        };
-    }
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
@@ -317,29 +294,24 @@ pub async fn serve(
         .layer(deadline::DeadlineLayer { limit: Duration::from_millis(config.request_timeout_ms) })
         .add_service(InterceptedService::new(health_service, probe.clone()))
         .add_service(InterceptedService::new(reflection_v1, probe.clone()))
-        .add_service(InterceptedService::new(reflection_v1alpha, probe))
-        .add_service(guarded!(IdentifierServiceServer, services::IdentifierApi))
-        .add_service(guarded!(SubjectServiceServer, services::SubjectApi { context: context.clone() }))
-        .add_service(guarded!(RecordServiceServer, services::RecordApi { context: context.clone() }))
-        .add_service(guarded!(SearchServiceServer, services::SearchApi { context: context.clone() }))
-        .add_service(guarded!(JointCheckServiceServer, services::JointCheckApi { context: context.clone() }))
-        .add_service(guarded!(ReportServiceServer, services::ReportApi { context: context.clone() }))
-        .add_service(guarded!(AuditServiceServer, services::AuditApi { context: context.clone() }))
-        .add_service(guarded!(FeedServiceServer, services::FeedApi { context: context.clone() }))
-        .add_service(guarded!(CaseServiceServer, services::CaseApi { context: context.clone() }))
-        .add_service(guarded!(AdminServiceServer, services::AdminApi { context: context.clone() }))
-        .add_service(guarded!(ImportServiceServer, services::ImportApi { context: context.clone() }));
+        .add_service(InterceptedService::new(reflection_v1alpha, probe));
+    // Every service once: reported SERVING by health, mounted behind the gate with the message limits.
+    let max = config.max_message_bytes;
+    let router = services!(router, health, gate, max;
+        IdentifierServiceServer<services::IdentifierApi> = services::IdentifierApi,
+        SubjectServiceServer<services::SubjectApi> = services::SubjectApi { context: context.clone() },
+        RecordServiceServer<services::RecordApi> = services::RecordApi { context: context.clone() },
+        SearchServiceServer<services::SearchApi> = services::SearchApi { context: context.clone() },
+        JointCheckServiceServer<services::JointCheckApi> = services::JointCheckApi { context: context.clone() },
+        ReportServiceServer<services::ReportApi> = services::ReportApi { context: context.clone() },
+        AuditServiceServer<services::AuditApi> = services::AuditApi { context: context.clone() },
+        FeedServiceServer<services::FeedApi> = services::FeedApi { context: context.clone() },
+        CaseServiceServer<services::CaseApi> = services::CaseApi { context: context.clone() },
+        AdminServiceServer<services::AdminApi> = services::AdminApi { context: context.clone() },
+        ImportServiceServer<services::ImportApi> = services::ImportApi { context: context.clone() },
+    );
 
-    let housekeeping =
-        tokio::spawn(housekeeping(ring, limits, store.clone(), Duration::from_secs(config.keys_reload_seconds)));
-    let sweeping = (config.sweep_interval_seconds > 0).then(|| {
-        let every = Duration::from_secs(config.sweep_interval_seconds);
-        tokio::spawn(sweeping(context.clone(), every, stopping))
-    });
-    let checkpointing = signing.key.clone().map(|key| {
-        let every = Duration::from_secs(config.audit_checkpoint_seconds);
-        tokio::spawn(checkpointing(store.clone(), key, every))
-    });
+    let mut background = tasks::Background::start(&context, &config, limits, metrics_server.map(|(_, task)| task));
     let admission = context.admission.clone();
     drop(context);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
@@ -371,27 +343,48 @@ pub async fn serve(
                 Ok(())
             }
         };
-        housekeeping.abort();
-        if let Some((_, task)) = metrics_server {
-            task.abort();
-        }
-        if let Some(sweeping) = sweeping
-            && tokio::time::timeout(grace, sweeping).await.is_err()
-        {
-            tracing::warn!(grace_seconds = grace.as_secs(), "feed sweep still running after the grace period");
-        }
+        background.stop_before_drain(grace).await;
         // Work on the blocking pool outlives abandoned calls; wait for it before closing the store.
         if !admission.drain(max_concurrency, grace).await {
             tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period");
         }
-        if let Some(checkpointing) = checkpointing {
-            checkpointing.abort();
-        }
-        tokio::task::spawn_blocking(move || close(store, signing.key.as_deref())).await??;
+        background.stop_after_drain();
+        tokio::task::spawn_blocking(move || tasks::close(store, signing.key.as_deref())).await??;
         served?;
         Ok(())
     };
     Ok(Running { addr, metrics_addr, data_dir, serving })
+}
+
+/// Reflection, both versions, over this API and health.
+#[allow(clippy::type_complexity)]
+fn reflection() -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    ServeError,
+> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(credit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
+}
+
+/// The metrics listener on `metrics_listen`, when it is an address: where it listens, and its task.
+async fn metrics_listener(
+    config: &Config,
+    metrics: Arc<metrics::Metrics>,
+    context: &Context,
+) -> Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>, ServeError> {
+    let Ok(addr) = config.metrics_listen.parse::<SocketAddr>() else { return Ok(None) };
+    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+    Ok(Some((bound, tokio::spawn(metrics::serve(listener, metrics, context.clone())))))
 }
 
 /// The server's TLS settings, when `tls_cert` and `tls_key` are set: the key must be its owner's alone.
@@ -451,114 +444,6 @@ fn open_data(data_dir: &std::path::Path, config: &Config, demo: bool, keys: &Key
         "store and search index open"
     );
     Ok((Arc::new(store), index, rules))
-}
-
-/// Signs the audit log's head, makes every write durable and closes the store (its engine flushes on
-/// drop).
-fn close(
-    store: Arc<Store<credit_core::engine::RocksEngine>>,
-    key: Option<&credit_sign::SigningKey>,
-) -> Result<(), ServeError> {
-    use credit_core::engine::Engine;
-    if let Some(key) = key
-        && let Err(error) = store.audit().checkpoint(key)
-    {
-        tracing::warn!(%error, "final audit checkpoint not written");
-    }
-    store.engine().persist().map_err(credit_core::store::StoreError::from)?;
-    match Arc::try_unwrap(store) {
-        Ok(store) => drop(store),
-        Err(_) => tracing::warn!("store still referenced at shutdown; it closes when the last call ends"),
-    }
-    tracing::info!("store closed");
-    Ok(())
-}
-
-/// Picks up key changes (writing them to the audit log) and forgets idle rate-limit buckets, until
-/// aborted.
-async fn housekeeping(
-    ring: Arc<KeyRing>,
-    limits: Arc<RateLimits>,
-    store: Arc<Store<credit_core::engine::RocksEngine>>,
-    every: Duration,
-) {
-    let mut ticker = tokio::time::interval(every);
-    let mut ticks: u64 = 0;
-    loop {
-        ticker.tick().await;
-        ticks += 1;
-        let (ring, store) = (ring.clone(), store.clone());
-        let reloaded = tokio::task::spawn_blocking(move || -> Result<bool, ServeError> {
-            let Some(changes) = ring.reload_changes()? else {
-                return Ok(false);
-            };
-            // Made with `credit-server keys` while the server ran (the command cannot open the store
-            // then, so the server writes the change down when it picks it up).
-            let events = changes.iter().map(|change| change.event(credit_core::audit::Actor::console(None))).collect();
-            store.audit().append_all(events).map_err(|e| ServeError::Audit(e.to_string()))?;
-            Ok(true)
-        })
-        .await;
-        match reloaded {
-            Ok(Ok(true)) => tracing::info!("api keys reloaded"),
-            Ok(Ok(false)) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "api keys not reloaded; the previous keys stay in force"),
-            Err(error) => tracing::warn!(%error, "api keys reload task failed"),
-        }
-        if ticks.is_multiple_of(60) {
-            limits.forget_idle();
-        }
-    }
-}
-
-/// Writes the feed events of windows and planned removals that ended, then brings the search index's
-/// list memberships up to date: at start (to cover any downtime) and every `every`, until `stop`.
-/// A sweep in progress finishes before this returns, so shutdown awaits it before closing the store.
-async fn sweeping(context: Context, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let context = context.clone();
-        let swept = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            let summary = credit_core::feed::sweep(&context.store, &context.disclosure, today_cst())?;
-            let mut index = context.index.write().unwrap_or_else(|e| e.into_inner());
-            index.catch_up(&context.store)?;
-            Ok(summary)
-        })
-        .await;
-        match swept {
-            Ok(Ok(summary)) => tracing::info!(
-                window_ended = summary.window_ended,
-                removed = summary.removed,
-                feed_end = summary.feed_end,
-                "feed swept"
-            ),
-            Ok(Err(error)) => tracing::warn!(error = ?error, "feed sweep failed; the next one covers the days missed"),
-            Err(error) => tracing::warn!(%error, "feed sweep task failed"),
-        }
-    }
-}
-
-/// Signs the audit log's head every `every` (when it moved), until aborted.
-async fn checkpointing(
-    store: Arc<Store<credit_core::engine::RocksEngine>>,
-    key: Arc<credit_sign::SigningKey>,
-    every: Duration,
-) {
-    let mut ticker = tokio::time::interval(every);
-    loop {
-        ticker.tick().await;
-        let (store, key) = (store.clone(), key.clone());
-        match tokio::task::spawn_blocking(move || store.audit().checkpoint(&key)).await {
-            Ok(Ok(Some(checkpoint))) => tracing::debug!(seq = checkpoint.seq, "audit log checkpointed"),
-            Ok(Ok(None)) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "audit checkpoint failed; the next one covers these entries"),
-            Err(error) => tracing::warn!(%error, "audit checkpoint task failed"),
-        }
-    }
 }
 
 /// One span per call, with the caller's `x-request-id` or one of ours; the gate records the caller.

@@ -441,3 +441,25 @@ async fn a_silent_upload_is_cut_off() {
     serving(&server.channel).await;
     server.shutdown().await;
 }
+
+/// Every service of the API is mounted and reported SERVING by health: `serve()` lists each once, for
+/// both, and this finds one missing from either.
+#[tokio::test]
+async fn every_service_of_the_api_is_serving() {
+    use prost::Message;
+    let server = start_with(|_| {}).await;
+    let set = prost_types::FileDescriptorSet::decode(credit_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let names: Vec<String> = set
+        .file
+        .iter()
+        .flat_map(|file| file.service.iter().map(move |s| format!("{}.{}", file.package(), s.name())))
+        .collect();
+    assert!(names.len() >= 11, "{names:?}");
+    let mut health = HealthClient::new(server.channel.clone());
+    for name in names {
+        let answer = health.check(tonic_health::pb::HealthCheckRequest { service: name.clone() }).await;
+        let status = answer.unwrap_or_else(|e| panic!("{name}: {e}")).into_inner().status;
+        assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{name}");
+    }
+    server.shutdown().await;
+}

@@ -241,14 +241,9 @@ pub async fn serve(
     let limits = Arc::new(RateLimits::new(&config.limits));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let index = Arc::new(RwLock::new(index));
-    let platform =
-        credit_core::Platform::new(store.clone(), rules.clone(), disclosure.clone()).with_index(index.clone());
+    let platform = credit_core::Platform::new(store.clone(), rules, disclosure).with_index(index);
     let context = Context {
         platform: Arc::new(platform),
-        store: store.clone(),
-        index,
-        rules,
-        disclosure: disclosure.clone(),
         admission: Admission::new(config.max_in_flight()),
         limits: limits.clone(),
         signing: signing.clone(),

@@ -96,16 +96,16 @@ impl Metrics {
         }
         use credit_core::engine::Engine;
         let gauges = [
-            ("credit_store_size_bytes", "Size of the store's files on disk.", context.store.engine().size_on_disk()),
             (
-                "credit_index_documents",
-                "Subjects in the search index.",
-                context.index.read().unwrap_or_else(|e| e.into_inner()).len(),
+                "credit_store_size_bytes",
+                "Size of the store's files on disk.",
+                context.platform.store().engine().size_on_disk(),
             ),
+            ("credit_index_documents", "Subjects in the search index.", context.platform.indexed_subjects()),
             (
                 "credit_feed_end",
                 "The sequence number the next change-feed event will get.",
-                context.store.feed_end().unwrap_or(0),
+                context.platform.store().feed_end().unwrap_or(0),
             ),
         ];
         for (name, help, value) in gauges {

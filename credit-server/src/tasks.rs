@@ -32,7 +32,7 @@ impl Background {
         limits: Arc<RateLimits>,
         metrics: Option<JoinHandle<()>>,
     ) -> Background {
-        let store = context.store.clone();
+        let store = context.platform.store().clone();
         let every = Duration::from_secs(config.keys_reload_seconds);
         let housekeeping = tokio::spawn(housekeeping(context.keys.clone(), limits, store.clone(), every));
         let sweeping = (config.sweep_interval_seconds > 0).then(|| {
@@ -137,13 +137,9 @@ async fn sweeping(context: Context, every: Duration, mut stop: tokio::sync::watc
             _ = stop.changed() => return,
         }
         let context = context.clone();
-        let swept = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            let summary = credit_core::feed::sweep(&context.store, &context.disclosure, today_cst())?;
-            let mut index = context.index.write().unwrap_or_else(|e| e.into_inner());
-            index.catch_up(&context.store)?;
-            Ok(summary)
-        })
-        .await;
+        let swept =
+            tokio::task::spawn_blocking(move || -> Result<_, ApiError> { Ok(context.platform.sweep(today_cst())?) })
+                .await;
         match swept {
             Ok(Ok(summary)) => tracing::info!(
                 window_ended = summary.window_ended,

@@ -386,6 +386,22 @@ impl<E: Engine> Platform<E> {
         Ok(self.store.audit().query(&query)?)
     }
 
+    /// Writes the feed events of windows and planned list removals that ended up to `through`, then
+    /// brings the search index up to date (list memberships change with them). A task of the platform
+    /// itself, run by its operator or the server's timer, not a use case of any caller.
+    pub fn sweep(&self, through: NaiveDate) -> Result<crate::feed::SweepSummary, PlatformError> {
+        let summary = crate::feed::sweep(&self.store, &self.disclosure, through)?;
+        if let Some(index) = &self.index {
+            index.write().unwrap_or_else(|poisoned| poisoned.into_inner()).catch_up(&self.store)?;
+        }
+        Ok(summary)
+    }
+
+    /// How many subjects the search index holds (0 without one).
+    pub fn indexed_subjects(&self) -> u64 {
+        self.index.as_ref().map_or(0, |index| index.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len())
+    }
+
     /// Rebuilds the search index from the store (admins only).
     pub fn reindex(&self, actor: &Actor) -> Result<CatchUp, PlatformError> {
         require(actor, "Reindex", |role| role == Role::Admin)?;

@@ -61,9 +61,8 @@ pub fn feed(args: &FeedArgs) -> Result<i32> {
 }
 
 pub fn sweep(args: &SweepArgs) -> Result<i32> {
-    let rules = args.disclosure.load()?;
-    let store = super::open_store(&args.data_dir)?;
-    let summary = credit_core::feed::sweep(&store, &rules, args.through.unwrap_or_else(today_cst))?;
+    let platform = super::platform(&args.data_dir, credit_core::rules::RuleSet::builtin(), args.disclosure.load()?)?;
+    let summary = platform.sweep(args.through.unwrap_or_else(today_cst))?;
     super::print_json(&summary)?;
     Ok(0)
 }

@@ -93,7 +93,7 @@ impl AdminService for AdminApi {
                 // The backup directory itself is private too, whatever made it.
                 private_dir(&context.backup_dir).map_err(|e| ApiError::internal(&e))?;
                 context.platform.backup(&caller.actor(), &to)?;
-                let counters = context.store.counters()?;
+                let counters = context.platform.store().counters()?;
                 Ok(pb::BackupResponse {
                     path: to.display().to_string(),
                     subjects: counters.subjects,

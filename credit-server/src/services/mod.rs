@@ -16,16 +16,11 @@ mod reports;
 mod search;
 mod subject;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use credit_core::audit::{Actor, AuditEvent};
-use credit_core::disclosure::DisclosureRules;
-use credit_core::engine::RocksEngine;
 use credit_core::report::Issuer;
-use credit_core::rules::RuleSet;
-use credit_core::search::SearchIndex;
-use credit_core::store::Store;
 use credit_core::view::View;
 use credit_proto::v1 as pb;
 use tonic::service::Interceptor;
@@ -54,11 +49,6 @@ use credit_core::cancel::Cancel;
 pub struct Context {
     /// The use cases: every read, check and search goes through it (and is audited by it).
     pub platform: Arc<credit_core::Platform>,
-    pub store: Arc<Store<RocksEngine>>,
-    pub index: Arc<RwLock<SearchIndex>>,
-    pub rules: Arc<RuleSet>,
-    /// Disclosure windows: which records the public view shows on a given day.
-    pub disclosure: Arc<DisclosureRules>,
     pub admission: Admission,
     pub limits: Arc<RateLimits>,
     /// The key reports and audit checkpoints are signed with, and the keys published to verify them.
@@ -137,7 +127,7 @@ impl Context {
     /// Writes `events` to the audit log before the call answers; when that fails, so does the call
     /// (nothing is answered that was not written down).
     pub fn audit(&self, events: Vec<AuditEvent>) -> Result<(), ApiError> {
-        self.store.audit().append_all(events).map_err(|error| ApiError::internal(&error))
+        self.platform.store().audit().append_all(events).map_err(|error| ApiError::internal(&error))
     }
 }
 

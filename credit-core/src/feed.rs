@@ -26,7 +26,7 @@ pub fn masked(mut event: FeedEvent) -> FeedEvent {
         let personal = match crate::ident::Identifier::parse(code) {
             Ok(found) => std::iter::once(&found.identifier)
                 .chain(&found.alternatives)
-                .any(|id| id.kind() == crate::ident::IdKind::Ric),
+                .any(|id| id.kind() == crate::ident::IdentifierKind::Ric),
             Err(_) => true,
         };
         if personal {

@@ -25,5 +25,5 @@ pub use actor::{Actor, Role};
 pub use credit_ident as ident;
 pub use credit_ident::{division, time};
 pub use division::{Division, DivisionLevel, DivisionTable};
-pub use ident::{IdError, IdKind, IdWarning, Identifier, Recognition};
+pub use ident::{IdError, IdWarning, Identifier, IdentifierKind, Recognition};
 pub use platform::{Platform, PlatformError, SubjectQuery};

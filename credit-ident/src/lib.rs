@@ -23,7 +23,7 @@ pub mod time;
 mod uscc;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use codebook::{CategoryTable, Codebook};
 pub use error::{IdError, IdWarning, Issue};
@@ -42,27 +42,45 @@ pub struct Validated<T> {
     pub warnings: Vec<IdWarning>,
 }
 
-/// The kinds of identifier the platform validates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// Kinds of identifier a subject can be known by: the four the codecs validate, and tax numbers,
+/// which are recognised by shape and stored, never claimed valid (there is no public check). The one
+/// name for the concept, from parsing to storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum IdKind {
+pub enum IdentifierKind {
     /// Unified social credit code, GB 32100.
     Uscc,
-    /// Resident identity number, GB 11643 (incl. residence permits and foreigners' permanent residence).
-    Ric,
     /// Organisation code, GB 11714.
     OrgCode,
     /// 15-digit business registration number.
     Gs15,
+    /// Resident identity number, GB 11643 (incl. residence permits and foreigners' permanent residence).
+    Ric,
+    /// Tax registration number: stored as delivered, never validated.
+    Tax,
 }
 
-impl IdKind {
+impl IdentifierKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            IdKind::Uscc => "uscc",
-            IdKind::Ric => "ric",
-            IdKind::OrgCode => "org_code",
-            IdKind::Gs15 => "gs15",
+            IdentifierKind::Uscc => "uscc",
+            IdentifierKind::OrgCode => "org_code",
+            IdentifierKind::Gs15 => "gs15",
+            IdentifierKind::Ric => "ric",
+            IdentifierKind::Tax => "tax",
+        }
+    }
+
+    /// The order in which kinds are preferred when a value fails every one equally (reports list the
+    /// candidates in it): the unified code, then a resident ID, an organisation code, a registration
+    /// number.
+    fn preference(self) -> u8 {
+        match self {
+            IdentifierKind::Uscc => 0,
+            IdentifierKind::Ric => 1,
+            IdentifierKind::OrgCode => 2,
+            IdentifierKind::Gs15 => 3,
+            IdentifierKind::Tax => 4,
         }
     }
 }
@@ -100,7 +118,7 @@ pub struct Recognised {
 pub struct Unrecognised {
     pub normalized: String,
     /// Per candidate kind, in order of preference, the errors that kind reported.
-    pub candidates: Vec<(IdKind, Vec<IdError>)>,
+    pub candidates: Vec<(IdentifierKind, Vec<IdError>)>,
     /// The value has the shape of a tax registration number (stored, never validated).
     pub tax_shape: bool,
 }
@@ -143,51 +161,52 @@ impl Identifier {
         let normalized = normalize_code(input);
         let len = normalized.chars().count();
         let mut found: Vec<(Identifier, Vec<IdWarning>)> = Vec::new();
-        let mut candidates: Vec<(IdKind, Vec<IdError>)> = Vec::new();
-        let mut record = |kind: IdKind, outcome: Result<(Identifier, Vec<IdWarning>), Vec<IdError>>| match outcome {
-            Ok(ok) => found.push(ok),
-            Err(errors) => candidates.push((kind, errors)),
-        };
+        let mut candidates: Vec<(IdentifierKind, Vec<IdError>)> = Vec::new();
+        let mut record =
+            |kind: IdentifierKind, outcome: Result<(Identifier, Vec<IdWarning>), Vec<IdError>>| match outcome {
+                Ok(ok) => found.push(ok),
+                Err(errors) => candidates.push((kind, errors)),
+            };
         match len {
             0 => {
                 return Err(Unrecognised {
                     normalized,
-                    candidates: vec![(IdKind::Uscc, vec![IdError::Empty])],
+                    candidates: vec![(IdentifierKind::Uscc, vec![IdError::Empty])],
                     tax_shape: false,
                 });
             }
             18 => {
                 record(
-                    IdKind::Uscc,
+                    IdentifierKind::Uscc,
                     Uscc::parse_normalized(&normalized, book).map(|v| (Identifier::Uscc(v.value), v.warnings)),
                 );
                 // Tried for every 18-character value: when both fail, its errors compete with the unified
                 // code's ("character 1: expected a digit" explains `T6042…` better than a check failure).
                 record(
-                    IdKind::Ric,
+                    IdentifierKind::Ric,
                     ResidentId::parse_normalized(&normalized, book, today)
                         .map(|v| (Identifier::Ric(v.value), v.warnings)),
                 );
             }
             9 => record(
-                IdKind::OrgCode,
+                IdentifierKind::OrgCode,
                 OrgCode::parse_normalized(&normalized).map(|v| (Identifier::OrgCode(v), Vec::new())),
             ),
             15 => {
                 record(
-                    IdKind::Ric,
+                    IdentifierKind::Ric,
                     ResidentId::parse_15_normalized(&normalized, book, today)
                         .map(|v| (Identifier::Ric(v.value), v.warnings)),
                 );
                 record(
-                    IdKind::Gs15,
+                    IdentifierKind::Gs15,
                     RegNo15::parse_normalized(&normalized, book).map(|v| (Identifier::Gs15(v.value), v.warnings)),
                 );
             }
             _ => {
                 // Say what lengths would have fitted, against the most common kind.
                 candidates.push((
-                    IdKind::Uscc,
+                    IdentifierKind::Uscc,
                     vec![IdError::Length { expected: "18 (unified code or resident ID), 15 or 9", found: len }],
                 ));
             }
@@ -195,8 +214,8 @@ impl Identifier {
         if found.is_empty() {
             let ric_shaped = looks_like_ric18(&normalized) || normalized.bytes().all(|b| b.is_ascii_digit());
             candidates.sort_by_key(|(kind, errors)| {
-                let tie_break = if ric_shaped && *kind == IdKind::Ric { 0 } else { 1 };
-                (implausibility(errors), tie_break, *kind)
+                let tie_break = if ric_shaped && *kind == IdentifierKind::Ric { 0 } else { 1 };
+                (implausibility(errors), tie_break, kind.preference())
             });
             let tax_shape = has_tax_number_shape(&normalized);
             return Err(Unrecognised { normalized, candidates, tax_shape });
@@ -215,12 +234,12 @@ impl Identifier {
         }
     }
 
-    pub fn kind(&self) -> IdKind {
+    pub fn kind(&self) -> IdentifierKind {
         match self {
-            Identifier::Uscc(_) => IdKind::Uscc,
-            Identifier::Ric(_) => IdKind::Ric,
-            Identifier::OrgCode(_) => IdKind::OrgCode,
-            Identifier::Gs15(_) => IdKind::Gs15,
+            Identifier::Uscc(_) => IdentifierKind::Uscc,
+            Identifier::Ric(_) => IdentifierKind::Ric,
+            Identifier::OrgCode(_) => IdentifierKind::OrgCode,
+            Identifier::Gs15(_) => IdentifierKind::Gs15,
         }
     }
 
@@ -279,13 +298,13 @@ mod tests {
 
     #[test]
     fn each_kind_is_recognised() {
-        assert_eq!(parse("91110000600037341L").unwrap().identifier.kind(), IdKind::Uscc);
-        assert_eq!(parse("11010519491231002x").unwrap().identifier.kind(), IdKind::Ric);
-        assert_eq!(parse("60003734-1").unwrap().identifier.kind(), IdKind::OrgCode);
+        assert_eq!(parse("91110000600037341L").unwrap().identifier.kind(), IdentifierKind::Uscc);
+        assert_eq!(parse("11010519491231002x").unwrap().identifier.kind(), IdentifierKind::Ric);
+        assert_eq!(parse("60003734-1").unwrap().identifier.kind(), IdentifierKind::OrgCode);
         let old = parse("110105491231002").unwrap();
         assert_eq!(old.identifier.as_str(), "11010519491231002X");
         // The same digits also pass the registration number's MOD 11,10 check: reported as an alternative.
-        assert_eq!(old.alternatives[0].kind(), IdKind::Gs15);
+        assert_eq!(old.alternatives[0].kind(), IdentifierKind::Gs15);
     }
 
     #[test]
@@ -298,21 +317,21 @@ mod tests {
             .find(|id| Uscc::parse_normalized(id.as_str(), Codebook::builtin()).is_ok())
             .expect("about one in 341 numbers passes both checks");
         let r = parse(both.as_str()).unwrap();
-        assert_eq!(r.identifier.kind(), IdKind::Uscc);
+        assert_eq!(r.identifier.kind(), IdentifierKind::Uscc);
         assert_eq!(r.alternatives.len(), 1);
-        assert_eq!(r.alternatives[0].kind(), IdKind::Ric);
+        assert_eq!(r.alternatives[0].kind(), IdentifierKind::Ric);
     }
 
     #[test]
     fn rejection_reports_most_plausible_kind() {
         let err = parse("36042619910102009X").unwrap_err();
-        assert_eq!(err.candidates[0].0, IdKind::Ric);
+        assert_eq!(err.candidates[0].0, IdentifierKind::Ric);
         assert_eq!(err.errors()[0].code(), "check");
         let err = parse("360426199113010079").unwrap_err();
-        assert_eq!(err.candidates[0].0, IdKind::Ric);
+        assert_eq!(err.candidates[0].0, IdentifierKind::Ric);
         assert_eq!(err.errors()[0].code(), "birth_date");
         let err = parse("91110000600037341N").unwrap_err();
-        assert_eq!(err.candidates[0].0, IdKind::Uscc);
+        assert_eq!(err.candidates[0].0, IdentifierKind::Uscc);
         assert_eq!(err.to_string(), "not a valid uscc: check character: expected L, found N");
     }
 
@@ -323,7 +342,7 @@ mod tests {
         let mut count = 0;
         for code in codes.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let r = parse(code).unwrap_or_else(|e| panic!("{code}: {e}"));
-            assert_eq!(r.identifier.kind(), IdKind::Uscc, "{code}");
+            assert_eq!(r.identifier.kind(), IdentifierKind::Uscc, "{code}");
             // Old registrations keep abolished division codes (120224, 宝坻县 until 2001): warnings only.
             assert!(r.warnings.iter().all(|w| w.code() == "unknown_division"), "{code}: {:?}", r.warnings);
             count += 1;

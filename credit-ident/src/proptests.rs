@@ -44,7 +44,7 @@ proptest! {
         prop_assert_eq!(v.value, code.clone());
         prop_assert!(v.warnings.is_empty(), "{:?}", v.warnings);
         let r = Identifier::parse_with(code.as_str(), book(), today()).expect("recognised");
-        prop_assert_eq!(r.identifier.kind(), IdKind::Uscc);
+        prop_assert_eq!(r.identifier.kind(), IdentifierKind::Uscc);
     }
 
     /// Mod-31 weights are all non-zero mod 31, so any single change of one symbol moves the sum.
@@ -72,7 +72,7 @@ proptest! {
         let code = OrgCode::build(&body).expect("valid body");
         prop_assert_eq!(OrgCode::parse_normalized(code.as_str()).expect("validates"), code.clone());
         let r = Identifier::parse_with(code.as_str(), book(), today()).expect("recognised");
-        prop_assert_eq!(r.identifier.kind(), IdKind::OrgCode);
+        prop_assert_eq!(r.identifier.kind(), IdentifierKind::OrgCode);
     }
 
     #[test]

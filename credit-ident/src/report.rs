@@ -2,14 +2,14 @@
 
 use serde::Serialize;
 
-use super::{Codebook, IdKind, Identifier, Issue, Parts, Recognition};
+use super::{Codebook, Identifier, IdentifierKind, Issue, Parts, Recognition};
 
 /// One input's verdict: `{"input","valid","kind","normalized","errors","warnings","parts",…}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IdCheckReport {
     pub input: String,
     pub valid: bool,
-    pub kind: Option<IdKind>,
+    pub kind: Option<IdentifierKind>,
     pub normalized: String,
     pub errors: Vec<Issue>,
     pub warnings: Vec<Issue>,
@@ -20,7 +20,7 @@ pub struct IdCheckReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alternative {
-    pub kind: IdKind,
+    pub kind: IdentifierKind,
     pub value: String,
 }
 

@@ -131,28 +131,7 @@ impl SubjectType {
     }
 }
 
-/// Kinds of identifier a subject can be known by. Tax numbers are stored, never validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierKind {
-    Uscc,
-    OrgCode,
-    Gs15,
-    Ric,
-    Tax,
-}
-
-impl IdentifierKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentifierKind::Uscc => "uscc",
-            IdentifierKind::OrgCode => "org_code",
-            IdentifierKind::Gs15 => "gs15",
-            IdentifierKind::Ric => "ric",
-            IdentifierKind::Tax => "tax",
-        }
-    }
-}
+pub use credit_ident::IdentifierKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StoredIdentifier {

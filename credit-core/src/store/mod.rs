@@ -878,7 +878,7 @@ fn candidate_keys(identifier: &str) -> Vec<(IdentifierKind, String)> {
     let mut out = Vec::new();
     if let Ok(found) = crate::ident::Identifier::parse(identifier) {
         for id in std::iter::once(&found.identifier).chain(&found.alternatives) {
-            out.push((stored_kind(id.kind()), id.as_str().to_string()));
+            out.push((id.kind(), id.as_str().to_string()));
         }
     }
     // Whatever the shape, it may be a stored tax number (never validated) or an unchecked legacy value.
@@ -890,15 +890,6 @@ fn candidate_keys(identifier: &str) -> Vec<(IdentifierKind, String)> {
         }
     }
     out
-}
-
-pub fn stored_kind(kind: crate::ident::IdKind) -> IdentifierKind {
-    match kind {
-        crate::ident::IdKind::Uscc => IdentifierKind::Uscc,
-        crate::ident::IdKind::Ric => IdentifierKind::Ric,
-        crate::ident::IdKind::OrgCode => IdentifierKind::OrgCode,
-        crate::ident::IdKind::Gs15 => IdentifierKind::Gs15,
-    }
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {

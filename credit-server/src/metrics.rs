@@ -3,9 +3,10 @@
 //!
 //! Calls are counted by a tower layer around every service. A call's status is the `grpc-status`
 //! header when the server answered with an error before any message (how tonic answers refusals and
-//! handler errors); a response without it counts as `Ok` (its status travels in the trailers, after the
-//! layer has seen the response). Latency is measured until the response headers: for unary calls, the
-//! whole handler.
+//! handler errors); otherwise the `grpc-status` trailer at the end of the response body (a stream that
+//! fails midway counts with its error), `Cancelled` when the body is dropped before its trailers (the
+//! client went away). Latency is measured until the response headers: for unary calls, the whole
+//! handler.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,6 +41,12 @@ struct Histogram {
 impl Metrics {
     /// Records one call of `method` that ended with `code` after `seconds`.
     pub fn observe(&self, path: &str, code: tonic::Code, seconds: f64) {
+        self.count(path, code);
+        self.time(path, seconds);
+    }
+
+    /// Counts one call of `method` that ended with `code`.
+    pub fn count(&self, path: &str, code: tonic::Code) {
         // Paths are client input: only the methods this server has get a label of their own.
         let method = crate::methods::Methods::get().label(path);
         *self
@@ -48,6 +55,11 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .entry((method.into(), format!("{code:?}")))
             .or_default() += 1;
+    }
+
+    /// Records the time `method` took until its response headers.
+    pub fn time(&self, path: &str, seconds: f64) {
+        let method = crate::methods::Methods::get().label(path);
         let mut latencies = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
         let histogram = latencies.entry(method.to_string()).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -181,10 +193,11 @@ impl<S, B, R> tower_service::Service<http::Request<B>> for Counted<S>
 where
     S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
+    R: http_body::Body + Unpin,
 {
-    type Response = S::Response;
+    type Response = http::Response<CountedBody<R>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -197,24 +210,148 @@ where
         let answer = self.inner.call(request);
         Box::pin(async move {
             let response = answer.await;
-            let code = match &response {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok())
-                    .map_or(tonic::Code::Ok, tonic::Code::from),
-                Err(_) => tonic::Code::Unknown,
+            metrics.time(&method, started.elapsed().as_secs_f64());
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    metrics.count(&method, tonic::Code::Unknown);
+                    return Err(error);
+                }
             };
-            metrics.observe(&method, code, started.elapsed().as_secs_f64());
-            response
+            // Answered with a status in the headers (a refusal, a handler's error): counted now.
+            // Otherwise the status comes in the trailers, at the end of the body.
+            let pending = match status_of(response.headers()) {
+                Some(code) => {
+                    metrics.count(&method, code);
+                    None
+                }
+                None => Some(Pending { metrics, method }),
+            };
+            Ok(response.map(|inner| CountedBody { inner, pending }))
         })
+    }
+}
+
+/// The `grpc-status` a header map carries, if any.
+fn status_of(headers: &http::HeaderMap) -> Option<tonic::Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    Some(tonic::Code::from(value))
+}
+
+/// A call whose status is not known yet.
+#[derive(Debug)]
+struct Pending {
+    metrics: Arc<Metrics>,
+    method: String,
+}
+
+/// A response body that counts its call when the status arrives in the trailers; a body dropped
+/// before them (the client went away mid-stream) counts as `Cancelled`, one that ends without them as
+/// `Ok`.
+#[derive(Debug)]
+pub struct CountedBody<B> {
+    inner: B,
+    pending: Option<Pending>,
+}
+
+impl<B> CountedBody<B> {
+    fn finish(&mut self, code: tonic::Code) {
+        if let Some(pending) = self.pending.take() {
+            pending.metrics.count(&pending.method, code);
+        }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for CountedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = status_of(trailers).unwrap_or(tonic::Code::Ok);
+                    self.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.finish(tonic::Code::Unknown),
+            Poll::Ready(None) => self.finish(tonic::Code::Ok),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for CountedBody<B> {
+    fn drop(&mut self) {
+        self.finish(tonic::Code::Cancelled);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frames of a response body, for polling by hand.
+    struct Frames(Vec<http_body::Frame<&'static [u8]>>);
+
+    impl http_body::Body for Frames {
+        type Data = &'static [u8];
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut TaskContext<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            Poll::Ready(if self.0.is_empty() { None } else { Some(Ok(self.0.remove(0))) })
+        }
+    }
+
+    fn counted(metrics: &Arc<Metrics>, frames: Vec<http_body::Frame<&'static [u8]>>) -> CountedBody<Frames> {
+        let pending = Pending { metrics: metrics.clone(), method: "/credit.v1.FeedService/Follow".into() };
+        CountedBody { inner: Frames(frames), pending: Some(pending) }
+    }
+
+    fn drain(body: &mut CountedBody<Frames>) {
+        use http_body::Body;
+        let mut cx = TaskContext::from_waker(std::task::Waker::noop());
+        while let Poll::Ready(Some(_)) = Pin::new(&mut *body).poll_frame(&mut cx) {}
+    }
+
+    #[test]
+    fn statuses_in_trailers_are_counted_and_a_dropped_stream_is_cancelled() {
+        let metrics = Arc::new(Metrics::default());
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("13"));
+        let mut failed =
+            counted(&metrics, vec![http_body::Frame::data(&b"event"[..]), http_body::Frame::trailers(trailers)]);
+        drain(&mut failed);
+        drop(failed);
+        let mut ok = http::HeaderMap::new();
+        ok.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let mut done = counted(&metrics, vec![http_body::Frame::trailers(ok)]);
+        drain(&mut done);
+        drop(done);
+        drop(counted(&metrics, vec![http_body::Frame::data(&b"event"[..])]));
+        let calls = metrics.calls.lock().expect("lock");
+        let method = "/credit.v1.FeedService/Follow".to_string();
+        for code in ["Internal", "Ok", "Cancelled"] {
+            assert_eq!(calls.get(&(method.clone(), code.to_string())), Some(&1), "{code}: {calls:?}");
+        }
+        assert_eq!(calls.len(), 3, "each call counted once: {calls:?}");
+    }
 
     #[test]
     fn labels_come_from_the_method_list_and_are_escaped() {

@@ -13,7 +13,7 @@ mod files;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -85,6 +85,16 @@ impl<E: Engine> Platform<E> {
         Platform { store, rules, disclosure, index: None }
     }
 
+    /// Under `rules` instead of those it was made with.
+    pub fn with_rules(self, rules: Arc<RuleSet>) -> Platform<E> {
+        Platform { rules, ..self }
+    }
+
+    /// Under `disclosure` instead of the disclosure rules it was made with.
+    pub fn with_disclosure(self, disclosure: Arc<DisclosureRules>) -> Platform<E> {
+        Platform { disclosure, ..self }
+    }
+
     /// The search index of the store (searches fail without one).
     pub fn with_index(self, index: Arc<RwLock<SearchIndex>>) -> Platform<E> {
         Platform { index: Some(index), ..self }
@@ -150,15 +160,9 @@ impl<E: Engine> Platform<E> {
         }
         refuse_time_travel(actor, "as_of", query.as_of.is_some())?;
         refuse_time_travel(actor, "known_at", query.known_at.is_some())?;
-        let not_found = || PlatformError::NoSubject(query.identifier.clone());
-        let id = self.store.find_subject_id(&query.identifier)?.ok_or_else(not_found)?;
-        let subject = self.store.subject_known_at(id, query.known_at)?.ok_or_else(not_found)?;
-        if query.view == View::Public && !crate::view::is_public(&subject) {
-            // Not to be disclosed (SFGK): for the public, there is no such subject.
-            return Err(not_found());
-        }
+        let subject = self.visible_subject(query)?;
         self.attribute(actor, query.view, &subject, query.purpose.as_deref(), operation)?;
-        let records = self.store.records_of(id, query.known_at)?.into_iter().filter(|r| keep(r)).collect();
+        let records = self.store.records_of(subject.id, query.known_at)?.into_iter().filter(|r| keep(r)).collect();
         Ok(SubjectRead { subject, records })
     }
 
@@ -192,6 +196,18 @@ impl<E: Engine> Platform<E> {
         Ok((head.subject, versions))
     }
 
+    /// The subject the query names, as known at `query.known_at`, if the query's view may see it: a
+    /// subject not to be disclosed (SFGK) does not exist for the public.
+    fn visible_subject(&self, query: &SubjectQuery) -> Result<Subject, PlatformError> {
+        let not_found = || PlatformError::NoSubject(query.identifier.clone());
+        let id = self.store.find_subject_id(&query.identifier)?.ok_or_else(not_found)?;
+        let subject = self.store.subject_known_at(id, query.known_at)?.ok_or_else(not_found)?;
+        if query.view == View::Public && !crate::view::is_public(&subject) {
+            return Err(not_found());
+        }
+        Ok(subject)
+    }
+
     /// A regulator reading a natural person must say why (DOMAIN.md §8), and the read is written down
     /// before any of the person's data is read.
     fn attribute(
@@ -202,7 +218,7 @@ impl<E: Engine> Platform<E> {
         purpose: Option<&str>,
         operation: Operation,
     ) -> Result<(), PlatformError> {
-        if view != View::Regulator || subject.subject_type != SubjectType::NaturalPerson {
+        if !needs_purpose(view, subject) {
             return Ok(());
         }
         let Some(purpose) = purpose else { return Err(PlatformError::PurposeRequired) };
@@ -257,7 +273,7 @@ impl<E: Engine> Platform<E> {
             require(actor, "the regulator view", Role::is_regulator)?;
         }
         let index = self.index.as_ref().ok_or(PlatformError::NoIndex)?;
-        let index = index.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = index.read().unwrap_or_else(PoisonError::into_inner);
         let request = SearchRequest { disclosure: Some(self.disclosure.clone()), ..request.clone() };
         Ok(index.search(&self.store, &request)?)
     }
@@ -296,9 +312,7 @@ impl<E: Engine> Platform<E> {
             AuditEvent::import(actor.clone(), options.kind.as_str(), label, options.source_dept.as_deref(), &imported);
         self.audit(vec![event])?;
         let summary = imported?;
-        if let Some(index) = &self.index {
-            index.write().unwrap_or_else(|poisoned| poisoned.into_inner()).catch_up(&self.store)?;
-        }
+        self.catch_up_index()?;
         Ok(summary)
     }
 
@@ -319,21 +333,13 @@ impl<E: Engine> Platform<E> {
         if query.view == View::Regulator {
             require(actor, "the regulator view", Role::is_regulator)?;
         }
-        let not_found = || PlatformError::NoSubject(query.identifier.clone());
-        let id = self.store.find_subject_id(&query.identifier)?.ok_or_else(not_found)?;
-        let subject = self.store.subject(id)?.ok_or_else(not_found)?;
-        if query.view == View::Public && !crate::view::is_public(&subject) {
-            return Err(not_found());
-        }
-        if query.view == View::Regulator
-            && subject.subject_type == SubjectType::NaturalPerson
-            && query.purpose.is_none()
-        {
+        let subject = self.visible_subject(query)?;
+        if needs_purpose(query.view, &subject) && query.purpose.is_none() {
             return Err(PlatformError::PurposeRequired);
         }
-        let now = Utc::now();
+        let (id, now) = (subject.id, Utc::now());
         let report = crate::report::build(&self.store, &self.rules, &self.disclosure, id, query.view, issuer, now)?
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| PlatformError::NoSubject(query.identifier.clone()))?;
         let value = serde_json::to_value(&report).map_err(|e| PlatformError::Report(e.to_string()))?;
         let file = credit_sign::sign_report(&value, key).map_err(|e| PlatformError::Report(e.to_string()))?;
         let signed = credit_sign::verify_report(&file, published, now)
@@ -391,22 +397,28 @@ impl<E: Engine> Platform<E> {
     /// itself, run by its operator or the server's timer, not a use case of any caller.
     pub fn sweep(&self, through: NaiveDate) -> Result<crate::feed::SweepSummary, PlatformError> {
         let summary = crate::feed::sweep(&self.store, &self.disclosure, through)?;
-        if let Some(index) = &self.index {
-            index.write().unwrap_or_else(|poisoned| poisoned.into_inner()).catch_up(&self.store)?;
-        }
+        self.catch_up_index()?;
         Ok(summary)
     }
 
     /// How many subjects the search index holds (0 without one).
     pub fn indexed_subjects(&self) -> u64 {
-        self.index.as_ref().map_or(0, |index| index.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len())
+        self.index.as_ref().map_or(0, |index| index.read().unwrap_or_else(PoisonError::into_inner).len())
+    }
+
+    /// Brings the search index, if there is one, up to the store's last committed batch.
+    fn catch_up_index(&self) -> Result<(), PlatformError> {
+        if let Some(index) = &self.index {
+            index.write().unwrap_or_else(PoisonError::into_inner).catch_up(&self.store)?;
+        }
+        Ok(())
     }
 
     /// Rebuilds the search index from the store (admins only).
     pub fn reindex(&self, actor: &Actor) -> Result<CatchUp, PlatformError> {
         require(actor, "Reindex", |role| role == Role::Admin)?;
         let index = self.index.as_ref().ok_or(PlatformError::NoIndex)?;
-        let rebuilt = index.write().unwrap_or_else(|poisoned| poisoned.into_inner()).rebuild(&self.store);
+        let rebuilt = index.write().unwrap_or_else(PoisonError::into_inner).rebuild(&self.store);
         self.audit(vec![AuditEvent::new(actor.clone(), Operation::Reindex).result_of(&rebuilt)])?;
         Ok(rebuilt?)
     }
@@ -444,6 +456,11 @@ impl FeedAccess {
     pub fn unmasked(self) -> bool {
         self.unmasked
     }
+}
+
+/// A regulator reading a natural person must state why (DOMAIN.md §8).
+fn needs_purpose(view: View, subject: &Subject) -> bool {
+    view == View::Regulator && subject.subject_type == SubjectType::NaturalPerson
 }
 
 /// Fails unless the actor's role is `allowed`: unauthenticated for the public, forbidden otherwise.

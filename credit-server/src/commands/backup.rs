@@ -28,11 +28,7 @@ pub fn backup(args: &BackupArgs) -> Result<i32> {
     if args.to.exists() {
         bail!("--to {}: already exists; a backup goes into a new directory", args.to.display());
     }
-    let platform = super::platform(
-        &args.data_dir,
-        credit_core::rules::RuleSet::builtin(),
-        credit_core::disclosure::DisclosureRules::builtin(),
-    )?;
+    let platform = super::platform(&args.data_dir)?;
     let written = platform.backup(&super::console_actor(None), &args.to);
     super::checkpoint(platform.store(), &args.data_dir)?;
     written.with_context(|| format!("writing a checkpoint to {}", args.to.display()))?;

@@ -162,7 +162,8 @@ fn open(action: Action, args: &OpenArgs) -> Result<i32> {
 }
 
 fn platform(step: &StepArgs) -> Result<credit_core::Platform> {
-    super::platform(&step.data_dir, credit_core::rules::RuleSet::builtin(), step.disclosure.load()?)
+    let disclosure = step.disclosure.load()?;
+    Ok(super::platform(&step.data_dir)?.with_disclosure(disclosure))
 }
 
 /// The console acts (as an admin), under the operator's name and department; the role the operator
@@ -204,11 +205,7 @@ fn finish(outcome: Result<credit_core::cases::Case, PlatformError>) -> Result<i3
 }
 
 fn show(args: &ShowArgs) -> Result<i32> {
-    let platform = super::platform(
-        &args.data_dir,
-        credit_core::rules::RuleSet::builtin(),
-        credit_core::disclosure::DisclosureRules::builtin(),
-    )?;
+    let platform = super::platform(&args.data_dir)?;
     let actor = super::console_actor(None);
     if let Some(record) = args.record {
         for case in platform.cases_of(&actor, RecordId(record))? {

@@ -68,7 +68,7 @@ pub fn check(args: &CheckArgs) -> Result<i32> {
         eprintln!("credit-server: unknown approval item {:?} (known: {})", args.item, known.join(", "));
         return Ok(2);
     }
-    let platform = super::platform(&args.data_dir, rules, credit_core::disclosure::DisclosureRules::builtin())?;
+    let platform = super::platform(&args.data_dir)?.with_rules(rules);
     let as_of = args.as_of.unwrap_or_else(credit_core::time::today_cst);
     let requests: Vec<CheckRequest> = args
         .identifiers
@@ -159,8 +159,8 @@ fn parse_outcome(value: &str) -> Result<Outcome, String> {
 
 /// Prints the stored feedback; exit 1 with the reason when it is refused.
 pub fn feedback(args: &FeedbackArgs) -> Result<i32> {
-    let platform =
-        super::platform(&args.data_dir, args.rules.load()?, credit_core::disclosure::DisclosureRules::builtin())?;
+    let rules = args.rules.load()?;
+    let platform = super::platform(&args.data_dir)?.with_rules(rules);
     let input = FeedbackInput {
         check_id: args.check_id,
         measure_id: args.measure.clone(),
@@ -209,7 +209,7 @@ pub struct CheckStatsArgs {
 }
 
 pub fn check_stats(data_dir: &Path, args: &CheckStatsArgs) -> Result<i32> {
-    let platform = super::platform(data_dir, RuleSet::builtin(), credit_core::disclosure::DisclosureRules::builtin())?;
+    let platform = super::platform(data_dir)?;
     let filter = StatsFilter {
         from: args.from,
         to: args.to,

@@ -39,11 +39,7 @@ pub struct SweepArgs {
 const PAGE: usize = 10_000;
 
 pub fn feed(args: &FeedArgs) -> Result<i32> {
-    let platform = super::platform(
-        &args.data_dir,
-        credit_core::rules::RuleSet::builtin(),
-        credit_core::disclosure::DisclosureRules::builtin(),
-    )?;
+    let platform = super::platform(&args.data_dir)?;
     let access = platform.follow_feed(&super::console_actor(None), args.from, args.purpose.as_deref())?;
     super::checkpoint(platform.store(), &args.data_dir)?;
     let mut next = args.from;
@@ -61,7 +57,8 @@ pub fn feed(args: &FeedArgs) -> Result<i32> {
 }
 
 pub fn sweep(args: &SweepArgs) -> Result<i32> {
-    let platform = super::platform(&args.data_dir, credit_core::rules::RuleSet::builtin(), args.disclosure.load()?)?;
+    let disclosure = args.disclosure.load()?;
+    let platform = super::platform(&args.data_dir)?.with_disclosure(disclosure);
     let summary = platform.sweep(args.through.unwrap_or_else(today_cst))?;
     super::print_json(&summary)?;
     Ok(0)

@@ -60,7 +60,8 @@ pub fn run(args: &Args) -> Result<i32> {
         );
         return Ok(2);
     }
-    let platform = super::platform(&args.data_dir, credit_core::rules::RuleSet::builtin(), args.disclosure.load()?)?;
+    let disclosure = args.disclosure.load()?;
+    let platform = super::platform(&args.data_dir)?.with_disclosure(disclosure);
     let query = SubjectQuery {
         identifier: args.identifier.clone(),
         view,

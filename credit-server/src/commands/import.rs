@@ -75,11 +75,7 @@ pub fn run(args: &Args) -> Result<i32> {
     for file in &args.files {
         anyhow::ensure!(file.is_file(), "{}: no such file", file.display());
     }
-    let platform = super::platform(
-        &args.data_dir,
-        credit_core::rules::RuleSet::builtin(),
-        credit_core::disclosure::DisclosureRules::builtin(),
-    )?;
+    let platform = super::platform(&args.data_dir)?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})").expect("valid template"));

@@ -46,13 +46,12 @@ pub fn console_actor(operator: Option<&str>) -> Actor {
     Actor::console(operator.or(login.as_deref()))
 }
 
-/// The platform over the store in `dir` (created when missing), under `rules` and `disclosure`.
-pub fn platform(
-    dir: &Path,
-    rules: Arc<RuleSet>,
-    disclosure: Arc<credit_core::disclosure::DisclosureRules>,
-) -> Result<Platform> {
-    Ok(Platform::new(Arc::new(open_store(dir)?), rules, disclosure))
+/// The platform over the store in `dir` (created when missing), under the compiled-in rule sets;
+/// commands that take `--rules` or a disclosure rules file replace them (`with_rules`,
+/// `with_disclosure`).
+pub fn platform(dir: &Path) -> Result<Platform> {
+    let disclosure = credit_core::disclosure::DisclosureRules::builtin();
+    Ok(Platform::new(Arc::new(open_store(dir)?), RuleSet::builtin(), disclosure))
 }
 
 /// Writes what an embedded command did to the audit log, then signs the log's head when the data

@@ -6,9 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use credit_core::disclosure::DisclosureRules;
 use credit_core::model::SubjectType;
-use credit_core::rules::RuleSet;
 use credit_core::search::{Filters, SearchIndex, SearchRequest, default_dir, parse_category};
 use credit_core::view::View;
 
@@ -77,7 +75,8 @@ pub fn search(args: &SearchArgs) -> Result<i32> {
             return Ok(2);
         }
     };
-    let platform = super::platform(&args.data_dir, RuleSet::builtin(), args.disclosure.load()?)?;
+    let disclosure = args.disclosure.load()?;
+    let platform = super::platform(&args.data_dir)?.with_disclosure(disclosure);
     let mut index = SearchIndex::open(&default_dir(&args.data_dir)).context("opening the search index")?;
     let caught_up = index.catch_up(platform.store()).context("bringing the search index up to the store")?;
     if caught_up.rebuilt || caught_up.subjects_indexed > 0 {
@@ -167,7 +166,7 @@ fn filters(args: &SearchArgs) -> Result<Filters> {
 }
 
 pub fn reindex(args: &ReindexArgs) -> Result<i32> {
-    let platform = super::platform(&args.data_dir, RuleSet::builtin(), DisclosureRules::builtin())?;
+    let platform = super::platform(&args.data_dir)?;
     let index = SearchIndex::open(&default_dir(&args.data_dir)).context("opening the search index")?;
     let platform = platform.with_index(Arc::new(RwLock::new(index)));
     let started = std::time::Instant::now();

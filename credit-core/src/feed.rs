@@ -9,12 +9,12 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 use crate::disclosure::{Disclosure, DisclosureRules};
-use crate::engine::{Cf, Engine};
+use crate::engine::Engine;
 use crate::model::{
     IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier, SubjectId,
     UsageScope,
 };
-use crate::store::{Store, StoreError, from_json, keys, to_json};
+use crate::store::{Store, StoreError};
 
 pub use crate::model::feed::{Change, ChangeKind, FeedEvent};
 
@@ -105,11 +105,8 @@ pub fn sweep<E: Engine>(
     rules: &DisclosureRules,
     today: NaiveDate,
 ) -> Result<SweepSummary, StoreError> {
-    let swept = |bytes: Option<Vec<u8>>| -> Result<Option<NaiveDate>, StoreError> {
-        bytes.map(|b| from_json::<NaiveDate>(&b)).transpose()
-    };
     let first_day = |last: Option<NaiveDate>| last.and_then(|d| d.checked_add_days(Days::new(1))).unwrap_or(today);
-    let last = swept(store.engine().get(Cf::Meta, keys::SWEPT_THROUGH)?)?;
+    let last = store.swept_through()?;
     if first_day(last) > today {
         return Ok(SweepSummary {
             after: last,
@@ -121,7 +118,7 @@ pub fn sweep<E: Engine>(
     }
     let mut guard = store.begin_batch("sweep", Vec::new(), None)?;
     // Another sweep may have run while this one waited for the writer.
-    let last = swept(guard.writer.get(Cf::Meta, keys::SWEPT_THROUGH)?)?;
+    let last = guard.swept_through()?;
     let from = first_day(last);
     let mut candidates = Vec::new();
     store.scan_record_heads(&mut |head| {
@@ -164,7 +161,7 @@ pub fn sweep<E: Engine>(
             }
         }
     }
-    guard.writer.put(Cf::Meta, keys::SWEPT_THROUGH.to_vec(), to_json(&today))?;
+    guard.set_swept_through(today)?;
     summary.feed_end = guard.next_feed_sequence();
     guard.commit()?;
     Ok(summary)

@@ -11,69 +11,16 @@ mod tests;
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{NaiveDate, Utc};
 
 use crate::audit::{Actor, AuditEvent, Operation};
 use crate::disclosure::{Disclosure, DisclosureRules};
-use crate::engine::{Cf, Engine};
+use crate::engine::Engine;
 use crate::feed::record_change;
 use crate::model::{RecordContent, RecordId, RecordStatus, SubjectId};
-use crate::store::{BatchGuard, Store, StoreError, from_json, keys, to_json};
+use crate::store::{BatchGuard, Store, StoreError};
 
-pub use crate::model::case::{Action, CaseKind};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseState {
-    /// Applied for (repair) or filed (objection); waiting to be accepted.
-    Applied,
-    /// Accepted; under review by the identifying department.
-    Accepted,
-    Rejected,
-    Approved,
-    Denied,
-    Corrected,
-    Revoked,
-    Dismissed,
-}
-
-impl CaseState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseState::Applied => "applied",
-            CaseState::Accepted => "accepted",
-            CaseState::Rejected => "rejected",
-            CaseState::Approved => "approved",
-            CaseState::Denied => "denied",
-            CaseState::Corrected => "corrected",
-            CaseState::Revoked => "revoked",
-            CaseState::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn is_open(self) -> bool {
-        matches!(self, CaseState::Applied | CaseState::Accepted)
-    }
-}
-
-impl fmt::Display for CaseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for CaseState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::model::case::{Action, Case, CaseKind, CaseState, CaseStep, Operator};
 
 /// The whole state machine: the state each action leads to from each state, per kind.
 const TRANSITIONS: &[(CaseKind, CaseState, Action, CaseState)] = &[
@@ -96,55 +43,6 @@ pub fn next_state(kind: CaseKind, state: CaseState, action: Action) -> Option<Ca
 /// The actions allowed from `state`.
 pub fn allowed_actions(kind: CaseKind, state: CaseState) -> Vec<Action> {
     TRANSITIONS.iter().filter(|(k, s, _, _)| *k == kind && *s == state).map(|(_, _, a, _)| *a).collect()
-}
-
-/// Who took a step: a person, in a role, for a department, through an API key when there was one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operator {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-}
-
-/// A case as it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Case {
-    pub id: u64,
-    pub kind: CaseKind,
-    pub record: RecordId,
-    pub subject: SubjectId,
-    pub state: CaseState,
-    /// Number of steps so far (the application is step 1).
-    pub version: u32,
-    /// The day the application or objection was made.
-    pub opened_on: NaiveDate,
-    pub reason: String,
-    pub updated_at: DateTime<Utc>,
-    /// The record version the case's outcome wrote, once there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome_version: Option<u32>,
-    /// The day the outcome takes effect on the record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective: Option<NaiveDate>,
-}
-
-/// One step of a case: its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaseStep {
-    pub case: u64,
-    pub version: u32,
-    pub action: Action,
-    pub state: CaseState,
-    pub operator: Operator,
-    /// The day the step was taken (the decision's date).
-    pub on: NaiveDate,
-    pub at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
 }
 
 /// A step on an open case.
@@ -287,7 +185,6 @@ impl<'s, E: Engine> Workflow<'s, E> {
                 at: case.updated_at,
                 note: None,
             };
-            cases.guard.writer.put_new(Cf::Cases, keys::record_case(record, id), Vec::new())?;
             cases.save(&case, &step)?;
             Ok(case)
         })
@@ -350,19 +247,17 @@ impl<'s, E: Engine> Workflow<'s, E> {
     }
 
     pub fn case(&self, id: u64) -> Result<Option<Case>, CaseError> {
-        Ok(load_case(self.store.engine(), id)?)
+        Ok(self.store.case(id)?)
     }
 
     /// Every step of a case, oldest first.
     pub fn steps(&self, id: u64) -> Result<Vec<CaseStep>, CaseError> {
-        let pairs = crate::engine::collect_prefix(self.store.engine(), Cf::Cases, &keys::case_steps(id))
-            .map_err(StoreError::from)?;
-        Ok(pairs.into_iter().map(|(_, v)| from_json(&v)).collect::<Result<_, _>>()?)
+        Ok(self.store.case_steps(id)?)
     }
 
     /// The cases about a record, oldest first.
     pub fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, CaseError> {
-        Ok(cases_about(self.store.engine(), record)?)
+        Ok(self.store.cases_about(record)?)
     }
 }
 
@@ -397,25 +292,6 @@ fn check_operator(operator: &Operator) -> Result<(), CaseError> {
     Ok(())
 }
 
-fn load_case(engine: &dyn Engine, id: u64) -> Result<Option<Case>, StoreError> {
-    engine.get(Cf::Cases, &keys::case(id))?.map(|b| from_json(&b)).transpose()
-}
-
-/// The cases about a record, oldest first. Inside a case's batch this reads the committed store, which
-/// is current: the batch holds the writer and reads before it writes.
-fn cases_about(engine: &dyn Engine, record: RecordId) -> Result<Vec<Case>, StoreError> {
-    let mut ids = Vec::new();
-    engine.scan_prefix(Cf::Cases, &keys::record_cases(record), &mut |key, _| {
-        ids.extend(keys::u64_at(key, 9));
-        true
-    })?;
-    let mut cases = Vec::with_capacity(ids.len());
-    for id in ids {
-        cases.extend(load_case(engine, id)?);
-    }
-    Ok(cases)
-}
-
 /// Case storage inside one batch: reads see the batch's own writes.
 struct Cases<'s, E: Engine> {
     guard: BatchGuard<'s, E>,
@@ -423,25 +299,21 @@ struct Cases<'s, E: Engine> {
 
 impl<E: Engine> Cases<'_, E> {
     fn allocate_id(&mut self) -> Result<u64, StoreError> {
-        let next = match self.guard.writer.get(Cf::Meta, keys::NEXT_CASE)? {
-            Some(bytes) => from_json::<u64>(&bytes)?,
-            None => 1,
-        };
-        self.guard.writer.put(Cf::Meta, keys::NEXT_CASE.to_vec(), to_json(&(next + 1)))?;
-        Ok(next)
+        self.guard.next_case_id()
     }
 
     fn case(&self, id: u64) -> Result<Option<Case>, StoreError> {
-        self.guard.writer.get(Cf::Cases, &keys::case(id))?.map(|b| from_json(&b)).transpose()
+        self.guard.pending_case(id)
     }
 
+    /// Inside a case's batch this reads the committed store, which is current: the batch holds the
+    /// writer and reads before it writes.
     fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, StoreError> {
-        cases_about(self.guard.store().engine(), record)
+        self.guard.store().cases_about(record)
     }
 
     fn save(&mut self, case: &Case, step: &CaseStep) -> Result<(), StoreError> {
-        self.guard.writer.put(Cf::Cases, keys::case(case.id), to_json(case))?;
-        self.guard.writer.put_new(Cf::Cases, keys::case_step(case.id, step.version), to_json(step))
+        self.guard.put_case(case, step)
     }
 
     fn current_record(&self, record: RecordId) -> Result<(SubjectId, RecordContent), CaseError> {
@@ -466,12 +338,12 @@ impl<E: Engine> Cases<'_, E> {
             after.status = RecordStatus::Corrected;
         }
         after.status_since = Some(effective);
-        let written = self.guard.amend_record(case.record, &after)?;
-        let mut change = record_change(subject, case.record, written.version, Some(&before), &after);
+        let version = self.guard.amend_record(case.record, &after, Utc::now())?;
+        let mut change = record_change(subject, case.record, version, Some(&before), &after);
         change.case = Some(case.id);
         change.effective = Some(effective);
         self.guard.emit(change)?;
-        Ok(written.version)
+        Ok(version)
     }
 }
 

@@ -145,11 +145,11 @@ pub fn import_files<E: Engine>(
 ) -> Result<ImportSummary, ImportError> {
     let names = files.iter().map(|p| p.display().to_string()).collect();
     let mut guard = store.begin_batch(options.kind.as_str(), names, options.source_dept.clone())?;
-    let recorded_at = guard.info.started_at;
-    let mut summary = ImportSummary { batch_id: guard.info.id.0, ..ImportSummary::default() };
+    let recorded_at = guard.info().started_at;
+    let mut summary = ImportSummary { batch_id: guard.info().id.0, ..ImportSummary::default() };
     let outcome = std::thread::scope(|scope| -> Result<(), ImportError> {
         // Chunks land on their own thread while the next ones are built.
-        guard.writer.set_committer(Committer::spawn(scope, store.engine()));
+        guard.set_committer(Committer::spawn(scope, store.engine()));
         let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), ImportError> {
             let mut applier = apply::Applier {
                 guard: &mut guard,
@@ -164,7 +164,7 @@ pub fn import_files<E: Engine>(
         }));
         // The committer thread must end inside the scope, even when applying panicked: the scope
         // would otherwise wait for it forever.
-        let stopped = guard.writer.stop_committer();
+        let stopped = guard.stop_committer();
         imported.map_err(|panic| ImportError::Panicked(panic_message(panic.as_ref())))??;
         Ok(stopped?)
     });

@@ -399,11 +399,8 @@ fn a_panic_inside_a_batch_rolls_it_back_at_once() {
             Vec::new(),
             None,
         );
-        guard
-            .writer
-            .put_new(crate::engine::Cf::Subjects, crate::store::keys::subject(id), crate::store::to_json(&subject))
-            .unwrap();
-        guard.touch(id).unwrap();
+        let provenance = crate::store::Provenance { recorded_at: chrono::Utc::now(), source_dept: None };
+        guard.put_subject(&subject, None, provenance).unwrap();
         panic!("a bug in the middle of a batch");
     }));
     assert!(panicked.is_err());

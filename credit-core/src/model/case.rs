@@ -1,7 +1,12 @@
-//! The kinds and steps of credit repair and objection cases: values the audit vocabulary names, so
-//! they live below the store. The workflow itself is [`crate::cases`]'.
+//! Credit repair and objection cases as stored: their kinds, states, steps and operators, below the
+//! store (which keeps them) and the audit vocabulary (which names them). The workflow itself is [`crate::cases`]'.
 
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::{RecordId, SubjectId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,4 +79,105 @@ impl Action {
             Action::Dismiss => "dismiss",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Applied for (repair) or filed (objection); waiting to be accepted.
+    Applied,
+    /// Accepted; under review by the identifying department.
+    Accepted,
+    Rejected,
+    Approved,
+    Denied,
+    Corrected,
+    Revoked,
+    Dismissed,
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Applied => "applied",
+            CaseState::Accepted => "accepted",
+            CaseState::Rejected => "rejected",
+            CaseState::Approved => "approved",
+            CaseState::Denied => "denied",
+            CaseState::Corrected => "corrected",
+            CaseState::Revoked => "revoked",
+            CaseState::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(self, CaseState::Applied | CaseState::Accepted)
+    }
+}
+
+impl fmt::Display for CaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who took a step: a person, in a role, for a department, through an API key when there was one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// A case as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: u64,
+    pub kind: CaseKind,
+    pub record: RecordId,
+    pub subject: SubjectId,
+    pub state: CaseState,
+    /// Number of steps so far (the application is step 1).
+    pub version: u32,
+    /// The day the application or objection was made.
+    pub opened_on: NaiveDate,
+    pub reason: String,
+    pub updated_at: DateTime<Utc>,
+    /// The record version the case's outcome wrote, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_version: Option<u32>,
+    /// The day the outcome takes effect on the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<NaiveDate>,
+}
+
+/// One step of a case: its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseStep {
+    pub case: u64,
+    pub version: u32,
+    pub action: Action,
+    pub state: CaseState,
+    pub operator: Operator,
+    /// The day the step was taken (the decision's date).
+    pub on: NaiveDate,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

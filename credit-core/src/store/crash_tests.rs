@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::*;
+use crate::engine::collect_prefix;
+use crate::model::BatchId;
 
 const CHILD_DIR: &str = "CREDIT_CRASH_CHILD_DIR";
 const CHILD_COMMITS: &str = "CREDIT_CRASH_CHILD_COMMITS";

@@ -102,10 +102,6 @@ impl<'e> BatchWriter<'e> {
         }
     }
 
-    pub fn id(&self) -> BatchId {
-        self.id
-    }
-
     /// Writes the following chunks on the committer's thread.
     pub fn set_committer(&mut self, committer: Committer) {
         self.committer = Some(committer);

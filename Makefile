@@ -10,7 +10,7 @@ help:
 	@echo "make demo      run the service on its embedded default store with the demo data"
 	@echo "make test      run every test of the workspace"
 	@echo "make lint      cargo fmt --check and clippy with warnings as errors"
-	@echo "make bench     the suite: 1,000,000 subjects imported, searched and served under load against an echo server; writes BENCHMARKS.md"
+	@echo "make bench     the suite: 1,000,000 subjects imported, searched and served under load against an echo server and PostgreSQL; writes BENCHMARKS.md"
 	@echo "make bench-micro  criterion micro-benchmarks (identifiers, store, search, checks, reports)"
 	@echo "make bench-import  import 1,000,000 generated subjects and ~3 M records; rows/s and peak RSS"
 	@echo "make bench-search  the same, then index build speed and query latency over 1,000,000 subjects"
@@ -52,9 +52,13 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-# GNU time measures the import's peak memory.
+# GNU time measures the import's peak memory; PostgreSQL 15 (with pg_trgm, in Debian 12's server package)
+# is the peer the suite measures in the same run (benches/postgres.sh).
 bench-deps: deps
 	@[ -x /usr/bin/time ] || { echo "installing: time" >&2; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq time >&2; }
+	@[ -x /usr/lib/postgresql/15/bin/pgbench ] && [ -f /usr/share/postgresql/15/extension/pg_trgm.control ] || { \
+		echo "installing: postgresql-15 (the peer)" >&2; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-15 >&2; }
 
 bench: bench-deps
 	bash benches/suite.sh

@@ -51,7 +51,7 @@ record "{\"figure\":\"dataset\",\"manifest\":$(tr -d '\n' <"$fixtures/manifest.j
 for run in $(seq "$runs"); do
 	log "import, run $run of $runs"
 	WORK_DIR=$work bash "$root/benches/import.sh" "$subjects" >"$work/import-$run.jsonl"
-	record "{\"figure\":\"import\",\"run\":$run,\"total\":$(grep '"kind":"total"' "$work/import-$run.jsonl")}"
+	record "{\"figure\":\"import\",\"run\":$run,\"total\":$(grep '"kind":"total"' "$work/import-$run.jsonl"),\"subject\":$(grep '"kind":"subject"' "$work/import-$run.jsonl")}"
 done
 store=$work/store
 
@@ -64,7 +64,14 @@ for run in $(seq "$runs"); do
 	record "{\"figure\":\"search_latency\",\"run\":$run,\"result\":$(sed -n 2p "$work/search-$run.jsonl")}"
 done
 
-# 3. The service on that store: a signing key (reports), a regulator key, limits out of the way.
+# 3. The peer: PostgreSQL 15 + pg_trgm, the same registration file, lookups and searches (benches/postgres.sh).
+for run in $(seq "$runs"); do
+	log "peer: PostgreSQL, run $run of $runs"
+	WORK_DIR=$work SECONDS_PER_RUN=$seconds bash "$root/benches/postgres.sh" "$fixtures" >"$work/postgres-$run.jsonl"
+	while read -r line; do record "${line%\}},\"run\":$run}"; done <"$work/postgres-$run.jsonl"
+done
+
+# 4. The service on that store: a signing key (reports), a regulator key, limits out of the way.
 [ -f "$store/signing.key" ] || "$bin/credit-server" signing init --data-dir "$store" >/dev/null
 token=$("$bin/credit-server" keys create --data-dir "$store" --role regulator --dept 市财政局 --label loadgen 2>/dev/null |
 	sed -E 's/.*"token":"([^"]+)".*/\1/')
@@ -131,7 +138,7 @@ done
 echo_pid=$!
 sleep 0.5
 
-# 4. Load: each workload RUNS times, closed loop, then open loop at half of its saturation.
+# 5. Load: each workload RUNS times, closed loop, then open loop at half of its saturation.
 # load TARGET WORKLOAD IN_FLIGHT [FLAGS…]: one bounded run, its JSON line.
 load() {
 	local target=$1 workload=$2 in_flight=$3

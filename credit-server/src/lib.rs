@@ -11,6 +11,7 @@ pub mod limits;
 pub mod methods;
 pub mod metrics;
 pub mod services;
+mod shutdown;
 pub mod signing;
 mod tasks;
 pub mod uploads;
@@ -275,8 +276,8 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     let (reflection_v1, reflection_v1alpha) = reflection()?;
 
-    let metrics = Arc::new(metrics::Metrics::default());
-    let metrics_server = metrics_listener(&config, metrics.clone(), &context).await?;
+    let metrics = Arc::new(metrics::Metrics::new(Some(context.clone())));
+    let metrics_server = metrics_listener(&config, metrics.clone()).await?;
     let metrics_addr = metrics_server.as_ref().map(|(addr, _)| *addr);
 
     let mut builder = tonic::transport::Server::builder();
@@ -306,48 +307,19 @@ pub async fn serve(
         ImportServiceServer<services::ImportApi> = services::ImportApi { context: context.clone() },
     );
 
-    let mut background = tasks::Background::start(&context, &config, limits, metrics_server.map(|(_, task)| task));
-    let admission = context.admission.clone();
+    let background = tasks::Background::start(&context, &config, limits, metrics_server.map(|(_, task)| task));
+    let drain = shutdown::Drain {
+        grace: Duration::from_secs(config.shutdown_grace_seconds),
+        background,
+        admission: context.admission.clone(),
+        max_in_flight: config.max_in_flight(),
+        store,
+        signing,
+    };
     drop(context);
-    let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let max_concurrency = config.max_in_flight();
-    let (begun, stop_begun) = tokio::sync::oneshot::channel::<()>();
-    let stopping = async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections, draining calls in flight");
-        health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
-        // Feed streams and the sweep end now; calls in flight finish.
-        let _ = stop.send(true);
-        let _ = begun.send(());
-    };
-    let incoming = incoming(listener);
-    let serving = async move {
-        let graceful = router.serve_with_incoming_shutdown(incoming, stopping);
-        // A client that never closes its connection must not hold the shutdown forever.
-        let grace_over = async {
-            if stop_begun.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let served = tokio::select! {
-            served = graceful => served,
-            () = grace_over => {
-                tracing::warn!(grace_seconds = grace.as_secs(), "connections still open after the grace period; closing");
-                Ok(())
-            }
-        };
-        background.stop_before_drain(grace).await;
-        // Work on the blocking pool outlives abandoned calls; wait for it before closing the store.
-        if !admission.drain(max_concurrency, grace).await {
-            tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period");
-        }
-        background.stop_after_drain();
-        tokio::task::spawn_blocking(move || tasks::close(store, signing.key.as_deref())).await??;
-        served?;
-        Ok(())
-    };
+    let (stopping, stop_begun) = shutdown::signal(shutdown, health, stop);
+    let graceful = router.serve_with_incoming_shutdown(incoming(listener), stopping);
+    let serving = shutdown::serve_then_drain(graceful, stop_begun, drain);
     Ok(Running { addr, metrics_addr, data_dir, serving })
 }
 
@@ -374,12 +346,11 @@ fn reflection() -> Result<
 async fn metrics_listener(
     config: &Config,
     metrics: Arc<metrics::Metrics>,
-    context: &Context,
 ) -> Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>, ServeError> {
     let Ok(addr) = config.metrics_listen.parse::<SocketAddr>() else { return Ok(None) };
     let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
-    Ok(Some((bound, tokio::spawn(metrics::serve(listener, metrics, context.clone())))))
+    Ok(Some((bound, tokio::spawn(metrics::serve(listener, metrics)))))
 }
 
 /// The server's TLS settings, when `tls_cert` and `tls_key` are set: the key must be its owner's alone.

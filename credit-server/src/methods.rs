@@ -47,8 +47,8 @@ impl Methods {
     }
 
     /// The path as a label: itself when it is one of ours, [`UNKNOWN`] otherwise.
-    pub fn label<'p>(&self, path: &'p str) -> &'p str {
-        if self.streaming.contains_key(path) { path } else { UNKNOWN }
+    pub fn label(&'static self, path: &str) -> &'static str {
+        self.streaming.get_key_value(path).map_or(UNKNOWN, |(known, _)| known.as_str())
     }
 
     /// Whether the method streams requests or responses (`None`: not a method of ours).

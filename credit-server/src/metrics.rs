@@ -1,22 +1,27 @@
-//! Prometheus metrics: calls by method and status code, latencies, rate-limit rejections, and the sizes
-//! of the store and the index, served as text on `metrics_listen` (`GET /metrics`).
+//! Prometheus metrics: calls by method and status code, latencies, rate-limit rejections, abandoned work,
+//! and the sizes of the store and the index, encoded by `prometheus-client` (OpenMetrics text) and
+//! served by `axum` on `metrics_listen` (`GET /metrics`).
 //!
 //! Calls are counted by a tower layer around every service. A call's status is the `grpc-status`
 //! header when the server answered with an error before any message (how tonic answers refusals and
 //! handler errors); otherwise the `grpc-status` trailer at the end of the response body (a stream that
 //! fails midway counts with its error), `Cancelled` when the body is dropped before its trailers (the
 //! client went away). Latency is measured until the response headers: for unary calls, the whole
-//! handler.
+//! handler. Figures kept elsewhere (rejections, abandoned work, sizes) are read at each scrape.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tonic::codegen::http;
 
@@ -25,147 +30,148 @@ use crate::services::Context;
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-#[derive(Debug, Default)]
-pub struct Metrics {
-    calls: Mutex<BTreeMap<(String, String), u64>>,
-    latencies: Mutex<BTreeMap<String, Histogram>>,
+/// The content type of the OpenMetrics text format.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    method: &'static str,
+    code: String,
 }
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Method {
+    method: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabel {
+    role: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WhenLabel {
+    when: &'static str,
+}
+
+type Latencies = Family<Method, Histogram, fn() -> Histogram>;
+
+/// The registry and the families the layer updates.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<Call, Counter>,
+    latencies: Latencies,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new(None)
+    }
 }
 
 impl Metrics {
-    /// Counts one call of `method` that ended with `code`.
-    pub fn count(&self, path: &str, code: tonic::Code) {
-        // Paths are client input: only the methods this server has get a label of their own.
-        let method = crate::methods::Methods::get().label(path);
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((method.into(), format!("{code:?}")))
-            .or_default() += 1;
+    /// The metrics of a server; `live`: where the figures read at each scrape come from (none in unit
+    /// tests of the layer).
+    pub fn new(live: Option<Context>) -> Metrics {
+        let mut registry = Registry::default();
+        let calls = Family::<Call, Counter>::default();
+        // Registered without `_total` and without a full stop: the encoder adds both.
+        registry.register("credit_rpc_calls", "Calls answered, by method and gRPC status code", calls.clone());
+        let latencies: Latencies = Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        registry.register("credit_rpc_duration_seconds", "Time to the response headers, by method", latencies.clone());
+        if let Some(context) = live {
+            registry.register_collector(Box::new(Live(context)));
+        }
+        Metrics { registry, calls, latencies }
     }
 
-    /// Records the time `method` took until its response headers.
+    pub fn count(&self, path: &str, code: tonic::Code) {
+        let method = crate::methods::Methods::get().label(path);
+        self.calls.get_or_create(&Call { method, code: format!("{code:?}") }).inc();
+    }
+
     pub fn time(&self, path: &str, seconds: f64) {
         let method = crate::methods::Methods::get().label(path);
-        let mut latencies = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
-        let histogram = latencies.entry(method.to_string()).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                histogram.counts[i] += 1;
-            }
-        }
-        histogram.sum += seconds;
-        histogram.count += 1;
+        self.latencies.get_or_create(&Method { method }).observe(seconds);
     }
 
-    /// The exposition text: counters and histograms, then the gauges read now from `context`.
-    pub fn render(&self, context: &Context) -> String {
+    /// The exposition, as scraped.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
-        out.push_str("# HELP credit_rpc_calls_total Calls answered, by method and gRPC status code.\n");
-        out.push_str("# TYPE credit_rpc_calls_total counter\n");
-        for ((method, code), count) in self.calls.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let (method, code) = (escape(method), escape(code));
-            let _ = writeln!(out, "credit_rpc_calls_total{{method=\"{method}\",code=\"{code}\"}} {count}");
-        }
-        out.push_str("# HELP credit_rpc_duration_seconds Time to the response headers, by method.\n");
-        out.push_str("# TYPE credit_rpc_duration_seconds histogram\n");
-        for (method, histogram) in self.latencies.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let method = escape(method);
-            for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
-                let _ =
-                    writeln!(out, "credit_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}");
-            }
-            let _ = writeln!(
-                out,
-                "credit_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(out, "credit_rpc_duration_seconds_sum{{method=\"{method}\"}} {}", histogram.sum);
-            let _ = writeln!(out, "credit_rpc_duration_seconds_count{{method=\"{method}\"}} {}", histogram.count);
-        }
-        out.push_str("# HELP credit_rate_limited_total Calls refused by the per-caller rate limits, by role.\n");
-        out.push_str("# TYPE credit_rate_limited_total counter\n");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// Figures read from the server at each scrape.
+#[derive(Debug)]
+struct Live(Context);
+
+impl Collector for Live {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let context = &self.0;
+        let limited = ConstCounter::new(0u64);
+        let mut family = encoder.encode_descriptor(
+            "credit_rate_limited",
+            "Calls refused by the per-caller rate limits, by role.",
+            None,
+            limited.metric_type(),
+        )?;
         for (role, count) in context.limits.rejections() {
-            let _ = writeln!(out, "credit_rate_limited_total{{role=\"{role}\"}} {count}");
+            ConstCounter::new(count).encode(family.encode_family(&RoleLabel { role })?)?;
         }
-        out.push_str("# HELP credit_work_abandoned_total Admitted work dropped because its caller was gone (deadline passed or hung up), by when: queued (never ran) or running (stopped at its next step).\n");
-        out.push_str("# TYPE credit_work_abandoned_total counter\n");
+        let mut family = encoder.encode_descriptor(
+            "credit_work_abandoned",
+            "Admitted work dropped because its caller was gone (deadline passed or hung up), by when: queued \
+             (never ran) or running (stopped at its next step).",
+            None,
+            limited.metric_type(),
+        )?;
         for (when, count) in context.admission.abandoned_counts() {
-            let _ = writeln!(out, "credit_work_abandoned_total{{when=\"{}\"}} {count}", when.as_str());
+            ConstCounter::new(count).encode(family.encode_family(&WhenLabel { when: when.as_str() })?)?;
         }
         use credit_core::engine::Engine;
+        let platform = &context.platform;
         let gauges = [
-            (
-                "credit_store_size_bytes",
-                "Size of the store's files on disk.",
-                context.platform.store().engine().size_on_disk(),
-            ),
-            ("credit_index_documents", "Subjects in the search index.", context.platform.indexed_subjects()),
+            ("credit_store_size_bytes", "Size of the store's files on disk.", platform.store().engine().size_on_disk()),
+            ("credit_index_documents", "Subjects in the search index.", platform.indexed_subjects()),
             (
                 "credit_feed_end",
                 "The sequence number the next change-feed event will get.",
-                context.platform.store().feed_end().unwrap_or(0),
+                platform.store().feed_end().unwrap_or(0),
             ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        out
+        Ok(())
     }
 }
 
-/// A label value in the exposition format: backslash, double quote and line feed escaped.
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+/// Serves `GET /metrics` on `listener` until the task is aborted; anything else is 404.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let scrape = move || {
+        let metrics = metrics.clone();
+        async move {
+            // Reading the sizes touches the store: off the executor.
+            match tokio::task::spawn_blocking(move || metrics.render()).await {
+                Ok(Ok(body)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
+                _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
         }
-    }
-    out
-}
-
-/// Serves `GET /metrics` on `listener` until the task is aborted. One short HTTP/1.1 exchange per
-/// connection; the rendering (RocksDB properties, an index lock) runs on the blocking pool.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, context: Context) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else { continue };
-        let (metrics, context) = (metrics.clone(), context.clone());
-        tokio::spawn(async move {
-            let mut request = [0u8; 1024];
-            let read = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut request)).await;
-            let Ok(Ok(length)) = read else { return };
-            let wanted = request[..length].starts_with(b"GET /metrics ");
-            let (status, body) = if wanted {
-                match tokio::task::spawn_blocking(move || metrics.render(&context)).await {
-                    Ok(body) => ("200 OK", body),
-                    Err(_) => ("500 Internal Server Error", String::new()),
-                }
-            } else {
-                ("404 Not Found", "try GET /metrics\n".to_string())
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = socket.write_all(head.as_bytes()).await;
-            let _ = socket.write_all(body.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        });
+    };
+    let router = axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "try GET /metrics\n") });
+    if let Err(error) = axum::serve(listener, router).await {
+        tracing::error!(%error, "the metrics listener stopped");
     }
 }
 
-/// The tower layer that counts every call.
 #[derive(Debug, Clone)]
 pub struct MetricsLayer(pub Arc<Metrics>);
 
@@ -339,12 +345,16 @@ mod tests {
         drain(&mut done);
         drop(done);
         drop(counted(&metrics, vec![http_body::Frame::data(&b"event"[..])]));
-        let calls = metrics.calls.lock().expect("lock");
-        let method = "/credit.v1.FeedService/Follow".to_string();
+        let body = metrics.render().expect("render");
         for code in ["Internal", "Ok", "Cancelled"] {
-            assert_eq!(calls.get(&(method.clone(), code.to_string())), Some(&1), "{code}: {calls:?}");
+            let line = format!("credit_rpc_calls_total{{method=\"/credit.v1.FeedService/Follow\",code=\"{code}\"}} 1");
+            assert!(body.lines().any(|l| l == line), "{line} in\n{body}");
         }
-        assert_eq!(calls.len(), 3, "each call counted once: {calls:?}");
+        assert_eq!(
+            body.lines().filter(|l| l.starts_with("credit_rpc_calls_total")).count(),
+            3,
+            "each call counted once"
+        );
     }
 
     #[test]
@@ -354,9 +364,14 @@ mod tests {
         for hostile in ["/credit.v1.X\"} 1\nevil", "/a", "/credit.v1.SubjectService/GetSubject2"] {
             metrics.count(hostile, tonic::Code::Unimplemented);
         }
-        let calls = metrics.calls.lock().expect("lock");
-        let labels: Vec<&str> = calls.keys().map(|(m, _)| m.as_str()).collect();
-        assert_eq!(labels, ["/credit.v1.SubjectService/GetSubject", "unknown"]);
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let body = metrics.render().expect("render");
+        let mut labels: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("credit_rpc_calls_total{method=\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        labels.sort_unstable();
+        assert_eq!(labels, ["/credit.v1.SubjectService/GetSubject", "unknown"], "{body}");
+        assert!(!body.contains("evil"), "{body}");
     }
 }

@@ -208,7 +208,7 @@ impl<E: Engine> Applier<'_, '_, E> {
                     _ => summary.new_versions += 1,
                 }
                 let change =
-                    crate::feed::record_change(subject, head.id, head.versions, before.as_ref(), &input.content);
+                    crate::feed::record_change(subject, head.id, head.versions, before.as_deref(), &input.content);
                 self.guard.emit(change)?;
             }
         }

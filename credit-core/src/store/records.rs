@@ -144,7 +144,7 @@ pub enum RecordWrite {
     Unchanged(RecordId),
     /// A new record, or a new version of one: `before` is the previous version's content (`None`:
     /// the record is new, or changed before in this same batch).
-    Written { head: RecordHead, before: Option<RecordContent> },
+    Written { head: RecordHead, before: Option<Box<RecordContent>> },
 }
 
 impl<E: Engine> BatchGuard<'_, E> {
@@ -198,7 +198,7 @@ impl<E: Engine> BatchGuard<'_, E> {
         // store. A record changed twice in one batch reads as new the second time.
         let before = match head.versions {
             1 => None,
-            n => self.store().record_version(head.id, n - 1)?.map(|v| v.content),
+            n => self.store().record_version(head.id, n - 1)?.map(|v| Box::new(v.content)),
         };
         self.write_version(&head, &content_json, content, recorded_at)?;
         Ok(RecordWrite::Written { head, before })

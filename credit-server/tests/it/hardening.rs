@@ -170,12 +170,7 @@ async fn abandoned(metrics: std::net::SocketAddr) -> (u64, u64) {
 }
 
 async fn metrics_text(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
-    socket.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
-    let mut text = String::new();
-    socket.read_to_string(&mut text).await.unwrap();
-    text
+    super::metrics::scrape(addr, "/metrics").await.1
 }
 
 #[tokio::test]

@@ -7,9 +7,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::grpc::{COMPANY, call, start_with};
 
-async fn scrape(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+/// One HTTP/1.1 request on its own connection: the status line and the body.
+pub(super) async fn scrape(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
-    socket.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes()).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     socket.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -46,6 +48,8 @@ async fn scrapes_count_calls_codes_latencies_rejections_and_sizes() {
 
     let (status, body) = scrape(metrics_addr, "/metrics").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.ends_with("# EOF\n"), "a whole OpenMetrics exposition:\n{body}");
+    assert!(!body.contains(".."), "help texts end once:\n{body}");
     let values = samples(&body);
     let method = "/credit.v1.SubjectService/GetSubject";
     let value = |key: String| *values.get(&key).unwrap_or_else(|| panic!("no {key} in\n{body}"));
@@ -53,7 +57,7 @@ async fn scrapes_count_calls_codes_latencies_rejections_and_sizes() {
     assert_eq!(value(format!("credit_rpc_calls_total{{method=\"{method}\",code=\"NotFound\"}}")), 1.0);
     assert_eq!(value(format!("credit_rpc_calls_total{{method=\"{method}\",code=\"ResourceExhausted\"}}")), 1.0);
     assert_eq!(value(format!("credit_rpc_duration_seconds_count{{method=\"{method}\"}}")), 4.0);
-    assert_eq!(value(format!("credit_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}}")), 4.0);
+    assert_eq!(value(format!("credit_rpc_duration_seconds_bucket{{le=\"+Inf\",method=\"{method}\"}}")), 4.0);
     assert!(value(format!("credit_rpc_duration_seconds_sum{{method=\"{method}\"}}")) > 0.0);
     assert_eq!(value("credit_rate_limited_total{role=\"public\"}".into()), 1.0);
     assert_eq!(value("credit_rate_limited_total{role=\"regulator\"}".into()), 0.0);

@@ -54,11 +54,14 @@ pub enum Cf {
     Feed,
     /// The hash-chained audit log, its subject index and its signed checkpoints (schema 5).
     Audit,
+    /// Subject id + record id → the record's current version: a subject's records in force as known now,
+    /// read with one seek (schema 7).
+    Current,
 }
 
 impl Cf {
     /// Every family. The position is the family's code in undo journals: only ever append.
-    pub const ALL: [Cf; 17] = [
+    pub const ALL: [Cf; 18] = [
         Cf::Meta,
         Cf::Subjects,
         Cf::SubjectVersions,
@@ -76,6 +79,7 @@ impl Cf {
         Cf::Cases,
         Cf::Feed,
         Cf::Audit,
+        Cf::Current,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +101,7 @@ impl Cf {
             Cf::Cases => "cases",
             Cf::Feed => "feed",
             Cf::Audit => "audit",
+            Cf::Current => "current",
         }
     }
 }

@@ -451,6 +451,45 @@ fn record_keys_of_schema_5_gain_their_department() {
     );
 }
 
+#[test]
+fn a_store_of_schema_6_gains_each_subjects_current_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    run(&store, ImportKind::Subject, &[write(&dir, "s.csv", SUBJECTS)], false);
+    run(&store, ImportKind::Penalty, &[write(&dir, "p.csv", PENALTIES)], false);
+    let subjects: Vec<crate::model::SubjectId> = {
+        let mut ids = Vec::new();
+        store
+            .scan_subjects(&mut |s| {
+                ids.push(s.id);
+                true
+            })
+            .unwrap();
+        ids
+    };
+    let now = |store: &Store<_>| -> Vec<Vec<crate::store::RecordView>> {
+        subjects.iter().map(|id| store.records_of(*id, None).unwrap()).collect()
+    };
+    let before = now(&store);
+    assert!(before.iter().map(Vec::len).sum::<usize>() >= 3, "{before:?}");
+    // Schema 6 had no `current` family: empty it and go back.
+    use crate::engine::{Cf, WriteBatch};
+    let engine = store.into_engine();
+    let mut old = WriteBatch::new();
+    for (key, _) in crate::engine::collect_prefix(&engine, Cf::Current, b"").unwrap() {
+        old.delete(Cf::Current, key);
+    }
+    old.put(Cf::Meta, crate::store::keys::SCHEMA_VERSION, "6");
+    engine.write(old).unwrap();
+    // Read from `current` alone: without the migration every subject would have no record now.
+    let reopened = Store::open(engine).unwrap();
+    assert_eq!(now(&reopened), before);
+    let far_future = Some(chrono::Utc::now() + chrono::Duration::days(1));
+    for id in &subjects {
+        assert_eq!(reopened.records_of(*id, None).unwrap(), reopened.records_of(*id, far_future).unwrap());
+    }
+}
+
 mod fuzz {
     //! Random and mutated rows of every kind through the whole import: no panic, no error, and a batch
     //! whose rows were all rejected leaves the store as it was.

@@ -11,6 +11,7 @@
 //! | versions | record id + version | [`crate::model::RecordVersion`] JSON |
 //! | record_keys | natural key (UTF-8) | record id |
 //! | subject_records | subject id + record id | empty |
+//! | current | subject id + record id | the record's current [`crate::model::RecordVersion`] JSON |
 //! | journal | batch id + chunk number (8 bytes BE) | undo entries of that chunk |
 //! | list_entries | subject id + record id | [`crate::model::ListEntryIndex`] JSON |
 //! | related | person id + organisation id + role (1 byte) | empty |

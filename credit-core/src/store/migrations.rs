@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     v3_to_v4_cases_and_feed,
     v4_to_v5_audit_log,
     v5_to_v6_record_keys_by_department,
+    v6_to_v7_current_records,
 ];
 
 /// Writes per engine write while migrating.
@@ -122,6 +123,35 @@ fn v5_to_v6_record_keys_by_department(engine: &dyn Engine) -> Result<(), StoreEr
             write.delete(Cf::RecordKeys, old_key.clone());
             head.key = new_key;
             write.put(Cf::Records, keys::record(*id), to_json(&head));
+        }
+        engine.write(write)?;
+    }
+    Ok(())
+}
+
+/// Schema 7 keeps each record's current version under its subject (`current`), so a subject's records
+/// are one seek away: filled from the heads and their latest versions. Rewriting a value with itself is
+/// harmless, so an interrupted run simply runs again.
+fn v6_to_v7_current_records(engine: &dyn Engine) -> Result<(), StoreError> {
+    let mut heads = Vec::new();
+    let mut undecodable = None;
+    engine.scan_prefix(Cf::Records, b"", &mut |_, value| {
+        match from_json::<RecordHead>(value) {
+            Ok(head) => heads.push((head.id, head.subject, head.versions)),
+            Err(e) => undecodable = Some(e),
+        }
+        undecodable.is_none()
+    })?;
+    if let Some(e) = undecodable {
+        return Err(e);
+    }
+    for chunk in heads.chunks(MIGRATION_CHUNK) {
+        let keys: Vec<Vec<u8>> = chunk.iter().map(|(id, _, versions)| keys::record_version(*id, *versions)).collect();
+        let mut write = WriteBatch::new();
+        for ((id, subject, versions), version) in chunk.iter().zip(engine.multi_get(Cf::Versions, &keys)?) {
+            let version =
+                version.ok_or_else(|| StoreError::Corrupt(format!("record {id} has no version {versions}")))?;
+            write.put(Cf::Current, keys::subject_record(*subject, *id), version);
         }
         engine.write(write)?;
     }

@@ -47,7 +47,7 @@ pub(crate) use subjects::decode_subject;
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch};
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;

@@ -95,6 +95,7 @@ fn batch_writes(c: &mut Criterion) {
         registration: true,
         strict: true,
         today: credit_core::time::today_cst(),
+        at: chrono::Utc::now(),
     };
     let mut batch = 0;
     let mut group = c.benchmark_group("store");

@@ -116,7 +116,7 @@ pub fn sweep<E: Engine>(
             feed_end: store.feed_end()?,
         });
     }
-    let mut guard = store.begin_batch("sweep", Vec::new(), None)?;
+    let mut guard = store.begin_batch("sweep", Vec::new(), None, chrono::Utc::now())?;
     // Another sweep may have run while this one waited for the writer.
     let last = guard.swept_through()?;
     let from = first_day(last);

@@ -11,7 +11,7 @@ mod tests;
 
 use std::fmt;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::audit::{Actor, AuditEvent, Operation};
 use crate::disclosure::{Disclosure, DisclosureRules};
@@ -171,7 +171,7 @@ impl<'s, E: Engine> Workflow<'s, E> {
                 version: 1,
                 opened_on: on,
                 reason: reason.to_string(),
-                updated_at: Utc::now(),
+                updated_at: cases.at(),
                 outcome_version: None,
                 effective: None,
             };
@@ -230,7 +230,7 @@ impl<'s, E: Engine> Workflow<'s, E> {
             }
             case.state = next;
             case.version += 1;
-            case.updated_at = Utc::now();
+            case.updated_at = cases.at();
             let step = CaseStep {
                 case: id,
                 version: case.version,
@@ -267,7 +267,8 @@ fn in_batch<E: Engine, T>(
     kind: &str,
     step: impl FnOnce(&mut Cases<'_, E>) -> Result<T, CaseError>,
 ) -> Result<T, CaseError> {
-    let mut cases = Cases { guard: store.begin_batch(kind, Vec::new(), None)? };
+    // The step's clock, read once: everything the batch writes carries it.
+    let mut cases = Cases { guard: store.begin_batch(kind, Vec::new(), None, Utc::now())? };
     match step(&mut cases) {
         Ok(value) => {
             cases.guard.commit()?;
@@ -298,6 +299,11 @@ struct Cases<'s, E: Engine> {
 }
 
 impl<E: Engine> Cases<'_, E> {
+    /// When the step is recorded.
+    fn at(&self) -> DateTime<Utc> {
+        self.guard.info().started_at
+    }
+
     fn allocate_id(&mut self) -> Result<u64, StoreError> {
         self.guard.next_case_id()
     }
@@ -338,7 +344,7 @@ impl<E: Engine> Cases<'_, E> {
             after.status = RecordStatus::Corrected;
         }
         after.status_since = Some(effective);
-        let version = self.guard.amend_record(case.record, &after, Utc::now())?;
+        let version = self.guard.amend_record(case.record, &after)?;
         let mut change = record_change(subject, case.record, version, Some(&before), &after);
         change.case = Some(case.id);
         change.effective = Some(effective);

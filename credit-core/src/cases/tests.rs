@@ -272,13 +272,13 @@ fn the_feed_is_ordered_resumable_and_only_shows_committed_batches() {
     assert!(store.feed(4, 10).expect("at the end").is_empty());
 
     // A batch that never commits leaves no event behind, and its sequence numbers are used again.
-    let mut guard = store.begin_batch("test", Vec::new(), None).expect("batch");
+    let mut guard = store.begin_batch("test", Vec::new(), None, chrono::Utc::now()).expect("batch");
     let change = events[0].change.clone();
     assert_eq!(guard.emit(change.clone()).expect("emit"), 4);
     assert!(store.feed(4, 10).expect("uncommitted").is_empty(), "not readable before the commit");
     guard.abort().expect("abort");
     assert!(store.feed(4, 10).expect("aborted").is_empty());
-    let mut guard = store.begin_batch("test", Vec::new(), None).expect("batch");
+    let mut guard = store.begin_batch("test", Vec::new(), None, chrono::Utc::now()).expect("batch");
     assert_eq!(guard.emit(change).expect("emit"), 4);
     guard.commit().expect("commit");
     assert_eq!(store.feed(4, 10).expect("committed").len(), 1);
@@ -297,6 +297,7 @@ fn the_feed_is_ordered_resumable_and_only_shows_committed_batches() {
         registration: true,
         strict: true,
         today: date("2026-11-23"),
+        at: chrono::Utc::now(),
     };
     import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).expect("import");
     let last = store.feed(5, 10).expect("after");

@@ -293,6 +293,7 @@ fn managers_and_controllers_carry_measures_where_the_scope_names_their_role() {
         registration: true,
         strict: false,
         today: date("2026-11-23"),
+        at: chrono::Utc::now(),
     };
     import_files(&store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Rejects(&mut rejects))
         .unwrap();

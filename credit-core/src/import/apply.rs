@@ -200,7 +200,7 @@ impl<E: Engine> Applier<'_, '_, E> {
     pub fn record(&mut self, input: RecordInput, summary: &mut ImportSummary) -> Result<(), StoreError> {
         let subject = self.record_subject(&input, summary)?;
         let key = keys::record_key(&input.key, subject, input.content.source_dept.as_deref());
-        match self.guard.put_record(subject, key, &input.content, self.recorded_at)? {
+        match self.guard.put_record(subject, key, &input.content)? {
             RecordWrite::Unchanged(_) => summary.unchanged += 1,
             RecordWrite::Written { head, before } => {
                 match head.versions {

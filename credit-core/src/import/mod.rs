@@ -14,7 +14,7 @@ pub mod values;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 pub use tables::{ImportTables, TablesError};
@@ -66,12 +66,22 @@ pub struct ImportOptions {
     pub strict: bool,
     /// Bounds birth dates; China Standard Time.
     pub today: NaiveDate,
+    /// When the batch is recorded: every version and feed event it writes carries this time.
+    pub at: DateTime<Utc>,
 }
 
 impl ImportOptions {
     /// An operator's delivery of `kind`: authoritative, lenient (valid rows land), no department.
     pub fn new(kind: ImportKind, today: NaiveDate) -> ImportOptions {
-        ImportOptions { kind, source_dept: None, only_dept: None, registration: true, strict: false, today }
+        ImportOptions {
+            kind,
+            source_dept: None,
+            only_dept: None,
+            registration: true,
+            strict: false,
+            today,
+            at: Utc::now(),
+        }
     }
 }
 
@@ -144,7 +154,7 @@ pub fn import_files<E: Engine>(
     observer: &mut dyn ImportObserver,
 ) -> Result<ImportSummary, ImportError> {
     let names = files.iter().map(|p| p.display().to_string()).collect();
-    let mut guard = store.begin_batch(options.kind.as_str(), names, options.source_dept.clone())?;
+    let mut guard = store.begin_batch(options.kind.as_str(), names, options.source_dept.clone(), options.at)?;
     let recorded_at = guard.info().started_at;
     let mut summary = ImportSummary { batch_id: guard.info().id.0, ..ImportSummary::default() };
     let outcome = std::thread::scope(|scope| -> Result<(), ImportError> {

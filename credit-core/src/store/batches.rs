@@ -50,25 +50,25 @@ impl<E: Engine> Store<E> {
         Ok(())
     }
 
-    /// Starts a batch: allocates its id and records it as running. Holds the writer lock until the
-    /// returned guard is dropped.
+    /// Starts a batch recorded at `at`: allocates its id and records it as running. Holds the writer
+    /// lock until the returned guard is dropped.
+    ///
+    /// A batch reads no clock of its own: every version, feed event and case step it writes carries `at`,
+    /// and its ids come from the store's counters. So what a batch writes is a function of what it is
+    /// given and of the store it is applied to, the property a replica applying the same changes in the
+    /// same order needs.
     pub fn begin_batch(
         &self,
         kind: &str,
         files: Vec<String>,
         source_dept: Option<String>,
+        at: DateTime<Utc>,
     ) -> Result<BatchGuard<'_, E>, StoreError> {
         let lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let cache_fence = CacheFence::new(&self.subject_cache);
         let id = BatchId(self.next_id(keys::NEXT_BATCH)?);
-        let info = BatchInfo {
-            id,
-            started_at: Utc::now(),
-            kind: kind.to_string(),
-            files,
-            source_dept,
-            status: BatchStatus::Running,
-        };
+        let info =
+            BatchInfo { id, started_at: at, kind: kind.to_string(), files, source_dept, status: BatchStatus::Running };
         let mut write = WriteBatch::new();
         write.put(Cf::Meta, keys::NEXT_BATCH, (id.0 + 1).to_string());
         write.put(Cf::Meta, keys::batch(id), to_json(&info));

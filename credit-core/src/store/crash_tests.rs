@@ -33,7 +33,7 @@ fn crash_child() {
     };
     let value_bytes: usize = value_bytes.parse().unwrap();
     let store = Store::open_dir(Path::new(&dir)).unwrap();
-    let mut guard = store.begin_batch("crash", Vec::new(), None).unwrap();
+    let mut guard = store.begin_batch("crash", Vec::new(), None, chrono::Utc::now()).unwrap();
     for i in 0..KEYS {
         guard.writer.put_new(Cf::Subjects, key(i), vec![b'v'; value_bytes]).unwrap();
     }

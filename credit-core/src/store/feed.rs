@@ -1,6 +1,6 @@
 //! The change feed's events, and the day the sweep last reached.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::{BatchGuard, Store, StoreError, from_json, keys, to_json};
 use crate::engine::{Cf, Engine};
@@ -48,7 +48,7 @@ impl<E: Engine> BatchGuard<'_, E> {
     pub fn emit(&mut self, change: Change) -> Result<u64, StoreError> {
         let sequence = self.next_feed;
         self.next_feed += 1;
-        let event = FeedEvent { sequence, at: Utc::now(), batch: self.info.id, change };
+        let event = FeedEvent { sequence, at: self.info.started_at, batch: self.info.id, change };
         self.writer.put_new(Cf::Feed, keys::feed(sequence), to_json(&event))?;
         Ok(sequence)
     }

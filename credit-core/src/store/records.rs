@@ -175,15 +175,16 @@ impl<E: Engine> BatchGuard<'_, E> {
         RecordId(self.next_record - 1)
     }
 
-    /// Writes `content` as the record of `subject` with the natural key `key`: a new record, the next
-    /// version of the record the key names, or nothing when that record holds this content already.
+    /// Writes `content` as the record of `subject` with the natural key `key`, recorded when the batch
+    /// is: a new record, the next version of the record the key names, or nothing when that record holds
+    /// this content already.
     pub fn put_record(
         &mut self,
         subject: SubjectId,
         key: String,
         content: &RecordContent,
-        recorded_at: DateTime<Utc>,
     ) -> Result<RecordWrite, StoreError> {
+        let recorded_at = self.info.started_at;
         let content_json = to_json(content);
         let hash = hash_json(&content_json);
         let category = content.category();
@@ -226,14 +227,9 @@ impl<E: Engine> BatchGuard<'_, E> {
         Ok(RecordWrite::Written { head, before })
     }
 
-    /// Writes `content` as the next version of record `id` (a case's outcome) and returns that version's
-    /// number.
-    pub fn amend_record(
-        &mut self,
-        id: RecordId,
-        content: &RecordContent,
-        recorded_at: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
+    /// Writes `content` as the next version of record `id` (a case's outcome), recorded when the batch
+    /// is, and returns that version's number.
+    pub fn amend_record(&mut self, id: RecordId, content: &RecordContent) -> Result<u32, StoreError> {
         let mut head: RecordHead = self
             .writer
             .get(Cf::Records, &keys::record(id))?
@@ -243,6 +239,7 @@ impl<E: Engine> BatchGuard<'_, E> {
         let content_json = to_json(content);
         head.versions += 1;
         head.latest_hash = hash_json(&content_json);
+        let recorded_at = self.info.started_at;
         self.write_version(&head, &content_json, content, recorded_at)?;
         Ok(head.versions)
     }

@@ -89,6 +89,7 @@ pub fn run(args: &Args) -> Result<i32> {
         registration: true,
         strict: args.strict,
         today: credit_core::time::today_cst(),
+        at: chrono::Utc::now(),
     };
     let files = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
     let imported = platform.import(&super::console_actor(None), &args.files, &options, &files, &mut observer);

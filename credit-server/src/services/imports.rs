@@ -121,6 +121,7 @@ impl ImportService for ImportApi {
             only_dept: dept,
             strict: header.strict,
             today: credit_core::time::today_cst(),
+            at: chrono::Utc::now(),
         };
         let response = self
             .context

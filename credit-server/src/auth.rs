@@ -71,20 +71,20 @@ pub enum KeyError {
 /// A key created or revoked, as a reload found it.
 #[derive(Debug, Clone)]
 pub struct KeyChange {
-    pub operation: credit_core::audit::Operation,
+    pub revoked: bool,
     pub key: KeyEntry,
 }
 
 impl KeyChange {
-    /// The audit log's entry for this change, made by `actor`.
-    pub fn event(&self, actor: credit_core::audit::Actor) -> credit_core::audit::AuditEvent {
-        let mut event = credit_core::audit::AuditEvent::new(actor, self.operation)
-            .detail("api_key", &self.key.id)
-            .detail("role", self.key.role.as_str());
-        if let Some(dept) = &self.key.dept {
-            event = event.detail("dept", dept);
+    /// The act the audit log records for this change.
+    pub fn act(&self) -> credit_core::platform::AdminAct {
+        use credit_core::platform::AdminAct;
+        let (id, role, dept) = (self.key.id.clone(), self.key.role, self.key.dept.clone());
+        if self.revoked {
+            AdminAct::ApiKeyRevoked { id, role, dept }
+        } else {
+            AdminAct::ApiKeyCreated { id, role, dept }
         }
-        event
     }
 }
 
@@ -296,10 +296,10 @@ impl KeyRing {
         for key in &keys {
             let before = state.by_id.get(&key.id);
             if before.is_none() {
-                changes.push(KeyChange { operation: credit_core::audit::Operation::ApiKeyCreate, key: key.clone() });
+                changes.push(KeyChange { revoked: false, key: key.clone() });
             }
             if key.revoked_at.is_some() && before.is_some_and(|b| b.revoked_at.is_none()) {
-                changes.push(KeyChange { operation: credit_core::audit::Operation::ApiKeyRevoke, key: key.clone() });
+                changes.push(KeyChange { revoked: true, key: key.clone() });
             }
         }
         state.by_id = keys.into_iter().map(|k| (k.id.clone(), k)).collect();

@@ -34,7 +34,7 @@ impl Background {
     ) -> Background {
         let store = context.platform.store().clone();
         let every = Duration::from_secs(config.keys_reload_seconds);
-        let housekeeping = tokio::spawn(housekeeping(context.keys.clone(), limits, store.clone(), every));
+        let housekeeping = tokio::spawn(housekeeping(context.keys.clone(), limits, context.platform.clone(), every));
         let sweeping = (config.sweep_interval_seconds > 0).then(|| {
             let every = Duration::from_secs(config.sweep_interval_seconds);
             tokio::spawn(sweeping(context.clone(), every, context.stopping.clone()))
@@ -94,7 +94,7 @@ pub(crate) fn close(
 async fn housekeeping(
     ring: Arc<KeyRing>,
     limits: Arc<RateLimits>,
-    store: Arc<Store<credit_core::engine::RocksEngine>>,
+    platform: Arc<credit_core::Platform>,
     every: Duration,
 ) {
     let mut ticker = tokio::time::interval(every);
@@ -102,15 +102,17 @@ async fn housekeeping(
     loop {
         ticker.tick().await;
         ticks += 1;
-        let (ring, store) = (ring.clone(), store.clone());
+        let (ring, platform) = (ring.clone(), platform.clone());
         let reloaded = tokio::task::spawn_blocking(move || -> Result<bool, ServeError> {
             let Some(changes) = ring.reload_changes()? else {
                 return Ok(false);
             };
             // Made with `credit-server keys` while the server ran (the command cannot open the store
             // then, so the server writes the change down when it picks it up).
-            let events = changes.iter().map(|change| change.event(credit_core::audit::Actor::console(None))).collect();
-            store.audit().append_all(events).map_err(|e| ServeError::Audit(e.to_string()))?;
+            let acts: Vec<_> = changes.iter().map(crate::auth::KeyChange::act).collect();
+            platform
+                .record_admin(&credit_core::Actor::console(None), &acts)
+                .map_err(|e| ServeError::Audit(e.to_string()))?;
             Ok(true)
         })
         .await;

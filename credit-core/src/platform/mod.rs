@@ -6,6 +6,7 @@
 //! audit log exactly as a check over gRPC is. The doors parse their input, call, and convert the
 //! answer.
 
+mod admin;
 mod cases;
 mod error;
 mod files;
@@ -17,6 +18,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use admin::AdminAct;
 pub use cases::CaseWithSteps;
 pub use error::PlatformError;
 pub use files::{make_private, private_dir};

@@ -124,3 +124,21 @@ fn the_public_reads_today_only_and_never_the_regulator_view() {
     let missing = SubjectQuery { identifier: "91350100M000100Y43".into(), ..SubjectQuery::default() };
     assert!(matches!(platform.read_subject(&public, &missing, false), Err(PlatformError::NoSubject(_))));
 }
+
+#[test]
+fn administrative_acts_are_recorded_for_admins_only() {
+    use crate::platform::AdminAct;
+    let platform = platform();
+    let act =
+        AdminAct::ApiKeyCreated { id: "k1".into(), role: Role::Provider, dept: Some("市市场监管局".into()) };
+    for role in [Role::Public, Role::Provider, Role::Regulator] {
+        let actor = Actor { key_id: Some("x".into()), role, department: None, name: None };
+        assert!(platform.record_admin(&actor, std::slice::from_ref(&act)).is_err(), "{role:?} may not");
+    }
+    let rotate = AdminAct::SigningRotate { retired_key_id: "a".into(), key_id: "b".into() };
+    platform.record_admin(&Actor::console(None), &[act, rotate]).unwrap();
+    let entries = platform.store().audit().query(&AuditQuery { limit: 10, ..AuditQuery::default() }).unwrap();
+    let operations: Vec<_> = entries.iter().map(|e| e.entry.event.operation.as_str()).collect();
+    assert_eq!(operations, ["api_key.create", "signing.rotate"], "{entries:?}");
+    assert_eq!(entries[0].entry.event.detail.get("dept").map(String::as_str), Some("市市场监管局"));
+}

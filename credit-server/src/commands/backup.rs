@@ -48,11 +48,10 @@ pub fn restore(args: &RestoreArgs) -> Result<i32> {
     }
     copy_dir(&args.from, &args.data_dir)?;
     // Opening proves the copy is a readable store (and replays its WAL).
-    let store = super::open_store(&args.data_dir)?;
-    let event = credit_core::audit::AuditEvent::new(super::console_actor(None), credit_core::audit::Operation::Restore)
-        .detail("from", args.from.display());
-    super::audit(&store, &args.data_dir, vec![event])?;
-    let stats = store.stats(credit_core::time::today_cst())?;
+    let platform = super::platform(&args.data_dir)?;
+    let act = credit_core::platform::AdminAct::Restore { from: args.from.display().to_string() };
+    super::record_admin(&platform, &args.data_dir, &[act])?;
+    let stats = platform.store().stats(credit_core::time::today_cst())?;
     super::print_json(
         &json!({"restored": args.data_dir.display().to_string(), "subjects": stats.subjects, "records": stats.records}),
     )?;

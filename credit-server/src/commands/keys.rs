@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use credit_core::audit::AuditEvent;
 use credit_server::auth::{KeyChange, KeyFile, Role};
 
 #[derive(Debug, clap::Args)]
@@ -45,8 +44,8 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
     match &command.action {
         KeysAction::Create { role, dept, label } => {
             let key = file.create(*role, dept.clone(), label.clone()).context("creating the key")?;
-            let change = KeyChange { operation: credit_core::audit::Operation::ApiKeyCreate, key: key.entry.clone() };
-            audit_if_idle(&data_dir, change.event(super::console_actor(None)));
+            let change = KeyChange { revoked: false, key: key.entry.clone() };
+            audit_if_idle(&data_dir, change.act());
             eprintln!("keys: the token is shown only now; store it safely");
             super::print_json(&key)?;
         }
@@ -57,8 +56,8 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
         }
         KeysAction::Revoke { id } => {
             let entry = file.revoke(id)?;
-            let change = KeyChange { operation: credit_core::audit::Operation::ApiKeyRevoke, key: entry.clone() };
-            audit_if_idle(&data_dir, change.event(super::console_actor(None)));
+            let change = KeyChange { revoked: true, key: entry.clone() };
+            audit_if_idle(&data_dir, change.act());
             super::print_json(&entry)?;
         }
     }
@@ -67,10 +66,10 @@ pub fn run(command: &KeysCommand) -> Result<i32> {
 
 /// Writes a key change to the audit log when no server holds the store; a running server writes it
 /// itself when it picks the change up (within `keys_reload_seconds`).
-fn audit_if_idle(data_dir: &std::path::Path, event: AuditEvent) {
-    match credit_core::store::Store::open_dir(data_dir) {
-        Ok(store) => {
-            if let Err(error) = super::audit(&store, data_dir, vec![event]) {
+fn audit_if_idle(data_dir: &std::path::Path, act: credit_core::platform::AdminAct) {
+    match super::platform(data_dir) {
+        Ok(platform) => {
+            if let Err(error) = super::record_admin(&platform, data_dir, &[act]) {
                 eprintln!("keys: warning: the change is made but not in the audit log: {error:#}");
             }
         }

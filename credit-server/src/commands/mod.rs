@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use credit_core::Platform;
-use credit_core::audit::{Actor, AuditEvent};
+use credit_core::audit::Actor;
 use credit_core::engine::RocksEngine;
 use credit_core::rules::RuleSet;
 use credit_core::store::Store;
@@ -54,11 +54,12 @@ pub fn platform(dir: &Path) -> Result<Platform> {
     Ok(Platform::new(Arc::new(open_store(dir)?), RuleSet::builtin(), disclosure))
 }
 
-/// Writes what an embedded command did to the audit log, then signs the log's head when the data
-/// directory has a usable signing key (as the server does every few seconds).
-pub fn audit(store: &Store<RocksEngine>, data_dir: &Path, events: Vec<AuditEvent>) -> Result<()> {
-    store.audit().append_all(events).context("writing the audit log")?;
-    checkpoint(store, data_dir)
+/// Records what the console did to the service itself (keys, signing keys, restores) in the audit log,
+/// then signs the log's head when the data directory has a usable signing key (as the server does
+/// every few seconds).
+pub fn record_admin(platform: &Platform, data_dir: &Path, acts: &[credit_core::platform::AdminAct]) -> Result<()> {
+    platform.record_admin(&console_actor(None), acts).context("writing the audit log")?;
+    checkpoint(platform.store(), data_dir)
 }
 
 /// Signs the audit log's head when the data directory has a usable signing key: after a use case of

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use credit_core::audit::AuditEvent;
+use credit_core::platform::AdminAct;
 use credit_server::signing::{KeyPaths, Signing};
 
 #[derive(Debug, clap::Args)]
@@ -36,10 +36,8 @@ pub fn run(command: &SigningCommand) -> Result<i32> {
             std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
             let signing = Signing::load(&paths, true)?;
             let Some(key) = signing.key else { bail!("no signing key was created") };
-            let store = super::open_store(&data_dir)?;
-            let event = AuditEvent::new(super::console_actor(None), credit_core::audit::Operation::SigningInit)
-                .detail("key_id", key.id());
-            super::audit(&store, &data_dir, vec![event])?;
+            let act = AdminAct::SigningInit { key_id: key.id().to_string() };
+            super::record_admin(&super::platform(&data_dir)?, &data_dir, &[act])?;
             super::print_json(&key.published())?;
         }
         SigningAction::Keys => {
@@ -48,11 +46,8 @@ pub fn run(command: &SigningCommand) -> Result<i32> {
         }
         SigningAction::Rotate => {
             let (old, new) = Signing::rotate(&paths)?;
-            let store = super::open_store(&data_dir)?;
-            let event = AuditEvent::new(super::console_actor(None), credit_core::audit::Operation::SigningRotate)
-                .detail("retired_key_id", &old)
-                .detail("key_id", &new);
-            super::audit(&store, &data_dir, vec![event])?;
+            let act = AdminAct::SigningRotate { retired_key_id: old.clone(), key_id: new.clone() };
+            super::record_admin(&super::platform(&data_dir)?, &data_dir, &[act])?;
             super::print_json(&serde_json::json!({ "retired_key_id": old, "key_id": new }))?;
         }
     }

@@ -40,8 +40,8 @@ fn key_error(error: KeyError) -> ApiError {
 /// Picks the change up at once (rather than at the next reload) and writes it down as `caller`'s.
 fn reload_and_audit(context: &Context, caller: &Caller) -> Result<(), ApiError> {
     let changes = context.keys.reload_changes().map_err(key_error)?.unwrap_or_default();
-    let events = changes.iter().map(|change| change.event(actor(caller))).collect();
-    context.audit(events)
+    let acts: Vec<_> = changes.iter().map(crate::auth::KeyChange::act).collect();
+    Ok(context.platform.record_admin(&actor(caller), &acts)?)
 }
 
 /// Where a backup named `name` goes: a new directory under `backup_dir`. The name is one or more plain

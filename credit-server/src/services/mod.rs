@@ -19,7 +19,7 @@ mod subject;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use credit_core::audit::{Actor, AuditEvent};
+use credit_core::audit::Actor;
 use credit_core::report::Issuer;
 use credit_core::view::View;
 use credit_proto::v1 as pb;
@@ -120,14 +120,6 @@ impl Drop for CallerGone {
         if !self.1 {
             self.0.cancel();
         }
-    }
-}
-
-impl Context {
-    /// Writes `events` to the audit log before the call answers; when that fails, so does the call
-    /// (nothing is answered that was not written down).
-    pub fn audit(&self, events: Vec<AuditEvent>) -> Result<(), ApiError> {
-        self.platform.store().audit().append_all(events).map_err(|error| ApiError::internal(&error))
     }
 }
 

@@ -3,7 +3,7 @@
 //! the server's (its configuration); the record of every act is the platform's, in the same closed
 //! vocabulary as every other entry.
 
-use super::{Platform, PlatformError, require};
+use super::{Platform, PlatformError, UseCase, permit};
 use crate::actor::{Actor, Role};
 use crate::audit::{AuditEvent, Operation};
 use crate::engine::Engine;
@@ -62,7 +62,7 @@ impl AdminAct {
 impl<E: Engine> Platform<E> {
     /// Records administrative acts an admin (or the console) took, in one write.
     pub fn record_admin(&self, actor: &Actor, acts: &[AdminAct]) -> Result<(), PlatformError> {
-        require(actor, "administration", |role| role == Role::Admin)?;
+        permit(actor, UseCase::Administer)?;
         if acts.is_empty() {
             return Ok(());
         }

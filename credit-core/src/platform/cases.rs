@@ -1,7 +1,7 @@
 //! Credit repair and objections as use cases: who may take which step, who may read a case, and the
 //! audit entry of every step, whichever door it came through.
 
-use super::{Platform, PlatformError, require};
+use super::{Platform, PlatformError, UseCase, permit};
 use crate::actor::{Actor, Role};
 use crate::audit::AuditEvent;
 use crate::cases::{Action, Case, CaseError, CaseStep, Decision, Operator, Workflow};
@@ -29,7 +29,7 @@ impl<E: Engine> Platform<E> {
         reason: &str,
         on: NaiveDate,
     ) -> Result<Case, PlatformError> {
-        require(actor, "OpenCase", |role| role != Role::Public)?;
+        permit(actor, UseCase::OpenCase)?;
         if !matches!(action, Action::Apply | Action::File) {
             return Err(PlatformError::invalid("action", format!("{:?} does not open a case", action.as_str())));
         }
@@ -41,7 +41,7 @@ impl<E: Engine> Platform<E> {
     /// Takes a decision on case `id`: accepting and rejecting are for regulators and admins; the
     /// outcome of a review for the department that delivered the record (its provider key) or an admin.
     pub fn decide_case(&self, actor: &Actor, id: u64, decision: Decision) -> Result<Case, PlatformError> {
-        require(actor, "DecideCase", |role| role != Role::Public)?;
+        permit(actor, UseCase::DecideCase)?;
         let flow = self.workflow();
         let case = flow.case(id)?.ok_or(CaseError::NoCase(id))?;
         self.may_take(actor, decision.action, case.record)?;
@@ -53,7 +53,7 @@ impl<E: Engine> Platform<E> {
 
     /// Case `id` with its steps, for those who may read it; to anyone else it does not exist.
     pub fn case(&self, actor: &Actor, id: u64) -> Result<CaseWithSteps, PlatformError> {
-        require(actor, "GetCase", |role| role != Role::Public)?;
+        permit(actor, UseCase::GetCase)?;
         let flow = self.workflow();
         let case = flow.case(id)?.ok_or(CaseError::NoCase(id))?;
         if !self.may_read(actor, &flow, &case)? {
@@ -64,7 +64,7 @@ impl<E: Engine> Platform<E> {
 
     /// The cases about `record` that the actor may read, oldest first.
     pub fn cases_of(&self, actor: &Actor, record: RecordId) -> Result<Vec<Case>, PlatformError> {
-        require(actor, "ListCases", |role| role != Role::Public)?;
+        permit(actor, UseCase::ListCases)?;
         let flow = self.workflow();
         let mut readable = Vec::new();
         for case in flow.cases_of(record)? {

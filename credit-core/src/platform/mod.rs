@@ -10,6 +10,7 @@ mod admin;
 mod cases;
 mod error;
 mod files;
+mod permits;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +23,7 @@ pub use admin::AdminAct;
 pub use cases::CaseWithSteps;
 pub use error::PlatformError;
 pub use files::{make_private, private_dir};
+pub use permits::{UseCase, permit};
 
 use crate::actor::{Actor, Role};
 use crate::audit::{AuditEvent, Operation};
@@ -158,7 +160,7 @@ impl<E: Engine> Platform<E> {
         keep: impl Fn(&RecordView) -> bool,
     ) -> Result<SubjectRead, PlatformError> {
         if query.view == View::Regulator {
-            require(actor, "the regulator view", Role::is_regulator)?;
+            permit(actor, UseCase::RegulatorView)?;
         }
         refuse_time_travel(actor, "as_of", query.as_of.is_some())?;
         refuse_time_travel(actor, "known_at", query.known_at.is_some())?;
@@ -179,7 +181,7 @@ impl<E: Engine> Platform<E> {
         purpose: Option<&str>,
     ) -> Result<(SubjectId, Vec<RecordVersion>), PlatformError> {
         if view == View::Regulator {
-            require(actor, "the regulator view", Role::is_regulator)?;
+            permit(actor, UseCase::RegulatorView)?;
         }
         let not_found = || PlatformError::NoRecord(record);
         let head = self.store.record_head(record)?.ok_or_else(not_found)?;
@@ -229,7 +231,7 @@ impl<E: Engine> Platform<E> {
 
     /// A joint check, recorded in the check log and the audit log (regulators only).
     pub fn check(&self, actor: &Actor, request: &CheckRequest) -> Result<CheckResult, PlatformError> {
-        require(actor, "Check", Role::is_regulator)?;
+        permit(actor, UseCase::Check)?;
         let result = self.checker().check(request)?;
         self.audit(vec![AuditEvent::check(actor.clone(), &result)])?;
         Ok(result)
@@ -243,7 +245,7 @@ impl<E: Engine> Platform<E> {
         requests: &[CheckRequest],
         cancel: &Cancel,
     ) -> Result<Vec<Result<CheckResult, CheckError>>, PlatformError> {
-        require(actor, "BatchCheck", Role::is_regulator)?;
+        permit(actor, UseCase::BatchCheck)?;
         let answers = self.checker().with_cancel(cancel.clone()).check_batch(requests)?;
         let events =
             answers.iter().filter_map(|a| a.as_ref().ok()).map(|r| AuditEvent::check(actor.clone(), r)).collect();
@@ -253,7 +255,7 @@ impl<E: Engine> Platform<E> {
 
     /// Feedback on a measure of an earlier check (regulators only), audited whether or not it was taken.
     pub fn submit_feedback(&self, actor: &Actor, input: FeedbackInput) -> Result<Feedback, PlatformError> {
-        require(actor, "SubmitFeedback", Role::is_regulator)?;
+        permit(actor, UseCase::SubmitFeedback)?;
         let event = AuditEvent::new(actor.clone(), Operation::Feedback)
             .detail("check_id", input.check_id)
             .detail("measure_id", &input.measure_id)
@@ -265,14 +267,14 @@ impl<E: Engine> Platform<E> {
 
     /// How checks and their feedback went, by item and measure (regulators only).
     pub fn check_statistics(&self, actor: &Actor, filter: &StatsFilter) -> Result<CheckStats, PlatformError> {
-        require(actor, "GetStatistics", Role::is_regulator)?;
+        permit(actor, UseCase::GetStatistics)?;
         Ok(self.checker().statistics(filter)?)
     }
 
     /// A search in the view the request names (the regulator view for regulators only).
     pub fn search(&self, actor: &Actor, request: &SearchRequest) -> Result<Vec<SearchHit>, PlatformError> {
         if request.view == View::Regulator {
-            require(actor, "the regulator view", Role::is_regulator)?;
+            permit(actor, UseCase::RegulatorView)?;
         }
         let index = self.index.as_ref().ok_or(PlatformError::NoIndex)?;
         let index = index.read().unwrap_or_else(PoisonError::into_inner);
@@ -300,7 +302,7 @@ impl<E: Engine> Platform<E> {
                     role: actor.role,
                 });
             }
-            _ => require(actor, "Import", |role| role == Role::Admin)?,
+            _ => permit(actor, UseCase::Import)?,
         }
         let imported = crate::import::import_files(
             &self.store,
@@ -333,7 +335,7 @@ impl<E: Engine> Platform<E> {
             return Err(PlatformError::invalid("as_of", "a report is of today's data"));
         }
         if query.view == View::Regulator {
-            require(actor, "the regulator view", Role::is_regulator)?;
+            permit(actor, UseCase::RegulatorView)?;
         }
         let subject = self.visible_subject(query)?;
         if needs_purpose(query.view, &subject) && query.purpose.is_none() {
@@ -363,7 +365,7 @@ impl<E: Engine> Platform<E> {
     /// Opens the change feed for `actor` (regulators only). Natural persons' ID numbers come in full
     /// only with a stated purpose, and such a follow is written down before any event is read.
     pub fn follow_feed(&self, actor: &Actor, from: u64, purpose: Option<&str>) -> Result<FeedAccess, PlatformError> {
-        require(actor, "Follow", Role::is_regulator)?;
+        permit(actor, UseCase::Follow)?;
         let Some(purpose) = purpose else { return Ok(FeedAccess { unmasked: false }) };
         let event = AuditEvent::new(actor.clone(), Operation::FeedFollow)
             .purpose(Some(purpose))
@@ -386,7 +388,7 @@ impl<E: Engine> Platform<E> {
         mut query: crate::audit::AuditQuery,
         subject: Option<&str>,
     ) -> Result<Vec<crate::audit::StoredEntry>, PlatformError> {
-        require(actor, "QueryAuditLog", |role| role == Role::Admin)?;
+        permit(actor, UseCase::QueryAuditLog)?;
         if let Some(identifier) = subject {
             let id = self.store.find_subject_id(identifier)?;
             query.subject = Some(id.ok_or_else(|| PlatformError::NoSubject(identifier.to_string()))?);
@@ -418,7 +420,7 @@ impl<E: Engine> Platform<E> {
 
     /// Rebuilds the search index from the store (admins only).
     pub fn reindex(&self, actor: &Actor) -> Result<CatchUp, PlatformError> {
-        require(actor, "Reindex", |role| role == Role::Admin)?;
+        permit(actor, UseCase::Reindex)?;
         let index = self.index.as_ref().ok_or(PlatformError::NoIndex)?;
         let rebuilt = index.write().unwrap_or_else(PoisonError::into_inner).rebuild(&self.store);
         self.audit(vec![AuditEvent::new(actor.clone(), Operation::Reindex).result_of(&rebuilt)])?;
@@ -428,7 +430,7 @@ impl<E: Engine> Platform<E> {
     /// A consistent copy of the store in the new directory `to` (its parents created), readable by the
     /// owner only: directories 0700, files 0600 (admins only).
     pub fn backup(&self, actor: &Actor, to: &Path) -> Result<(), PlatformError> {
-        require(actor, "Backup", |role| role == Role::Admin)?;
+        permit(actor, UseCase::Backup)?;
         let written = files::write_backup(&self.store, to);
         let event = AuditEvent::new(actor.clone(), Operation::Backup).detail("to", to.display()).result_of(&written);
         self.audit(vec![event])?;
@@ -466,15 +468,6 @@ fn needs_purpose(view: View, subject: &Subject) -> bool {
 }
 
 /// Fails unless the actor's role is `allowed`: unauthenticated for the public, forbidden otherwise.
-fn require(actor: &Actor, what: &'static str, allowed: impl Fn(Role) -> bool) -> Result<(), PlatformError> {
-    if allowed(actor.role) {
-        return Ok(());
-    }
-    if actor.role == Role::Public {
-        return Err(PlatformError::Unauthenticated { what });
-    }
-    Err(PlatformError::Forbidden { what, role: actor.role })
-}
 
 /// Reading the past or the future is for regulators and admins: the public and providers see today's
 /// public view only, so expired, repaired and revoked records stay out of their reach.

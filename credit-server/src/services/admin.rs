@@ -7,7 +7,7 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::admin_service_server::AdminService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, actor, caller, require_admin, required};
+use super::{Context, UseCase, actor, caller, permit, required};
 use crate::auth::{Caller, KeyEntry, KeyError, Role};
 use crate::convert;
 use crate::error::{ApiError, ErrorCode};
@@ -64,7 +64,7 @@ pub(crate) use credit_core::platform::private_dir;
 impl AdminService for AdminApi {
     async fn reindex(&self, request: Request<pb::ReindexRequest>) -> Result<Response<pb::ReindexResponse>, Status> {
         let caller = caller(&request)?;
-        require_admin(&caller, "Reindex")?;
+        permit(&caller, UseCase::Reindex)?;
         let response = self
             .context
             .blocking(move |context| {
@@ -81,7 +81,7 @@ impl AdminService for AdminApi {
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<pb::BackupResponse>, Status> {
         let caller = caller(&request)?;
-        require_admin(&caller, "Backup")?;
+        permit(&caller, UseCase::Backup)?;
         let name = required("to", &request.get_ref().to)?;
         let to = backup_path(&self.context.backup_dir, &name)?;
         if to.exists() {
@@ -109,7 +109,7 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
         let caller = caller(&request)?;
-        require_admin(&caller, "CreateApiKey")?;
+        permit(&caller, UseCase::CreateApiKey)?;
         let message = request.into_inner();
         let role = Role::parse(message.role.trim()).ok_or_else(|| {
             ApiError::invalid("role", format!("{:?} is not one of public, provider, regulator, admin", message.role))
@@ -133,14 +133,14 @@ impl AdminService for AdminApi {
         request: Request<pb::ListApiKeysRequest>,
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         let caller = caller(&request)?;
-        require_admin(&caller, "ListApiKeys")?;
+        permit(&caller, UseCase::ListApiKeys)?;
         let keys = self.context.blocking(|context| context.keys.file().list().map_err(key_error)).await?;
         Ok(Response::new(pb::ListApiKeysResponse { keys: keys.iter().map(api_key).collect() }))
     }
 
     async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
         let caller = caller(&request)?;
-        require_admin(&caller, "RevokeApiKey")?;
+        permit(&caller, UseCase::RevokeApiKey)?;
         let id = required("id", &request.get_ref().id)?;
         let entry = self
             .context

@@ -5,7 +5,7 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::audit_service_server::AuditService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, page_size, parse_instant, require_admin};
+use super::{Context, UseCase, caller, page_size, parse_instant, permit};
 use crate::convert;
 use crate::error::{ApiError, ErrorCode};
 
@@ -21,7 +21,7 @@ impl AuditService for AuditApi {
         request: Request<pb::QueryAuditLogRequest>,
     ) -> Result<Response<pb::QueryAuditLogResponse>, Status> {
         let caller = caller(&request)?;
-        require_admin(&caller, "QueryAuditLog")?;
+        permit(&caller, UseCase::QueryAuditLog)?;
         let message = request.into_inner();
         let optional = |value: &str| Some(value.trim().to_string()).filter(|v| !v.is_empty());
         let limit = page_size(message.page_size, 100, 1_000)?;

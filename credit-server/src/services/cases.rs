@@ -8,7 +8,7 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::case_service_server::CaseService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, parse_date, require_key};
+use super::{Context, UseCase, caller, parse_date, permit};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -53,7 +53,7 @@ fn day(field: &str, value: &str) -> Result<NaiveDate, ApiError> {
 impl CaseService for CaseApi {
     async fn open_case(&self, request: Request<pb::OpenCaseRequest>) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?;
-        require_key(&caller, "OpenCase")?;
+        permit(&caller, UseCase::OpenCase)?;
         let message = request.into_inner();
         let action = action("action", &message.action, &[Action::Apply, Action::File])?;
         let on = day("on", &message.on)?;
@@ -76,7 +76,7 @@ impl CaseService for CaseApi {
 
     async fn decide_case(&self, request: Request<pb::DecideCaseRequest>) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?;
-        require_key(&caller, "DecideCase")?;
+        permit(&caller, UseCase::DecideCase)?;
         let message = request.into_inner();
         let action = action("action", &message.action, &Action::DECISIONS)?;
         let on = day("on", &message.on)?;
@@ -109,7 +109,7 @@ impl CaseService for CaseApi {
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
         let caller = caller(&request)?;
-        require_key(&caller, "GetCase")?;
+        permit(&caller, UseCase::GetCase)?;
         let id = request.into_inner().case_id;
         let response = self
             .context
@@ -127,7 +127,7 @@ impl CaseService for CaseApi {
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
         let caller = caller(&request)?;
-        require_key(&caller, "ListCases")?;
+        permit(&caller, UseCase::ListCases)?;
         let record = RecordId(request.into_inner().record_id);
         let cases =
             self.context.blocking(move |context| Ok(context.platform.cases_of(&caller.actor(), record)?)).await?;

@@ -6,7 +6,7 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::joint_check_service_server::JointCheckService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, parse_date, parse_instant, require_regulator, required};
+use super::{Context, UseCase, caller, parse_date, parse_instant, permit, required};
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::ApiError;
@@ -46,7 +46,7 @@ fn failure(error: ApiError) -> pb::BatchCheckEntry {
 impl JointCheckService for JointCheckApi {
     async fn check(&self, request: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
         let caller = caller(&request)?;
-        require_regulator(&caller, "Check")?;
+        permit(&caller, UseCase::Check)?;
         let check = check_request(&caller, request.into_inner())?;
         let result = self.context.blocking(move |context| Ok(context.platform.check(&caller.actor(), &check)?)).await?;
         Ok(Response::new(pb::CheckResponse { result: Some(convert::check_result(result)) }))
@@ -57,7 +57,7 @@ impl JointCheckService for JointCheckApi {
         request: Request<pb::BatchCheckRequest>,
     ) -> Result<Response<pb::BatchCheckResponse>, Status> {
         let caller = caller(&request)?;
-        require_regulator(&caller, "BatchCheck")?;
+        permit(&caller, UseCase::BatchCheck)?;
         let checks = request.into_inner().checks;
         if checks.is_empty() {
             return Err(ApiError::invalid("checks", "at least one check").into());
@@ -110,7 +110,7 @@ impl JointCheckService for JointCheckApi {
         request: Request<pb::SubmitFeedbackRequest>,
     ) -> Result<Response<pb::SubmitFeedbackResponse>, Status> {
         let caller = caller(&request)?;
-        require_regulator(&caller, "SubmitFeedback")?;
+        permit(&caller, UseCase::SubmitFeedback)?;
         let message = request.into_inner();
         let outcome = Outcome::parse(message.outcome.trim()).ok_or_else(|| {
             ApiError::invalid("outcome", format!("{:?} is not one of applied, not_applied, escalated", message.outcome))
@@ -139,7 +139,7 @@ impl JointCheckService for JointCheckApi {
         request: Request<pb::GetStatisticsRequest>,
     ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
         let caller = caller(&request)?;
-        require_regulator(&caller, "GetStatistics")?;
+        permit(&caller, UseCase::GetStatistics)?;
         let message = request.into_inner();
         let optional = |value: &str| Some(value.trim().to_string()).filter(|v| !v.is_empty());
         let filter = StatsFilter {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use credit_core::audit::Actor;
+pub use credit_core::platform::UseCase;
 use credit_core::report::Issuer;
 use credit_core::view::View;
 use credit_proto::v1 as pb;
@@ -137,35 +138,10 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, ApiError> {
         .ok_or_else(|| ApiError::internal(&"request reached a service without passing the gate"))
 }
 
-/// Fails unless the caller is a regulator or an admin.
-pub fn require_regulator(caller: &Caller, what: &str) -> Result<(), ApiError> {
-    require(caller, what, Role::is_regulator)
-}
-
-/// Fails unless the caller is an admin.
-pub fn require_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
-    require(caller, what, |role| role == Role::Admin)
-}
-
-/// Fails unless the caller presented a key (any role).
-pub fn require_key(caller: &Caller, what: &str) -> Result<(), ApiError> {
-    require(caller, what, |role| role != Role::Public)
-}
-
-fn require(caller: &Caller, what: &str, allowed: impl Fn(Role) -> bool) -> Result<(), ApiError> {
-    if allowed(caller.role) {
-        return Ok(());
-    }
-    if caller.key_id.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::Unauthenticated,
-            format!("{what} needs an API key (authorization: Bearer …)"),
-        ));
-    }
-    Err(ApiError::new(
-        ErrorCode::PermissionDenied,
-        format!("{what} is not allowed for the {} role", caller.role.as_str()),
-    ))
+/// Refuses a caller whose role may not reach `use_case`, before its request takes a worker: the
+/// platform's own table ([`credit_core::platform::permit`]), which the use case consults again.
+pub fn permit(caller: &Caller, use_case: UseCase) -> Result<(), ApiError> {
+    Ok(credit_core::platform::permit(&caller.actor(), use_case)?)
 }
 
 /// Reading the past or the future (`as_of`, `known_at`, `in_force_on`) is for regulators and admins: the
@@ -189,7 +165,7 @@ pub fn resolve_view(caller: &Caller, requested: i32) -> Result<View, ApiError> {
         Ok(pb::View::Unspecified) => Ok(widest),
         Ok(pb::View::Public) => Ok(View::Public),
         Ok(pb::View::Regulator) => {
-            require_regulator(caller, "the regulator view")?;
+            permit(caller, UseCase::RegulatorView)?;
             Ok(View::Regulator)
         }
         Err(_) => Err(ApiError::invalid("view", format!("unknown view {requested}"))),

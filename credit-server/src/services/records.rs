@@ -13,7 +13,7 @@ use credit_proto::v1::record_service_server::RecordService;
 use tonic::{Request, Response, Status};
 
 use super::{
-    Context, caller, page_size, parse_date, parse_instant, purpose, refuse_time_travel, require_key, required,
+    Context, UseCase, caller, page_size, parse_date, parse_instant, permit, purpose, refuse_time_travel, required,
     resolve_view, view_to_proto,
 };
 use crate::convert;
@@ -81,7 +81,7 @@ impl RecordService for RecordApi {
         request: Request<pb::ListRecordsRequest>,
     ) -> Result<Response<pb::ListRecordsResponse>, Status> {
         let caller = caller(&request)?;
-        require_key(&caller, "ListRecords")?;
+        permit(&caller, UseCase::ListRecords)?;
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
         let view = resolve_view(&caller, message.view)?;
@@ -144,7 +144,7 @@ impl RecordService for RecordApi {
         request: Request<pb::GetRecordHistoryRequest>,
     ) -> Result<Response<pb::GetRecordHistoryResponse>, Status> {
         let caller = caller(&request)?;
-        require_key(&caller, "GetRecordHistory")?;
+        permit(&caller, UseCase::GetRecordHistory)?;
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
         let view = resolve_view(&caller, message.view)?;

@@ -467,8 +467,6 @@ fn needs_purpose(view: View, subject: &Subject) -> bool {
     view == View::Regulator && subject.subject_type == SubjectType::NaturalPerson
 }
 
-/// Fails unless the actor's role is `allowed`: unauthenticated for the public, forbidden otherwise.
-
 /// Reading the past or the future is for regulators and admins: the public and providers see today's
 /// public view only, so expired, repaired and revoked records stay out of their reach.
 fn refuse_time_travel(actor: &Actor, field: &'static str, asked: bool) -> Result<(), PlatformError> {

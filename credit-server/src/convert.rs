@@ -81,9 +81,10 @@ pub fn subject_version(v: SubjectVersion, masked: bool) -> pb::SubjectVersion {
     }
 }
 
-/// The page as `GetSubject` answers it, carrying the page's JSON as `credit-server get` prints it.
-pub fn subject_page(subject_id: u64, page: SubjectPage) -> pb::GetSubjectResponse {
-    let json = serde_json::to_string(&page).unwrap_or_default();
+/// The page as `GetSubject` answers it, carrying the page's JSON as `credit-server get` prints it
+/// unless `omit_json`.
+pub fn subject_page(subject_id: u64, page: SubjectPage, omit_json: bool) -> pb::GetSubjectResponse {
+    let json = if omit_json { String::new() } else { serde_json::to_string(&page).unwrap_or_default() };
     pb::GetSubjectResponse {
         subject: Some(subject(page.subject, page.masked)),
         records: page.records.into_iter().map(|r| record(subject_id, r.current)).collect(),

@@ -60,6 +60,8 @@ pub fn get(args: &GetArgs, connection: &Connection) -> Result<ExitCode> {
         known_at: args.known_at.map(timestamp),
         include_history: false,
         purpose: args.purpose.clone().unwrap_or_default(),
+        // The typed fields are printed unless `--json` asked for the page as the server writes it.
+        omit_json: !args.json,
     };
     block_on(async {
         let Some(page) = fetch(connection, request, args.json).await? else { return Ok(ExitCode::SUCCESS) };
@@ -78,6 +80,7 @@ pub fn history(args: &HistoryArgs, connection: &Connection) -> Result<ExitCode> 
         view: proto::View::Regulator.into(),
         include_history: true,
         purpose: args.purpose.clone().unwrap_or_default(),
+        omit_json: !args.json,
         ..Default::default()
     };
     block_on(async {

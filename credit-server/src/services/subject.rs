@@ -33,7 +33,7 @@ impl SubjectService for SubjectApi {
             .context
             .blocking(move |context| {
                 let page = context.platform.read_subject(&caller.actor(), &query, message.include_history)?;
-                Ok(convert::subject_page(page.subject.id.0, page))
+                Ok(convert::subject_page(page.subject.id.0, page, message.omit_json))
             })
             .await?;
         Ok(Response::new(response))

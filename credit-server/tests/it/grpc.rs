@@ -719,6 +719,11 @@ async fn get_subject_carries_exactly_what_the_embedded_get_prints() {
     let versions: u32 = regulator.records.iter().map(|r| r.version).sum();
     assert_eq!(regulator.record_history.len() as u32, versions, "every version of every record shown");
     assert!(public.record_history.is_empty() && public.history.is_empty());
+    // Without the JSON copy, asked for: the same typed answer.
+    let lean = pb::GetSubjectRequest { omit_json: true, ..get(COMPANY, pb::View::Public) };
+    let lean = server.subjects().get_subject(call(lean, None)).await.unwrap().into_inner();
+    assert!(lean.json.is_empty() && !public.json.is_empty());
+    assert_eq!(pb::GetSubjectResponse { json: String::new(), ..public.clone() }, lean);
 
     let data = server.data.clone();
     let _dir = server.shutdown().await;

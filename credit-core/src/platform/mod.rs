@@ -469,7 +469,7 @@ fn needs_purpose(view: View, subject: &Subject) -> bool {
 
 /// Reading the past or the future is for regulators and admins: the public and providers see today's
 /// public view only, so expired, repaired and revoked records stay out of their reach.
-fn refuse_time_travel(actor: &Actor, field: &'static str, asked: bool) -> Result<(), PlatformError> {
+pub fn refuse_time_travel(actor: &Actor, field: &'static str, asked: bool) -> Result<(), PlatformError> {
     if !asked || actor.role.is_regulator() {
         return Ok(());
     }

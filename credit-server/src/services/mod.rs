@@ -147,15 +147,9 @@ pub fn permit(caller: &Caller, use_case: UseCase) -> Result<(), ApiError> {
 /// Reading the past or the future (`as_of`, `known_at`, `in_force_on`) is for regulators and admins: the
 /// public and providers see today's public view only, so expired, repaired and revoked records stay
 /// out of their reach. `asked`: the field was set.
-pub fn refuse_time_travel(caller: &Caller, field: &str, asked: bool) -> Result<(), ApiError> {
-    if !asked || caller.role.is_regulator() {
-        return Ok(());
-    }
-    Err(ApiError::field(
-        ErrorCode::TimeTravelNotAllowed,
-        field,
-        format!("the {} role sees today's view only; {field} is for regulators", caller.role.as_str()),
-    ))
+/// The platform's rule ([`credit_core::platform::refuse_time_travel`]), for filters only a door has.
+pub fn refuse_time_travel(caller: &Caller, field: &'static str, asked: bool) -> Result<(), ApiError> {
+    Ok(credit_core::platform::refuse_time_travel(&caller.actor(), field, asked)?)
 }
 
 /// The view a request gets: the widest its role allows unless it asks for less.

@@ -81,6 +81,9 @@ struct Args {
     /// One JSON object on the last line of stdout instead of text.
     #[arg(long)]
     json: bool,
+    /// `get-subject`: ask for the typed answer only (`omit_json`), not the page's JSON copy.
+    #[arg(long)]
+    omit_json: bool,
 }
 
 /// What `--json` prints: the run's settings and its figures.
@@ -228,6 +231,7 @@ async fn connect(args: &Args, target: SocketAddr) -> Result<Vec<Arc<Caller>>> {
             batch_size: args.batch_size,
             payload: vec![b'x'; args.payload_bytes],
             timeout: Duration::from_millis(args.timeout_ms),
+            omit_json: args.omit_json,
         }));
     }
     Ok(callers)

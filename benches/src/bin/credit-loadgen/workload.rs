@@ -138,6 +138,7 @@ pub struct Caller {
     pub batch_size: usize,
     pub payload: Vec<u8>,
     pub timeout: std::time::Duration,
+    pub omit_json: bool,
 }
 
 impl Caller {
@@ -164,7 +165,11 @@ impl Caller {
         let channel = self.channel.clone();
         let outcome = match self.workload {
             Workload::GetSubject => {
-                let message = pb::GetSubjectRequest { identifier: pool.code(draw).to_string(), ..Default::default() };
+                let message = pb::GetSubjectRequest {
+                    identifier: pool.code(draw).to_string(),
+                    omit_json: self.omit_json,
+                    ..Default::default()
+                };
                 SubjectServiceClient::new(channel).get_subject(self.request(message)).await.map(drop)
             }
             Workload::Search => {

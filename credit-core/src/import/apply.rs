@@ -1,18 +1,14 @@
 //! Linking validated rows to subjects and writing them as new subjects, versions or nothing at all.
-
-use chrono::{DateTime, Utc};
-
 use super::ImportSummary;
 use super::rows::{RecordInput, RowError, SubjectInput};
 use crate::engine::Engine;
 use crate::model::{IdentifierKind, RelatedPerson, RelatedRole, StoredIdentifier, Subject, SubjectId, SubjectType};
-use crate::store::{BatchGuard, Provenance, RecordWrite, StoreError, keys};
+use crate::store::{BatchGuard, RecordWrite, StoreError, keys};
 
 /// Writes rows into one batch.
 pub struct Applier<'g, 's, E: Engine> {
+    /// The batch, which also says when the rows are recorded and which department delivered them.
     pub guard: &'g mut BatchGuard<'s, E>,
-    pub recorded_at: DateTime<Utc>,
-    pub source_dept: Option<String>,
     /// Subject rows are authoritative ([`super::ImportOptions::registration`]).
     pub registration: bool,
 }
@@ -31,8 +27,7 @@ impl<E: Engine> Applier<'_, '_, E> {
     }
 
     fn save_subject(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
-        let provenance = Provenance { recorded_at: self.recorded_at, source_dept: self.source_dept.as_deref() };
-        self.guard.put_subject(subject, previous, provenance)
+        self.guard.put_subject(subject, previous)
     }
 
     /// A natural person by ID number, created provisionally (named as the row names them) when unknown.
@@ -73,7 +68,7 @@ impl<E: Engine> Applier<'_, '_, E> {
                     "subject {} is known; only a registration department (registration_departments) changes \
                      a subject, not {:?}",
                     id.0,
-                    self.source_dept.as_deref().unwrap_or("")
+                    self.guard.info().source_dept.as_deref().unwrap_or("")
                 ),
             }));
         }

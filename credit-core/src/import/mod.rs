@@ -155,18 +155,12 @@ pub fn import_files<E: Engine>(
 ) -> Result<ImportSummary, ImportError> {
     let names = files.iter().map(|p| p.display().to_string()).collect();
     let mut guard = store.begin_batch(options.kind.as_str(), names, options.source_dept.clone(), options.at)?;
-    let recorded_at = guard.info().started_at;
     let mut summary = ImportSummary { batch_id: guard.info().id.0, ..ImportSummary::default() };
     let outcome = std::thread::scope(|scope| -> Result<(), ImportError> {
         // Chunks land on their own thread while the next ones are built.
         guard.set_committer(Committer::spawn(scope, store.engine()));
         let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), ImportError> {
-            let mut applier = apply::Applier {
-                guard: &mut guard,
-                recorded_at,
-                source_dept: options.source_dept.clone(),
-                registration: options.registration,
-            };
+            let mut applier = apply::Applier { guard: &mut guard, registration: options.registration };
             for path in files {
                 import_file(&mut applier, path, options, tables, book, &mut summary, observer)?;
             }

@@ -400,8 +400,7 @@ fn a_panic_inside_a_batch_rolls_it_back_at_once() {
             Vec::new(),
             None,
         );
-        let provenance = crate::store::Provenance { recorded_at: chrono::Utc::now(), source_dept: None };
-        guard.put_subject(&subject, None, provenance).unwrap();
+        guard.put_subject(&subject, None).unwrap();
         panic!("a bug in the middle of a batch");
     }));
     assert!(panicked.is_err());

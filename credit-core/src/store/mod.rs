@@ -41,7 +41,6 @@ pub(crate) use records::StoredRecord;
 pub use records::{RecordView, RecordWrite};
 pub use stats::{Counters, Stats};
 use subject_cache::SubjectCache;
-pub use subjects::Provenance;
 pub(crate) use subjects::decode_subject;
 
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch};

@@ -130,14 +130,6 @@ fn candidate_keys(identifier: &str) -> Vec<(IdentifierKind, String)> {
     out
 }
 
-/// Who wrote a subject's or record's version, and when: what its history version carries besides the
-/// value.
-#[derive(Debug, Clone, Copy)]
-pub struct Provenance<'a> {
-    pub recorded_at: DateTime<Utc>,
-    pub source_dept: Option<&'a str>,
-}
-
 impl<E: Engine> BatchGuard<'_, E> {
     /// The subject an identifier points to, as this batch left it.
     pub fn subject_by_identifier(&self, kind: IdentifierKind, value: &str) -> Result<Option<SubjectId>, StoreError> {
@@ -163,13 +155,9 @@ impl<E: Engine> BatchGuard<'_, E> {
 
     /// Stores a new state of a subject (`previous`: its state before, `None` for a new subject): the
     /// current value, a history version, the identifier and name index, the related-person index, the
-    /// change log and the counters, together.
-    pub fn put_subject(
-        &mut self,
-        subject: &Subject,
-        previous: Option<&Subject>,
-        provenance: Provenance<'_>,
-    ) -> Result<(), StoreError> {
+    /// change log and the counters, together. The version is recorded at the batch's time, from the
+    /// batch's department.
+    pub fn put_subject(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
         let counter = subject_version_counter(subject.id);
         let version = match previous {
             None => 1,
@@ -185,9 +173,9 @@ impl<E: Engine> BatchGuard<'_, E> {
         let hash = hash_json(&subject_json);
         let header = SubjectVersionHeader {
             version,
-            recorded_at: provenance.recorded_at,
+            recorded_at: self.info.started_at,
             batch: self.info.id,
-            source_dept: provenance.source_dept,
+            source_dept: self.info.source_dept.as_deref(),
             hash: &hash,
         };
         let stored_version = with_field(&header, "subject", &subject_json);

@@ -1,4 +1,5 @@
 //! Linking validated rows to subjects and writing them as new subjects, versions or nothing at all.
+
 use super::ImportSummary;
 use super::rows::{RecordInput, RowError, SubjectInput};
 use crate::engine::Engine;

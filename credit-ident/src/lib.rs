@@ -264,6 +264,22 @@ impl Identifier {
 }
 
 /// 17 digits and a final digit or X: the only values worth trying as an 18-character resident ID.
+/// Whether `value` is fifteen ASCII digits, the shape of a registration number and of a first-generation
+/// resident ID number: the length error, or one error per character that is not a digit.
+fn fifteen_digits(value: &str) -> Result<(), Vec<IdError>> {
+    let count = value.chars().count();
+    if count != 15 {
+        return Err(vec![IdError::Length { expected: "15", found: count }]);
+    }
+    let errors: Vec<IdError> = value
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| !b.is_ascii_digit())
+        .map(|(i, b)| IdError::Alphabet { position: i + 1, expected: "a digit", found: b as char })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
 fn looks_like_ric18(value: &str) -> bool {
     let b = value.as_bytes();
     b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X')

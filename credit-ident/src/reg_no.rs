@@ -22,19 +22,7 @@ pub struct RegNo15Parts {
 
 impl RegNo15 {
     pub fn parse_normalized(no: &str, book: &Codebook) -> Result<Validated<RegNo15>, Vec<IdError>> {
-        let count = no.chars().count();
-        if count != 15 {
-            return Err(vec![IdError::Length { expected: "15", found: count }]);
-        }
-        let errors: Vec<IdError> = no
-            .bytes()
-            .enumerate()
-            .filter(|(_, b)| !b.is_ascii_digit())
-            .map(|(i, b)| IdError::Alphabet { position: i + 1, expected: "a digit", found: b as char })
-            .collect();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        super::fifteen_digits(no)?;
         let bytes = no.as_bytes();
         let expected = check_digit(&bytes[..14]);
         if expected != bytes[14] as char {

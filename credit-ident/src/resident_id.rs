@@ -97,19 +97,7 @@ impl ResidentId {
         book: &Codebook,
         today: NaiveDate,
     ) -> Result<Validated<ResidentId>, Vec<IdError>> {
-        let count = id.chars().count();
-        if count != 15 {
-            return Err(vec![IdError::Length { expected: "15", found: count }]);
-        }
-        let errors: Vec<IdError> = id
-            .bytes()
-            .enumerate()
-            .filter(|(_, b)| !b.is_ascii_digit())
-            .map(|(i, b)| IdError::Alphabet { position: i + 1, expected: "a digit", found: b as char })
-            .collect();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        super::fifteen_digits(id)?;
         let first17 = format!("{}19{}", &id[..6], &id[6..]);
         let upgraded = format!("{first17}{}", check_character(first17.as_bytes()));
         let mut validated = ResidentId::parse_normalized(&upgraded, book, today)?;

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -111,12 +112,11 @@ struct Live(Context);
 impl Collector for Live {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let context = &self.0;
-        let limited = ConstCounter::new(0u64);
         let mut family = encoder.encode_descriptor(
             "credit_rate_limited",
             "Calls refused by the per-caller rate limits, by role.",
             None,
-            limited.metric_type(),
+            MetricType::Counter,
         )?;
         for (role, count) in context.limits.rejections() {
             ConstCounter::new(count).encode(family.encode_family(&RoleLabel { role })?)?;
@@ -126,7 +126,7 @@ impl Collector for Live {
             "Admitted work dropped because its caller was gone (deadline passed or hung up), by when: queued \
              (never ran) or running (stopped at its next step).",
             None,
-            limited.metric_type(),
+            MetricType::Counter,
         )?;
         for (when, count) in context.admission.abandoned_counts() {
             ConstCounter::new(count).encode(family.encode_family(&WhenLabel { when: when.as_str() })?)?;

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The documented example; a test keeps it equal to [`Config::default`].
+/// The smallest block cache a server runs with: below it, the pinned index and filter blocks of a
+/// store of a few hundred thousand subjects would crowd out every data block.
+const MIN_BLOCK_CACHE_BYTES: usize = 16 << 20;
+
 pub const EXAMPLE: &str = include_str!("../../credit-server.example.toml");
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Memory for decoded current subjects, in bytes.
     pub subject_cache_bytes: u64,
+    /// RocksDB's block cache (uncompressed table blocks, with the index and filter blocks pinned in
+    /// it), in bytes: the larger share of the server's memory.
+    pub block_cache_bytes: usize,
     /// How often the API keys file is re-read for keys created or revoked meanwhile, in seconds.
     pub keys_reload_seconds: u64,
     /// How long a shutdown waits for calls in flight before closing the store anyway, in seconds.
@@ -162,6 +169,7 @@ impl Default for Config {
             request_timeout_ms: 2_000,
             max_message_bytes: 4 << 20,
             subject_cache_bytes: credit_core::store::DEFAULT_SUBJECT_CACHE_BYTES,
+            block_cache_bytes: credit_core::engine::RocksConfig::default().block_cache_bytes,
             keys_reload_seconds: 1,
             shutdown_grace_seconds: 10,
             signing_key: PathBuf::new(),
@@ -246,6 +254,12 @@ impl Config {
         }
         if self.max_message_bytes < 1024 {
             return invalid("max_message_bytes", "must be at least 1024");
+        }
+        if self.block_cache_bytes < MIN_BLOCK_CACHE_BYTES {
+            return invalid(
+                "block_cache_bytes",
+                "must be at least 16777216 (16 MiB): the pinned index and filter blocks live there",
+            );
         }
         if !self.metrics_listen.is_empty() && self.metrics_listen.parse::<SocketAddr>().is_err() {
             return invalid("metrics_listen", "not an address (host:port), e.g. 127.0.0.1:9464");
@@ -417,6 +431,9 @@ mod tests {
         let config = Config { request_timeout_ms: 0, ..Config::default() };
         let err = config.validate().expect_err("zero");
         assert!(err.to_string().contains("request_timeout_ms"), "{err}");
+        let config = Config { block_cache_bytes: MIN_BLOCK_CACHE_BYTES - 1, ..Config::default() };
+        assert!(config.validate().expect_err("tiny cache").to_string().contains("block_cache_bytes"));
+        Config { block_cache_bytes: MIN_BLOCK_CACHE_BYTES, ..Config::default() }.validate().expect("smallest allowed");
         assert_eq!(Config::default().max_in_flight(), IN_FLIGHT_PER_THREAD * crate::blocking_threads(), "derived");
         assert_eq!(Config { max_concurrency: 3, ..Config::default() }.max_in_flight(), 3);
         let mut config = Config::default();

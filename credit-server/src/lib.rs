@@ -393,7 +393,11 @@ fn open_data(data_dir: &std::path::Path, config: &Config, demo: bool, keys: &Key
             .map_err(|source| ServeError::Rules { path: config.rules_dir.clone(), source })?;
         Arc::new(loaded)
     };
-    let mut store = Store::open_dir(data_dir)?.with_subject_cache_bytes(config.subject_cache_bytes);
+    let rocks = credit_core::engine::RocksConfig {
+        block_cache_bytes: config.block_cache_bytes,
+        ..credit_core::engine::RocksConfig::default()
+    };
+    let mut store = Store::open_dir_with(data_dir, &rocks)?.with_subject_cache_bytes(config.subject_cache_bytes);
     if !config.audit_checkpoint_file.as_os_str().is_empty() {
         store = store.with_checkpoint_mirror(Some(config.audit_checkpoint_file.clone()));
     }

@@ -100,6 +100,48 @@ fn scans_from_a_key_run_to_the_end(engine: &dyn Engine) {
     assert_eq!(first, vec![b"b2".to_vec()], "the visitor stops the scan");
 }
 
+/// Families keyed by subject id may filter by that prefix: a subject's scan must still see every key
+/// of it in every table file and level, and nothing of its neighbours, and a scan across subjects every
+/// key in order.
+fn subject_scans_see_every_table_file(engine: &dyn Engine) {
+    let subject = |id: u64| id.to_be_bytes().to_vec();
+    let key = |id: u64, record: u64| [subject(id), record.to_be_bytes().to_vec()].concat();
+    let mut written = Vec::new();
+    // Three table files (persist writes the memtables out): subject 2's keys in each of them, its
+    // neighbours 1 and 3 in some, and a short key that has no subject prefix at all.
+    for (round, subjects) in [[1u64, 2], [2, 3], [2, 2]].into_iter().enumerate() {
+        let mut batch = WriteBatch::new();
+        for (i, id) in subjects.into_iter().enumerate() {
+            let k = key(id, (round * 10 + i) as u64);
+            batch.put(Cf::Current, k.clone(), b"v".to_vec());
+            written.push(k);
+        }
+        engine.write_unlogged(batch).unwrap();
+        engine.persist().unwrap();
+    }
+    put(engine, Cf::Current, b"short", b"v");
+    written.push(b"short".to_vec());
+    written.sort();
+    let of = |prefix: &[u8]| -> Vec<Vec<u8>> {
+        collect_prefix(engine, Cf::Current, prefix).unwrap().into_iter().map(|(k, _)| k).collect()
+    };
+    let two: Vec<Vec<u8>> = written.iter().filter(|k| k.starts_with(&subject(2))).cloned().collect();
+    assert_eq!(two.len(), 4);
+    assert_eq!(of(&subject(2)), two);
+    assert_eq!(of(&key(2, 10)), vec![key(2, 10)], "a prefix longer than a subject id");
+    assert_eq!(of(&subject(1)), vec![key(1, 0)]);
+    assert!(of(&subject(4)).is_empty());
+    assert_eq!(of(b""), written, "every key, across prefixes");
+    let mut from = Vec::new();
+    engine
+        .scan_from(Cf::Current, &subject(2), &mut |k, _| {
+            from.push(k.to_vec());
+            true
+        })
+        .unwrap();
+    assert_eq!(from, written.iter().filter(|k| k.as_slice() >= subject(2).as_slice()).cloned().collect::<Vec<_>>());
+}
+
 fn empty_batches_are_fine(engine: &dyn Engine) {
     engine.write(WriteBatch::new()).unwrap();
 }
@@ -160,6 +202,12 @@ macro_rules! conformance_suite {
             fn multi_gets_answer_in_the_order_asked() {
                 let (_guard, engine) = $make;
                 super::multi_gets_answer_in_the_order_asked(&engine);
+            }
+
+            #[test]
+            fn subject_scans_see_every_table_file() {
+                let (_guard, engine) = $make;
+                super::subject_scans_see_every_table_file(&engine);
             }
 
             #[test]

@@ -88,7 +88,12 @@ impl<E: Engine> std::fmt::Debug for Store<E> {
 impl Store<RocksEngine> {
     /// Opens (creating when missing) the RocksDB store in `dir`.
     pub fn open_dir(dir: &Path) -> Result<Store<RocksEngine>, StoreError> {
-        let store = Store::open(RocksEngine::open(dir, &RocksConfig::default())?)?;
+        Store::open_dir_with(dir, &RocksConfig::default())
+    }
+
+    /// [`Store::open_dir`] with RocksDB tuned by `config` (the block cache's size, the memtables').
+    pub fn open_dir_with(dir: &Path, config: &RocksConfig) -> Result<Store<RocksEngine>, StoreError> {
+        let store = Store::open(RocksEngine::open(dir, config)?)?;
         Ok(store.with_checkpoint_mirror(Some(dir.join(crate::model::audit::CHECKPOINT_FILE))))
     }
 }

@@ -103,7 +103,7 @@ pub fn build<E: Engine>(
     let mut shown: Vec<_> = store
         .records_of(subject, None)?
         .into_iter()
-        .filter_map(|r| view::record(&stored, &r.current, &audience))
+        .filter_map(|r| view::record(&stored, r.current, &audience))
         .collect();
     shown.sort_by(view::newest_decision_first);
 

@@ -121,11 +121,11 @@ pub fn shows_record(subject: &Subject, record: &RecordVersion, audience: &Audien
 }
 
 /// The record as the audience sees it, or `None` when it is left out.
-pub fn record(subject: &Subject, record: &RecordVersion, audience: &Audience<'_>) -> Option<RecordVersion> {
-    if !shows_record(subject, record, audience) {
+pub fn record(subject: &Subject, record: RecordVersion, audience: &Audience<'_>) -> Option<RecordVersion> {
+    if !shows_record(subject, &record, audience) {
         return None;
     }
-    let mut shown = record.clone();
+    let mut shown = record;
     if audience.view == View::Regulator {
         return Some(shown);
     }
@@ -229,7 +229,7 @@ pub fn shown_records(subject: &Subject, records: Vec<RecordView>, audience: &Aud
     let mut shown: Vec<ShownRecord> = records
         .into_iter()
         .filter_map(|r| {
-            let current = self::record(subject, &r.current, audience)?;
+            let current = self::record(subject, r.current, audience)?;
             Some(ShownRecord {
                 id: r.id,
                 category: r.category,
@@ -379,16 +379,16 @@ mod tests {
     fn regulator_view_is_unchanged() {
         assert_eq!(subject(&person(), View::Regulator), (person(), false));
         let v = version(&person(), penalty(), UsageScope::ShareOnly);
-        assert_eq!(record(&person(), &v, &regulator()), Some(v));
+        assert_eq!(record(&person(), v.clone(), &regulator()), Some(v));
     }
 
     #[test]
     fn public_view_drops_penalties_of_persons_and_share_only_records() {
         let p = person();
-        assert_eq!(record(&p, &version(&p, penalty(), UsageScope::Public), &public()), None);
+        assert_eq!(record(&p, version(&p, penalty(), UsageScope::Public), &public()), None);
         let c = company();
-        assert_eq!(record(&c, &version(&c, penalty(), UsageScope::ShareOnly), &public()), None);
-        let shown = record(&c, &version(&c, penalty(), UsageScope::Public), &public()).expect("shown");
+        assert_eq!(record(&c, version(&c, penalty(), UsageScope::ShareOnly), &public()), None);
+        let shown = record(&c, version(&c, penalty(), UsageScope::Public), &public()).expect("shown");
         assert!(shown.content.extra.is_empty(), "undelivered columns stay internal");
         assert_eq!(shown.content.subject_name, c.name);
     }
@@ -403,7 +403,7 @@ mod tests {
             certificate_number: None,
             content: None,
         };
-        let shown = record(&p, &version(&p, licence, UsageScope::Public), &public()).expect("shown");
+        let shown = record(&p, version(&p, licence, UsageScope::Public), &public()).expect("shown");
         assert_eq!(shown.content.subject_name, "张**");
         assert_eq!(shown.content.subject_identifiers[0].value, "110105********002X");
         let listed = RecordDetails::ListEntry {
@@ -413,7 +413,7 @@ mod tests {
             planned_removal: None,
             removed_on: None,
         };
-        let shown = record(&p, &version(&p, listed, UsageScope::Public), &public()).expect("shown");
+        let shown = record(&p, version(&p, listed, UsageScope::Public), &public()).expect("shown");
         assert_eq!(shown.content.subject_name, "张三丰", "a serious list entry names the person");
         assert_eq!(shown.content.subject_identifiers[0].value, "110105********002X");
         let abnormal = RecordDetails::ListEntry {
@@ -423,7 +423,7 @@ mod tests {
             planned_removal: None,
             removed_on: None,
         };
-        let shown = record(&p, &version(&p, abnormal, UsageScope::Public), &public()).expect("shown");
+        let shown = record(&p, version(&p, abnormal, UsageScope::Public), &public()).expect("shown");
         assert_eq!(shown.content.subject_name, "张**", "a general-tier entry does not");
     }
 
@@ -432,8 +432,9 @@ mod tests {
         let c = company();
         let mut v = version(&c, penalty(), UsageScope::Public);
         let rules = builtin();
-        let seen =
-            |v: &RecordVersion, date: &str| record(&c, v, &Audience::new(View::Public, on(date), rules)).is_some();
+        let seen = |v: &RecordVersion, date: &str| {
+            record(&c, v.clone(), &Audience::new(View::Public, on(date), rules)).is_some()
+        };
         assert!(!seen(&v, "2026-01-04"), "not before the decision");
         assert!(seen(&v, "2026-01-05"));
         assert!(seen(&v, "2026-07-04"), "general tier under the 2026 rules: six months");
@@ -442,7 +443,7 @@ mod tests {
         v.content.status_since = Some(on("2026-04-10"));
         assert!(seen(&v, "2026-04-09"));
         assert!(!seen(&v, "2026-04-10"), "repaired: the public view drops it");
-        let kept = record(&c, &v, &Audience::new(View::Regulator, on("2026-05-01"), rules));
+        let kept = record(&c, v.clone(), &Audience::new(View::Regulator, on("2026-05-01"), rules));
         assert_eq!(kept.map(|r| r.content.status), Some(RecordStatus::Repaired), "the regulator keeps it");
     }
 }

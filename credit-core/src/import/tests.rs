@@ -274,6 +274,20 @@ fn demo_fixtures_import_in_both_vintages_and_encodings() {
     assert_eq!(stats.subjects, manifest["subjects"].as_u64().unwrap());
     assert_eq!(stats.records, manifest["records"].as_u64().unwrap(), "every record row is one record");
     assert_eq!(stats.provisional_subjects, 0);
+
+    // Every record of every kind reads the same from the `current` family (MessagePack) as from the
+    // `versions` family (JSON, the history path).
+    let far_future = Some(chrono::Utc::now() + chrono::Duration::days(1));
+    let mut read = 0;
+    store
+        .scan_subjects(&mut |subject| {
+            let current = store.records_of(subject.id, None).unwrap();
+            assert_eq!(current, store.records_of(subject.id, far_future).unwrap(), "{}", subject.id);
+            read += current.len();
+            true
+        })
+        .unwrap();
+    assert_eq!(read as u64, stats.records);
 }
 
 #[test]

@@ -196,7 +196,7 @@ impl<E: Engine> Platform<E> {
         if history.last().is_none_or(|current| !crate::view::shows_record(&subject, current, &audience)) {
             return Err(not_found());
         }
-        let versions = history.iter().filter_map(|v| crate::view::record(&subject, v, &audience)).collect();
+        let versions = history.into_iter().filter_map(|v| crate::view::record(&subject, v, &audience)).collect();
         Ok((head.subject, versions))
     }
 

@@ -11,7 +11,7 @@
 //! | versions | record id + version | [`crate::model::RecordVersion`] JSON |
 //! | record_keys | natural key (UTF-8) | record id |
 //! | subject_records | subject id + record id | empty |
-//! | current | subject id + record id | the record's current [`crate::model::RecordVersion`] JSON |
+//! | current | subject id + record id | the record's current [`crate::model::RecordVersion`]: byte 1 + MessagePack (JSON where schema 7's migration wrote it) |
 //! | journal | batch id + chunk number (8 bytes BE) | undo entries of that chunk |
 //! | list_entries | subject id + record id | [`crate::model::ListEntryIndex`] JSON |
 //! | related | person id + organisation id + role (1 byte) | empty |
@@ -26,7 +26,9 @@
 //! | audit | `s` + subject id + sequence number | empty: a subject's entries |
 //! | audit | `k` + sequence number | [`crate::model::audit::Checkpoint`] JSON |
 //!
-//! Big-endian integers keep numeric order under RocksDB's byte order.
+//! Big-endian integers keep numeric order under RocksDB's byte order. `current`, `subject_records`,
+//! `list_entries` and `related` are read a subject at a time: RocksDB keeps bloom filters of their keys'
+//! first eight bytes (the subject id) per table file, so a subject's scan skips files without its keys.
 
 use crate::model::{BatchId, IdentifierKind, RecordId, RelatedRole, SubjectId};
 

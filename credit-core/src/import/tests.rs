@@ -283,6 +283,10 @@ fn demo_fixtures_import_in_both_vintages_and_encodings() {
         .scan_subjects(&mut |subject| {
             let current = store.records_of(subject.id, None).unwrap();
             assert_eq!(current, store.records_of(subject.id, far_future).unwrap(), "{}", subject.id);
+            // The lookup's one seek: the subject kept beside its records, and the same records.
+            let page = store.current_page(subject.id).unwrap().expect("a page");
+            assert_eq!(page.subject, subject);
+            assert_eq!(page.records.decode().unwrap(), current);
             read += current.len();
             true
         })
@@ -501,7 +505,12 @@ fn a_store_of_schema_6_gains_each_subjects_current_records() {
     let far_future = Some(chrono::Utc::now() + chrono::Duration::days(1));
     for id in &subjects {
         assert_eq!(reopened.records_of(*id, None).unwrap(), reopened.records_of(*id, far_future).unwrap());
+        // Such a store has no subject beside the records: the page reads it from `subjects`.
+        let page = reopened.current_page(*id).unwrap().expect("a page");
+        assert_eq!(Some(page.subject), reopened.subject(*id).unwrap());
+        assert_eq!(page.records.decode().unwrap(), reopened.records_of(*id, None).unwrap());
     }
+    assert!(reopened.current_page(crate::model::SubjectId(u64::MAX)).unwrap().is_none());
 }
 
 #[test]

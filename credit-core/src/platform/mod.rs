@@ -151,7 +151,7 @@ impl<E: Engine> Platform<E> {
 
     /// The subject and those of its records `keep` accepts, as known at `query.known_at`, for a view
     /// the actor may have; the read is attributed under `operation` (and refused without a needed
-    /// purpose) before any record is read.
+    /// purpose) before any record is decoded. Today's page comes from one seek in the store.
     pub fn subject_records(
         &self,
         actor: &Actor,
@@ -164,9 +164,24 @@ impl<E: Engine> Platform<E> {
         }
         refuse_time_travel(actor, "as_of", query.as_of.is_some())?;
         refuse_time_travel(actor, "known_at", query.known_at.is_some())?;
-        let subject = self.visible_subject(query)?;
+        let not_found = || PlatformError::NoSubject(query.identifier.clone());
+        let id = self.store.find_subject_id(&query.identifier)?.ok_or_else(not_found)?;
+        let (subject, today) = match query.known_at {
+            None => {
+                let page = self.store.current_page(id)?.ok_or_else(not_found)?;
+                (page.subject, Some(page.records))
+            }
+            Some(_) => (self.store.subject_known_at(id, query.known_at)?.ok_or_else(not_found)?, None),
+        };
+        if query.view == View::Public && !crate::view::is_public(&subject) {
+            return Err(not_found());
+        }
         self.attribute(actor, query.view, &subject, query.purpose.as_deref(), operation)?;
-        let records = self.store.records_of(subject.id, query.known_at)?.into_iter().filter(|r| keep(r)).collect();
+        let records = match today {
+            Some(records) => records.decode()?,
+            None => self.store.records_of(subject.id, query.known_at)?,
+        };
+        let records = records.into_iter().filter(|r| keep(r)).collect();
         Ok(SubjectRead { subject, records })
     }
 

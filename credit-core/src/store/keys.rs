@@ -11,6 +11,7 @@
 //! | versions | record id + version | [`crate::model::RecordVersion`] JSON |
 //! | record_keys | natural key (UTF-8) | record id |
 //! | subject_records | subject id + record id | empty |
+//! | current | subject id | the current [`crate::model::Subject`]: byte 1 + MessagePack (stores written before 2026-12-03: absent, read from `subjects`) |
 //! | current | subject id + record id | the record's current [`crate::model::RecordVersion`]: byte 1 + MessagePack (JSON where schema 7's migration wrote it) |
 //! | journal | batch id + chunk number (8 bytes BE) | undo entries of that chunk |
 //! | list_entries | subject id + record id | [`crate::model::ListEntryIndex`] JSON |
@@ -47,6 +48,9 @@ pub const NEXT_REPORT: &[u8] = b"next_report";
 pub const AUDIT_ENTRY: u8 = b'e';
 pub const AUDIT_CHECKPOINT: u8 = b'k';
 const AUDIT_SUBJECT: u8 = b's';
+
+/// Length of a subject's key ([`subject`]); longer keys with that prefix belong to its records.
+pub const SUBJECT_KEY_BYTES: usize = 8;
 
 pub fn subject(id: SubjectId) -> Vec<u8> {
     id.0.to_be_bytes().to_vec()

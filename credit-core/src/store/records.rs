@@ -8,10 +8,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{BatchGuard, Store, StoreError, from_json, keys, parse_id, to_json, with_field};
+use super::{BatchGuard, Store, StoreError, from_json, from_stored, keys, parse_id, to_json, to_msgpack, with_field};
 use crate::engine::{Cf, Engine, collect_prefix};
 use crate::model::{
-    BatchId, ListEntryIndex, RecordCategory, RecordContent, RecordHead, RecordId, RecordVersion, SubjectId, hash_json,
+    BatchId, ListEntryIndex, RecordCategory, RecordContent, RecordHead, RecordId, RecordVersion, Subject, SubjectId,
+    hash_json,
 };
 
 /// A record as seen at some transaction time: its head and the version then current.
@@ -21,6 +22,35 @@ pub struct RecordView {
     pub category: RecordCategory,
     pub versions: u32,
     pub current: RecordVersion,
+}
+
+/// A subject and its current records as [`Store::current_page`] read them.
+#[derive(Debug)]
+pub struct CurrentPage {
+    pub subject: Subject,
+    pub records: EncodedRecords,
+}
+
+/// Current record versions as stored, decoded on demand: a reader may first decide whether the
+/// caller may see them at all (and write down that it did).
+#[derive(Debug)]
+pub struct EncodedRecords(Vec<Vec<u8>>);
+
+impl EncodedRecords {
+    pub fn decode(self) -> Result<Vec<RecordView>, StoreError> {
+        self.0
+            .iter()
+            .map(|bytes| {
+                let current = from_stored::<RecordVersion>(bytes)?;
+                Ok(RecordView {
+                    id: current.record,
+                    category: current.content.category(),
+                    versions: current.version,
+                    current,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A record's id, head and current version as stored (JSON).
@@ -71,21 +101,38 @@ impl<E: Engine> Store<E> {
 
     /// The subject's records in their current versions: one seek in the `current` family.
     fn current_records_of(&self, subject: SubjectId) -> Result<Vec<RecordView>, StoreError> {
-        let mut views = Vec::new();
-        let mut failed = None;
-        self.engine.scan_prefix(Cf::Current, &keys::subject(subject), &mut |_, value| {
-            match decode_current(value) {
-                Ok(current) => views.push(RecordView {
-                    id: current.record,
-                    category: current.content.category(),
-                    versions: current.version,
-                    current,
-                }),
-                Err(e) => failed = Some(e),
+        let mut encoded = Vec::new();
+        self.engine.scan_prefix(Cf::Current, &keys::subject(subject), &mut |key, value| {
+            if key.len() > keys::SUBJECT_KEY_BYTES {
+                encoded.push(value.to_vec());
             }
-            failed.is_none()
+            true
         })?;
-        failed.map_or(Ok(views), Err)
+        EncodedRecords(encoded).decode()
+    }
+
+    /// What a lookup needs of a subject, from one seek in the `current` family: the subject (from the
+    /// `subjects` family in a store written before schema 7 kept it there too) and its records in
+    /// their current versions, still encoded. `None`: no such subject.
+    pub fn current_page(&self, id: SubjectId) -> Result<Option<CurrentPage>, StoreError> {
+        let mut subject = None;
+        let mut encoded = Vec::new();
+        self.engine.scan_prefix(Cf::Current, &keys::subject(id), &mut |key, value| {
+            if key.len() == keys::SUBJECT_KEY_BYTES {
+                subject = Some(value.to_vec());
+            } else {
+                encoded.push(value.to_vec());
+            }
+            true
+        })?;
+        let subject = match subject {
+            Some(bytes) => from_stored::<Subject>(&bytes)?,
+            None => match self.subject(id)? {
+                Some(subject) => subject,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(CurrentPage { subject, records: EncodedRecords(encoded) }))
     }
 
     /// The current records of each of `subjects` (ascending ids), in the order given, each version as
@@ -291,13 +338,8 @@ impl<E: Engine> BatchGuard<'_, E> {
     }
 }
 
-/// The first byte of a current version stored in MessagePack (a JSON one, from schema 7's migration,
-/// starts with `{`).
-const CURRENT_MSGPACK: u8 = 1;
-
-/// A record's current version as the `current` family keeps it: the version byte, then the
-/// [`RecordVersion`] in MessagePack with named fields, which decodes several times faster than its
-/// JSON (the `versions` family keeps the JSON, whose content bytes the version's hash covers).
+/// A record's current version as the `current` family keeps it (MessagePack; the `versions` family
+/// keeps the JSON, whose content bytes the version's hash covers).
 fn encode_current(header: &RecordVersionHeader<'_>, content: &RecordContent) -> Vec<u8> {
     /// [`RecordVersion`]'s fields, borrowed.
     #[derive(Serialize)]
@@ -311,7 +353,7 @@ fn encode_current(header: &RecordVersionHeader<'_>, content: &RecordContent) -> 
         hash: &'a str,
         content: &'a RecordContent,
     }
-    let current = Current {
+    to_msgpack(&Current {
         record: header.record,
         version: header.version,
         recorded_at: header.recorded_at,
@@ -319,23 +361,7 @@ fn encode_current(header: &RecordVersionHeader<'_>, content: &RecordContent) -> 
         source_dept: header.source_dept,
         hash: header.hash,
         content,
-    };
-    let mut out = vec![CURRENT_MSGPACK];
-    let mut serializer = rmp_serde::Serializer::new(&mut out).with_struct_map();
-    // Cannot fail: model types serialise, and into a Vec.
-    current.serialize(&mut serializer).expect("model types serialise");
-    out
-}
-
-/// A current version as stored: MessagePack after its version byte, or JSON as older stores have it.
-pub(crate) fn decode_current(bytes: &[u8]) -> Result<RecordVersion, StoreError> {
-    match bytes.split_first() {
-        Some((&CURRENT_MSGPACK, body)) => {
-            rmp_serde::from_slice(body).map_err(|e| StoreError::Corrupt(format!("undecodable current version: {e}")))
-        }
-        Some((b'{', _)) => from_json(bytes),
-        _ => Err(StoreError::Corrupt("current version in an unknown encoding".into())),
-    }
+    })
 }
 
 /// A [`RecordVersion`] without its content, which is serialised once (for its hash and for the stored
@@ -380,12 +406,13 @@ mod tests {
             hash: &version.hash,
         };
         let binary = encode_current(&header, &version.content);
-        assert_eq!(binary[0], CURRENT_MSGPACK);
-        assert_eq!(decode_current(&binary).unwrap(), version);
-        assert_eq!(decode_current(&to_json(&version)).unwrap(), version, "schema 7's JSON");
+        assert_eq!(binary[0], super::super::MSGPACK);
+        let decode = from_stored::<RecordVersion>;
+        assert_eq!(decode(&binary).unwrap(), version);
+        assert_eq!(decode(&to_json(&version)).unwrap(), version, "schema 7's JSON");
         assert!(binary.len() < to_json(&version).len(), "smaller than its JSON");
         for bad in [&b""[..], b"\x02abc", &binary[..binary.len() - 1], b"{\"record\":"] {
-            assert!(matches!(decode_current(bad), Err(StoreError::Corrupt(_))), "{bad:?}");
+            assert!(matches!(decode(bad), Err(StoreError::Corrupt(_))), "{bad:?}");
         }
     }
 }

@@ -1,14 +1,14 @@
 //! Subjects: the current state of each, its versions, its identifiers and the person → organisation links.
 //!
-//! Reads on [`Store`]; the one subject writer, [`BatchGuard::put_subject`], keeps the current value, a
-//! history version, the identifier and name index and the related-person index in step.
+//! Reads on [`Store`]; the one subject writer, [`BatchGuard::put_subject`], keeps the current value (in
+//! `subjects`, and in `current` beside the subject's records for the one-seek lookup), a history version, the identifier and name index and the related-person index in step.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::subject_cache::Lookup;
-use super::{BatchGuard, Store, StoreError, from_json, keys, parse_id, to_json, with_field};
+use super::{BatchGuard, Store, StoreError, from_json, keys, parse_id, to_json, to_msgpack, with_field};
 use crate::engine::{Cf, Engine, collect_prefix};
 use crate::ident::normalize_code;
 use crate::model::{IdentifierKind, RelatedRole, Subject, SubjectId, SubjectType, SubjectVersion, hash_json};
@@ -189,6 +189,7 @@ impl<E: Engine> BatchGuard<'_, E> {
         let id_bytes = subject.id.0.to_be_bytes().to_vec();
         match previous {
             None => {
+                writer.put_new(Cf::Current, keys::subject(subject.id), to_msgpack(subject))?;
                 writer.put_new(Cf::Subjects, keys::subject(subject.id), subject_json)?;
                 for identifier in &subject.identifiers {
                     writer.put_new(
@@ -199,6 +200,7 @@ impl<E: Engine> BatchGuard<'_, E> {
                 }
             }
             Some(previous) => {
+                writer.put(Cf::Current, keys::subject(subject.id), to_msgpack(subject))?;
                 writer.put(Cf::Subjects, keys::subject(subject.id), subject_json)?;
                 for identifier in subject.identifiers.iter().filter(|i| !previous.identifiers.contains(i)) {
                     writer.put(Cf::Idents, keys::identifier(identifier.kind, &identifier.value), id_bytes.clone())?;

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::disclosure::{Disclosure, DisclosureRules};
 use crate::engine::Engine;
 use crate::model::{
-    IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier, SubjectId,
-    UsageScope,
+    BatchId, IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier,
+    SubjectId, UsageScope,
 };
 use crate::store::{Store, StoreError};
 
@@ -96,6 +96,9 @@ pub struct SweepSummary {
     pub removed: u64,
     /// The feed's end after the sweep.
     pub feed_end: u64,
+    /// The batch the sweep ran in; none when there was nothing to sweep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchId>,
 }
 
 /// Emits the events time caused since the last sweep: public windows that ended and planned list
@@ -105,18 +108,32 @@ pub fn sweep<E: Engine>(
     rules: &DisclosureRules,
     today: NaiveDate,
 ) -> Result<SweepSummary, StoreError> {
+    sweep_as(store, rules, today, None, chrono::Utc::now())
+}
+
+/// The sweep as a write command: in batch `batch` when one is given (a replica applying the sweep of
+/// another store), recorded at `at`.
+pub fn sweep_as<E: Engine>(
+    store: &Store<E>,
+    rules: &DisclosureRules,
+    today: NaiveDate,
+    batch: Option<BatchId>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<SweepSummary, StoreError> {
     let first_day = |last: Option<NaiveDate>| last.and_then(|d| d.checked_add_days(Days::new(1))).unwrap_or(today);
     let last = store.swept_through()?;
-    if first_day(last) > today {
+    // A replayed sweep runs in its batch whatever this store's state, as it did at its origin.
+    if batch.is_none() && first_day(last) > today {
         return Ok(SweepSummary {
             after: last,
             through: today,
             window_ended: 0,
             removed: 0,
             feed_end: store.feed_end()?,
+            batch: None,
         });
     }
-    let mut guard = store.begin_batch("sweep", Vec::new(), None, chrono::Utc::now())?;
+    let mut guard = store.begin_batch_as(batch, "sweep", Vec::new(), None, at)?;
     // Another sweep may have run while this one waited for the writer.
     let last = guard.swept_through()?;
     let from = first_day(last);
@@ -127,7 +144,8 @@ pub fn sweep<E: Engine>(
         }
         true
     })?;
-    let mut summary = SweepSummary { after: last, through: today, window_ended: 0, removed: 0, feed_end: 0 };
+    let batch = Some(guard.info().id);
+    let mut summary = SweepSummary { after: last, through: today, window_ended: 0, removed: 0, feed_end: 0, batch };
     for head in candidates {
         let Some(version) = store.record_version(head.id, head.versions)? else {
             return Err(StoreError::Corrupt(format!("record {} lacks version {}", head.id, head.versions)));
@@ -172,7 +190,6 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::model::BatchId;
     use crate::model::tests::list_entry;
 
     fn d(s: &str) -> NaiveDate {

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cancel;
 pub mod cases;
 pub mod checks;
+pub mod command;
 pub mod disclosure;
 pub mod engine;
 pub mod feed;

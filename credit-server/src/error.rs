@@ -204,10 +204,14 @@ impl From<credit_core::PlatformError> for ApiError {
             E::Check(error) => error.into(),
             E::Search(error) => error.into(),
             E::Case(error) => error.into(),
-            E::Import(credit_core::import::ImportError::Panicked(_)) => ApiError::internal(&error),
+            E::Import(credit_core::import::ImportError::Panicked(_) | credit_core::import::ImportError::Frames(_)) => {
+                ApiError::internal(&error)
+            }
             E::Import(error) => ApiError::invalid("data", error.to_string()),
             E::Cancelled(cancelled) => cancelled.into(),
-            E::NoIndex | E::Backup(_) | E::Report(_) | E::Store(_) | E::Audit(_) => ApiError::internal(&error),
+            E::NoIndex | E::Backup(_) | E::Report(_) | E::Store(_) | E::Audit(_) | E::Publish(_) | E::Replay { .. } => {
+                ApiError::internal(&error)
+            }
         }
     }
 }

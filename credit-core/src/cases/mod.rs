@@ -17,7 +17,7 @@ use crate::audit::{Actor, AuditEvent, Operation};
 use crate::disclosure::{Disclosure, DisclosureRules};
 use crate::engine::Engine;
 use crate::feed::record_change;
-use crate::model::{RecordContent, RecordId, RecordStatus, SubjectId};
+use crate::model::{RecordContent, RecordId, RecordStatus, Stamp, SubjectId};
 use crate::store::{BatchGuard, Store, StoreError};
 
 pub use crate::model::case::{Action, Case, CaseKind, CaseState, CaseStep, Operator};
@@ -46,7 +46,7 @@ pub fn allowed_actions(kind: CaseKind, state: CaseState) -> Vec<Action> {
 }
 
 /// A step on an open case.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Decision {
     pub action: Action,
     pub operator: Operator,
@@ -57,6 +57,25 @@ pub struct Decision {
     pub effective: Option<NaiveDate>,
     /// For `correct`: a JSON merge patch (RFC 7396) over the record's content.
     pub correction: Option<serde_json::Value>,
+}
+
+/// A case step as a write command: everything it needs but its stamp (the batch and clock it is
+/// applied under).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum CaseCommand {
+    /// Applies for repair (`apply`) or files an objection (`file`).
+    Open {
+        action: Action,
+        record: RecordId,
+        operator: Operator,
+        reason: String,
+        on: NaiveDate,
+    },
+    Decide {
+        case: u64,
+        decision: Decision,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +140,35 @@ impl<'s, E: Engine> Workflow<'s, E> {
         reason: &str,
         on: NaiveDate,
     ) -> Result<Case, CaseError> {
+        let command = CaseCommand::Open { action, record, operator, reason: reason.to_string(), on };
+        Ok(self.run(command, None)?.0)
+    }
+
+    /// Takes the next step on a case; invalid steps are refused naming the case's state.
+    pub fn decide(&self, id: u64, decision: Decision) -> Result<Case, CaseError> {
+        Ok(self.run(CaseCommand::Decide { case: id, decision }, None)?.0)
+    }
+
+    /// Applies a case step in a batch of its own, under `stamp` when one is given (a replica), and
+    /// says under which stamp it landed. A step that fails changes nothing.
+    pub fn run(&self, command: CaseCommand, stamp: Option<Stamp>) -> Result<(Case, Stamp), CaseError> {
+        match command {
+            CaseCommand::Open { action, record, operator, reason, on } => {
+                self.open_in(action, record, operator, &reason, on, stamp)
+            }
+            CaseCommand::Decide { case, decision } => self.decide_in(case, decision, stamp),
+        }
+    }
+
+    fn open_in(
+        &self,
+        action: Action,
+        record: RecordId,
+        operator: Operator,
+        reason: &str,
+        on: NaiveDate,
+        stamp: Option<Stamp>,
+    ) -> Result<(Case, Stamp), CaseError> {
         let kind = match action {
             Action::Apply => CaseKind::Repair,
             Action::File => CaseKind::Objection,
@@ -135,7 +183,7 @@ impl<'s, E: Engine> Workflow<'s, E> {
         if reason.trim().is_empty() {
             return Err(CaseError::Invalid { field: "reason", reason: "state why the case is opened".into() });
         }
-        in_batch(self.store, kind.as_str(), |cases| {
+        in_batch(self.store, kind.as_str(), stamp, |cases| {
             let (subject, content) = cases.current_record(record)?;
             if let Some(open) = cases.cases_of(record)?.into_iter().find(|c| c.kind == kind && c.state.is_open()) {
                 return Err(CaseError::AlreadyOpen { record, kind, case: open.id });
@@ -190,10 +238,9 @@ impl<'s, E: Engine> Workflow<'s, E> {
         })
     }
 
-    /// Takes the next step on a case; invalid steps are refused naming the case's state.
-    pub fn decide(&self, id: u64, decision: Decision) -> Result<Case, CaseError> {
+    fn decide_in(&self, id: u64, decision: Decision, stamp: Option<Stamp>) -> Result<(Case, Stamp), CaseError> {
         check_operator(&decision.operator)?;
-        in_batch(self.store, "case", |cases| {
+        in_batch(self.store, "case", stamp, |cases| {
             let mut case = cases.case(id)?.ok_or(CaseError::NoCase(id))?;
             let Some(next) = next_state(case.kind, case.state, decision.action) else {
                 return Err(CaseError::InvalidTransition {
@@ -261,18 +308,22 @@ impl<'s, E: Engine> Workflow<'s, E> {
     }
 }
 
-/// Runs `step` in a batch of its own: committed when it succeeds, rolled back when it fails.
+/// Runs `step` in a batch of its own (under `stamp`, or the next batch and the clock now): committed
+/// when it succeeds, rolled back when it fails.
 fn in_batch<E: Engine, T>(
     store: &Store<E>,
     kind: &str,
+    stamp: Option<Stamp>,
     step: impl FnOnce(&mut Cases<'_, E>) -> Result<T, CaseError>,
-) -> Result<T, CaseError> {
+) -> Result<(T, Stamp), CaseError> {
     // The step's clock, read once: everything the batch writes carries it.
-    let mut cases = Cases { guard: store.begin_batch(kind, Vec::new(), None, Utc::now())? };
+    let at = stamp.map_or_else(Utc::now, |s| s.at);
+    let mut cases = Cases { guard: store.begin_batch_as(stamp.map(|s| s.batch), kind, Vec::new(), None, at)? };
+    let stamp = Stamp { batch: cases.guard.info().id, at };
     match step(&mut cases) {
         Ok(value) => {
             cases.guard.commit()?;
-            Ok(value)
+            Ok((value, stamp))
         }
         Err(error) => {
             cases.guard.abort()?;
@@ -398,7 +449,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 /// The audit entry of a case step.
 impl AuditEvent {
     /// A repair or objection step (`repair.approve`, `objection.file`, …) with its case and outcome.
-    pub fn case_step(actor: Actor, action: Action, outcome: &Result<Case, CaseError>) -> AuditEvent {
+    pub fn case_step<E: fmt::Display>(actor: Actor, action: Action, outcome: &Result<&Case, E>) -> AuditEvent {
         let guessed = match action {
             Action::Apply | Action::Approve | Action::Deny => Some(CaseKind::Repair),
             Action::File | Action::Correct | Action::Revoke | Action::Dismiss => Some(CaseKind::Objection),

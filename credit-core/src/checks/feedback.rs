@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{CheckError, CheckRecord, Checker};
 use crate::division::DivisionTable;
 use crate::engine::Engine;
-use crate::model::AmountWan;
-use crate::store::{from_json, to_json};
+use crate::model::{AmountWan, Stamp};
+use crate::store::{Store, StoreError, from_json, to_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +96,12 @@ impl<E: Engine> Checker<'_, E> {
 
     /// Validates and stores feedback on a measure of a recorded check.
     pub fn submit_feedback(&self, input: FeedbackInput) -> Result<Feedback, CheckError> {
+        Ok(self.submit_feedback_stamped(input)?.0)
+    }
+
+    /// [`Checker::submit_feedback`], saying under which stamp the feedback landed: the write command
+    /// a replica applies with [`apply_feedback`] is the feedback and that stamp.
+    pub fn submit_feedback_stamped(&self, input: FeedbackInput) -> Result<(Feedback, Stamp), CheckError> {
         let check = self.recorded_check(input.check_id)?.ok_or(CheckError::UnknownCheck(input.check_id))?;
         let Some(measure) = check.measures.iter().find(|m| m.measure_id == input.measure_id) else {
             return Err(CheckError::MeasureNotInCheck { check_id: input.check_id, measure_id: input.measure_id });
@@ -122,7 +128,7 @@ impl<E: Engine> Checker<'_, E> {
             Some(item) => return Err(invalid("item", format!("unknown approval item {item}"))),
         };
         let now = Utc::now();
-        let mut feedback = Feedback {
+        let feedback = Feedback {
             check_id: input.check_id,
             sequence: 0,
             measure_id: measure.measure_id.clone(),
@@ -137,15 +143,30 @@ impl<E: Engine> Checker<'_, E> {
             operator: required(&input.operator, "operator")?,
             recorded_at: now,
         };
-        self.store.append_feedback(input.check_id, |sequence| {
-            feedback.sequence = sequence;
-            to_json(&feedback)
-        })?;
-        Ok(feedback)
+        Ok(apply_feedback(self.store, feedback, None)?)
     }
 
     /// Every feedback entry on a check, oldest first.
     pub fn feedback_of(&self, check_id: u64) -> Result<Vec<Feedback>, CheckError> {
         Ok(self.store.feedback_entries(check_id)?.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?)
     }
+}
+
+/// Stores validated feedback in a batch of its own, under `stamp` when one is given (a replica; the
+/// check it is about may be in another node's check log) or the next batch, recorded at the feedback's
+/// `recorded_at`. Its sequence on the check is the next free one.
+pub fn apply_feedback<E: Engine>(
+    store: &Store<E>,
+    mut feedback: Feedback,
+    stamp: Option<Stamp>,
+) -> Result<(Feedback, Stamp), StoreError> {
+    let at = stamp.map_or(feedback.recorded_at, |s| s.at);
+    let mut guard = store.begin_batch_as(stamp.map(|s| s.batch), "feedback", Vec::new(), None, at)?;
+    let stamp = Stamp { batch: guard.info().id, at };
+    guard.put_feedback(feedback.check_id, |sequence| {
+        feedback.sequence = sequence;
+        to_json(&feedback)
+    })?;
+    guard.commit()?;
+    Ok((feedback, stamp))
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use feedback::{Feedback, FeedbackInput, Outcome};
+pub use feedback::{Feedback, FeedbackInput, Outcome, apply_feedback};
 pub use stats::{CheckStats, StatsFilter, StatsGroup};
 
 use crate::audit::{Actor, AuditEvent, Operation};

@@ -15,17 +15,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use rows::{RecordInput, RowIdentifiers, SubjectInput};
 pub use tables::{ImportTables, TablesError};
 
 use crate::audit::{Actor, AuditEvent, Operation};
 use crate::engine::Engine;
 use crate::ident::Codebook;
+use crate::model::{BatchId, PublishError};
 use crate::store::{Committer, Store, StoreError};
 
 /// What a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ImportKind {
     Subject,
     Penalty,
@@ -136,6 +139,11 @@ pub enum ImportError {
     Format { path: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Frames of a replayed import out of order or incomplete; the batch was rolled back.
+    #[error("import frames: {0}")]
+    Frames(String),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
     /// A bug of ours met while importing; the batch was rolled back whole.
     #[error("the import stopped on an internal error and was rolled back: {0}")]
     Panicked(String),
@@ -143,6 +151,68 @@ pub enum ImportError {
 
 /// How many rows between progress reports.
 const PROGRESS_EVERY: u64 = 10_000;
+
+/// What an import batch is, as its first frame carries it to a replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportHeader {
+    pub kind: ImportKind,
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_dept: Option<String>,
+    /// See [`ImportOptions::registration`].
+    pub registration: bool,
+    /// See [`ImportOptions::strict`].
+    pub strict: bool,
+}
+
+/// Validated rows of one file of a running import, in file order: everything applying them needs,
+/// and nothing of the rows that were rejected while reading but their number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportChunk {
+    /// The file, as an index into [`ImportHeader::files`].
+    pub file: u32,
+    pub rows: Vec<ImportRow>,
+    /// Rows of this stretch of the file rejected while reading.
+    pub rejected: u64,
+}
+
+/// One validated row and its number in its file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRow {
+    pub row: u64,
+    pub input: RowInput,
+}
+
+/// What a validated row says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowInput {
+    Subject(Box<SubjectInput>),
+    Record(Box<RecordInput>),
+}
+
+impl RowInput {
+    fn warnings(&self) -> &[String] {
+        match self {
+            RowInput::Subject(input) => &input.warnings,
+            RowInput::Record(input) => &input.warnings,
+        }
+    }
+}
+
+/// An import as the write command a replica applies: a header, the chunks in order, an end. The
+/// origin hands each frame on once it is applied locally; the end only after its own commit (or
+/// roll-back), saying which it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "frame", rename_all = "snake_case")]
+pub enum ImportFrame {
+    Begin { batch: BatchId, at: DateTime<Utc>, header: ImportHeader },
+    Rows { batch: BatchId, chunk: ImportChunk },
+    End { batch: BatchId, committed: bool },
+}
+
+/// Where an origin hands its frames on (a replication transport); `None` keeps them here.
+pub type FrameSink<'a> = Option<&'a mut dyn FnMut(ImportFrame) -> Result<(), PublishError>>;
 
 /// Imports `files` as one batch.
 pub fn import_files<E: Engine>(
@@ -153,30 +223,120 @@ pub fn import_files<E: Engine>(
     book: &Codebook,
     observer: &mut dyn ImportObserver,
 ) -> Result<ImportSummary, ImportError> {
-    let names = files.iter().map(|p| p.display().to_string()).collect();
-    let mut guard = store.begin_batch(options.kind.as_str(), names, options.source_dept.clone(), options.at)?;
-    let mut summary = ImportSummary { batch_id: guard.info().id.0, ..ImportSummary::default() };
-    let outcome = std::thread::scope(|scope| -> Result<(), ImportError> {
+    import_files_to(store, files, options, tables, book, observer, None)
+}
+
+/// Imports `files` as one batch, handing every frame of the batch to `sink` (see [`ImportFrame`]).
+///
+/// The files are parsed and validated here into [`ImportChunk`]s; applying a chunk is a function of
+/// the chunk and the store alone ([`apply_frames`] runs the same function on a replica), so the store
+/// a replica builds from the frames is this one.
+pub fn import_files_to<E: Engine>(
+    store: &Store<E>,
+    files: &[PathBuf],
+    options: &ImportOptions,
+    tables: &ImportTables,
+    book: &Codebook,
+    observer: &mut dyn ImportObserver,
+    sink: FrameSink<'_>,
+) -> Result<ImportSummary, ImportError> {
+    let header = ImportHeader {
+        kind: options.kind,
+        files: files.iter().map(|p| p.display().to_string()).collect(),
+        source_dept: options.source_dept.clone(),
+        registration: options.registration,
+        strict: options.strict,
+    };
+    run_batch(store, None, options.at, &header, sink, |batch| {
+        for (index, path) in files.iter().enumerate() {
+            import_file(batch, index as u32, path, options, tables, book, observer)?;
+        }
+        Ok(true)
+    })
+}
+
+/// Applies the frames of one import that another store made, under the batch id and clock they
+/// carry: `begin` is the batch's first frame, `next` yields the rest. Ends at the `End` frame,
+/// committing when the origin committed (and the rows say so too); a stream that ends early or
+/// mixes batches rolls the batch back.
+pub fn apply_frames<E: Engine>(
+    store: &Store<E>,
+    begin: ImportFrame,
+    next: &mut dyn FnMut() -> Option<ImportFrame>,
+) -> Result<ImportSummary, ImportError> {
+    let ImportFrame::Begin { batch: id, at, header } = begin else {
+        return Err(ImportError::Frames("an import starts with its begin frame".into()));
+    };
+    run_batch(store, Some(id), at, &header, None, |batch| {
+        loop {
+            match next() {
+                Some(ImportFrame::Rows { batch: of, chunk }) if of == id => {
+                    batch.apply(chunk)?;
+                }
+                Some(ImportFrame::End { batch: of, committed }) if of == id => return Ok(committed),
+                Some(other) => {
+                    return Err(ImportError::Frames(format!("a frame of another batch inside batch {id}: {other:?}")));
+                }
+                None => return Err(ImportError::Frames(format!("the frames of batch {id} end before its end frame"))),
+            }
+        }
+    })
+}
+
+/// Runs one import batch: begins it (under `id` when replaying), lets `body` feed it chunks while a
+/// committer thread writes the flushed ones, and commits when `body` agrees (`Ok(true)`) and a
+/// strict batch rejected nothing, or rolls back. A panic inside rolls the batch back whole.
+fn run_batch<E: Engine>(
+    store: &Store<E>,
+    id: Option<BatchId>,
+    at: DateTime<Utc>,
+    header: &ImportHeader,
+    mut sink: FrameSink<'_>,
+    body: impl FnOnce(&mut ImportBatch<'_, '_, '_, E>) -> Result<bool, ImportError>,
+) -> Result<ImportSummary, ImportError> {
+    let kind = header.kind.as_str();
+    let mut guard = store.begin_batch_as(id, kind, header.files.clone(), header.source_dept.clone(), at)?;
+    let id = guard.info().id;
+    if let Some(sink) = sink.as_mut() {
+        sink(ImportFrame::Begin { batch: id, at, header: header.clone() })?;
+    }
+    let outcome = std::thread::scope(|scope| -> Result<(ImportSummary, bool), ImportError> {
         // Chunks land on their own thread while the next ones are built.
         guard.set_committer(Committer::spawn(scope, store.engine()));
-        let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), ImportError> {
-            let mut applier = apply::Applier { guard: &mut guard, registration: options.registration };
-            for path in files {
-                import_file(&mut applier, path, options, tables, book, &mut summary, observer)?;
-            }
-            Ok(())
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut batch = ImportBatch {
+                applier: apply::Applier { guard: &mut guard, registration: header.registration },
+                summary: ImportSummary { batch_id: id.0, ..ImportSummary::default() },
+                header,
+                sink: match sink {
+                    Some(ref mut sink) => Some(&mut **sink),
+                    None => None,
+                },
+            };
+            let agreed = body(&mut batch)?;
+            Ok::<_, ImportError>((batch.summary, agreed))
         }));
         // The committer thread must end inside the scope, even when applying panicked: the scope
         // would otherwise wait for it forever.
         let stopped = guard.stop_committer();
-        imported.map_err(|panic| ImportError::Panicked(panic_message(panic.as_ref())))??;
-        Ok(stopped?)
+        let applied = applied.map_err(|panic| ImportError::Panicked(panic_message(panic.as_ref())))??;
+        stopped?;
+        Ok(applied)
     });
-    if let Err(e) = outcome {
-        guard.abort()?;
-        return Err(e);
-    }
-    if options.strict && summary.rejected > 0 {
+    let end = |sink: &mut FrameSink<'_>, committed: bool| match sink.as_mut() {
+        Some(sink) => sink(ImportFrame::End { batch: id, committed }),
+        None => Ok(()),
+    };
+    let (mut summary, agreed) = match outcome {
+        Ok(applied) => applied,
+        Err(e) => {
+            guard.abort()?;
+            // The error is the one to report; a replica rolls back as well without the end frame.
+            let _ = end(&mut sink, false);
+            return Err(e);
+        }
+    };
+    if !agreed || (header.strict && summary.rejected > 0) {
         guard.abort()?;
         summary.accepted = 0;
         summary.new_records = 0;
@@ -185,11 +345,64 @@ pub fn import_files<E: Engine>(
         summary.provisional_subjects = 0;
         summary.new_subjects = 0;
         summary.updated_subjects = 0;
+        end(&mut sink, false)?;
         return Ok(summary);
     }
     guard.commit()?;
     summary.committed = true;
+    end(&mut sink, true)?;
     Ok(summary)
+}
+
+/// A running import: applies chunks, counts what they did and hands them on.
+struct ImportBatch<'a, 'g, 's, E: Engine> {
+    applier: apply::Applier<'g, 's, E>,
+    summary: ImportSummary,
+    header: &'a ImportHeader,
+    sink: Option<&'a mut dyn FnMut(ImportFrame) -> Result<(), PublishError>>,
+}
+
+impl<E: Engine> ImportBatch<'_, '_, '_, E> {
+    /// Applies one chunk: the one function from a chunk to the store, origin and replica alike.
+    /// Returns the rows refused while linking them to subjects, as rejects.
+    fn apply(&mut self, chunk: ImportChunk) -> Result<Vec<Reject>, ImportError> {
+        let file = self.header.files.get(chunk.file as usize).cloned().ok_or_else(|| {
+            ImportError::Frames(format!("chunk of file {} in a batch of {} files", chunk.file, self.header.files.len()))
+        })?;
+        let copy = self.sink.is_some().then(|| chunk.clone());
+        let summary = &mut self.summary;
+        summary.rows += chunk.rejected;
+        summary.rejected += chunk.rejected;
+        let mut refused = Vec::new();
+        for ImportRow { row, input } in chunk.rows {
+            summary.rows += 1;
+            summary.accepted += 1;
+            summary.warnings += input.warnings().len() as u64;
+            let error = match input {
+                RowInput::Subject(s) => self.applier.subject(*s, summary)?,
+                RowInput::Record(r) => {
+                    self.applier.record(*r, summary)?;
+                    None
+                }
+            };
+            if let Some(error) = error {
+                summary.accepted -= 1;
+                summary.rejected += 1;
+                refused.push(Reject {
+                    file: file.clone(),
+                    row,
+                    column: error.column,
+                    reason: error.reason,
+                    original: Vec::new(),
+                });
+            }
+        }
+        let batch = BatchId(self.summary.batch_id);
+        if let (Some(sink), Some(chunk)) = (self.sink.as_mut(), copy) {
+            sink(ImportFrame::Rows { batch, chunk })?;
+        }
+        Ok(refused)
+    }
 }
 
 /// What a panic said, for the error that replaces it.
@@ -204,19 +417,19 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// Imports one file: a reader thread decodes and validates rows while this thread links and writes
 /// them, so parsing and storage overlap on two cores. Rows are applied in file order.
 fn import_file<E: Engine>(
-    applier: &mut apply::Applier<'_, '_, E>,
+    batch: &mut ImportBatch<'_, '_, '_, E>,
+    index: u32,
     path: &Path,
     options: &ImportOptions,
     tables: &ImportTables,
     book: &Codebook,
-    summary: &mut ImportSummary,
     observer: &mut dyn ImportObserver,
 ) -> Result<(), ImportError> {
     let file = path.display().to_string();
     std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Vec<Parsed>>(CHANNEL_CHUNKS);
         let reader = scope.spawn(|| read_file(path, options, tables, book, sender));
-        let applied = apply_parsed(applier, &file, &receiver, summary, observer);
+        let applied = apply_parsed(batch, index, &file, &receiver, observer);
         // Dropping the receiver stops a reader still sending after a write failed.
         drop(receiver);
         let read = match reader.join() {
@@ -235,60 +448,39 @@ const CHANNEL_CHUNKS: usize = 16;
 
 /// What the reader thread found in a row.
 enum Parsed {
-    Accepted {
-        row: u64,
-        input: Applied,
-        warnings: Vec<String>,
-    },
+    Accepted(ImportRow),
     Rejected(Reject),
     /// Rows read so far in the file, empty ones included.
     Progress(u64),
 }
 
+/// Tells the observer what the reader found, and applies each stretch of validated rows as a chunk.
 fn apply_parsed<E: Engine>(
-    applier: &mut apply::Applier<'_, '_, E>,
+    batch: &mut ImportBatch<'_, '_, '_, E>,
+    index: u32,
     file: &str,
     receiver: &mpsc::Receiver<Vec<Parsed>>,
-    summary: &mut ImportSummary,
     observer: &mut dyn ImportObserver,
 ) -> Result<(), ImportError> {
-    for chunk in receiver {
-        for parsed in chunk {
+    for parsed in receiver {
+        let mut chunk = ImportChunk { file: index, rows: Vec::with_capacity(parsed.len()), rejected: 0 };
+        for parsed in parsed {
             match parsed {
                 Parsed::Progress(rows) => observer.progress(file, rows),
                 Parsed::Rejected(reject) => {
-                    summary.rows += 1;
-                    summary.rejected += 1;
+                    chunk.rejected += 1;
                     observer.reject(&reject);
                 }
-                Parsed::Accepted { row, input, warnings } => {
-                    summary.rows += 1;
-                    summary.accepted += 1;
-                    summary.warnings += warnings.len() as u64;
-                    for w in &warnings {
-                        observer.warning(file, row, w);
+                Parsed::Accepted(row) => {
+                    for warning in row.input.warnings() {
+                        observer.warning(file, row.row, warning);
                     }
-                    let refused = match input {
-                        Applied::Subject(s) => applier.subject(*s, summary)?,
-                        Applied::Record(r) => {
-                            applier.record(*r, summary)?;
-                            None
-                        }
-                    };
-                    if let Some(error) = refused {
-                        summary.accepted -= 1;
-                        summary.rejected += 1;
-                        let reject = Reject {
-                            file: file.to_string(),
-                            row,
-                            column: error.column,
-                            reason: error.reason,
-                            original: Vec::new(),
-                        };
-                        observer.reject(&reject);
-                    }
+                    chunk.rows.push(row);
                 }
             }
+        }
+        for reject in batch.apply(chunk)? {
+            observer.reject(&reject);
         }
     }
     Ok(())
@@ -359,10 +551,9 @@ fn parse_row(
     }
     let mut fields = rows::RowFields::new(row, options.kind, tables, mapping);
     let result = match options.kind {
-        ImportKind::Subject => rows::subject_row(&mut fields, book, options.today).map(|input| {
-            let warnings = input.warnings.clone();
-            (Applied::Subject(Box::new(input)), warnings)
-        }),
+        ImportKind::Subject => {
+            rows::subject_row(&mut fields, book, options.today).map(|input| RowInput::Subject(Box::new(input)))
+        }
         kind => rows::record_row(&mut fields, kind, book, options.today, options.source_dept.as_deref())
             .and_then(|input| match &options.only_dept {
                 Some(only) if input.content.source_dept.as_deref() != Some(only.as_str()) => Err(rows::RowError {
@@ -374,13 +565,10 @@ fn parse_row(
                 }),
                 _ => Ok(input),
             })
-            .map(|input| {
-                let warnings = input.warnings.clone();
-                (Applied::Record(Box::new(input)), warnings)
-            }),
+            .map(|input| RowInput::Record(Box::new(input))),
     };
     Some(match result {
-        Ok((input, warnings)) => Parsed::Accepted { row: row.number, input, warnings },
+        Ok(input) => Parsed::Accepted(ImportRow { row: row.number, input }),
         Err(error) => Parsed::Rejected(Reject {
             file: file.to_string(),
             row: row.number,
@@ -389,11 +577,6 @@ fn parse_row(
             original: row.pairs().map(|(c, v)| (c.to_string(), v.to_string())).collect(),
         }),
     })
-}
-
-enum Applied {
-    Subject(Box<rows::SubjectInput>),
-    Record(Box<rows::RecordInput>),
 }
 
 /// The audit entry of an import.

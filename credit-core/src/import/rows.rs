@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use foldhash::{HashSet, HashSetExt};
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use super::tables::ImportTables;
 use super::values::{parse_amount, parse_date, split_list};
@@ -130,7 +131,7 @@ impl<'r> RowFields<'r> {
 }
 
 /// Validated identifiers of a row's subject.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RowIdentifiers {
     /// Organisation identifiers, most specific first: unified code, organisation code, registration
     /// number, tax number.
@@ -231,7 +232,7 @@ fn stored(kind: IdentifierKind, value: &str) -> StoredIdentifier {
 }
 
 /// A validated subject row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubjectInput {
     pub subject_type: SubjectType,
     pub name: String,
@@ -391,7 +392,7 @@ fn related_persons<'r>(
 }
 
 /// A validated record row, before it is linked to its subject.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordInput {
     pub identifiers: RowIdentifiers,
     pub subject_name: String,

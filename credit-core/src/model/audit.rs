@@ -47,6 +47,8 @@ pub enum Operation {
     SigningRotate,
     ApiKeyCreate,
     ApiKeyRevoke,
+    /// Write commands of another store applied here ([`crate::command`]).
+    Replay,
 }
 
 impl Operation {
@@ -71,6 +73,7 @@ impl Operation {
             Operation::SigningRotate => "signing.rotate",
             Operation::ApiKeyCreate => "api_key.create",
             Operation::ApiKeyRevoke => "api_key.revoke",
+            Operation::Replay => "replay",
         };
         name.into()
     }

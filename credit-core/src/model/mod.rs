@@ -25,6 +25,20 @@ pub struct RecordId(pub u64);
 #[serde(transparent)]
 pub struct BatchId(pub u64);
 
+/// Where and when a write command was applied: its batch (the sequence of the store's write commands)
+/// and the clock it carries. A replica applies the command under the same stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub batch: BatchId,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A write command could not be handed to the replication transport; the write did not land (or,
+/// for the end of an import, landed here but is not yet known to the replicas).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the command could not be published: {0}")]
+pub struct PublishError(pub String);
+
 impl fmt::Display for SubjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "S{}", self.0)

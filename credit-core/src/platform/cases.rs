@@ -4,7 +4,8 @@
 use super::{Platform, PlatformError, UseCase, permit};
 use crate::actor::{Actor, Role};
 use crate::audit::AuditEvent;
-use crate::cases::{Action, Case, CaseError, CaseStep, Decision, Operator, Workflow};
+use crate::cases::{Action, Case, CaseCommand, CaseError, CaseStep, Decision, Operator, Workflow};
+use crate::command::Command;
 use crate::engine::Engine;
 use crate::model::RecordId;
 use chrono::NaiveDate;
@@ -33,9 +34,8 @@ impl<E: Engine> Platform<E> {
         if !matches!(action, Action::Apply | Action::File) {
             return Err(PlatformError::invalid("action", format!("{:?} does not open a case", action.as_str())));
         }
-        let opened = self.workflow().open(action, record, operator, reason, on);
-        self.audit(vec![AuditEvent::case_step(actor.clone(), action, &opened).detail("record", record.0)])?;
-        Ok(opened?)
+        let step = CaseCommand::Open { action, record, operator, reason: reason.to_string(), on };
+        self.case_step(actor, step, action, ("record", record.0))
     }
 
     /// Takes a decision on case `id`: accepting and rejecting are for regulators and admins; the
@@ -46,9 +46,26 @@ impl<E: Engine> Platform<E> {
         let case = flow.case(id)?.ok_or(CaseError::NoCase(id))?;
         self.may_take(actor, decision.action, case.record)?;
         let action = decision.action;
-        let decided = flow.decide(id, decision);
-        self.audit(vec![AuditEvent::case_step(actor.clone(), action, &decided).detail("case", id)])?;
-        Ok(decided?)
+        self.case_step(actor, CaseCommand::Decide { case: id, decision }, action, ("case", id))
+    }
+
+    /// Takes a case step, audits it (with `detail`) and hands it on as a command once it landed.
+    fn case_step(
+        &self,
+        actor: &Actor,
+        step: CaseCommand,
+        action: Action,
+        detail: (&str, u64),
+    ) -> Result<Case, PlatformError> {
+        let command = self.sink.is_some().then(|| step.clone());
+        let taken = self.workflow().run(step, None);
+        let outcome = taken.as_ref().map(|(case, _)| case);
+        self.audit(vec![AuditEvent::case_step(actor.clone(), action, &outcome).detail(detail.0, detail.1)])?;
+        let (case, stamp) = taken?;
+        if let Some(step) = command {
+            self.publish(|| Command::Case { stamp, step })?;
+        }
+        Ok(case)
     }
 
     /// Case `id` with its steps, for those who may read it; to anyone else it does not exist.

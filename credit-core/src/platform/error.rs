@@ -49,6 +49,12 @@ pub enum PlatformError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The write landed here but its command did not reach the replication transport.
+    #[error(transparent)]
+    Publish(#[from] crate::model::PublishError),
+    /// Another store's commands could not be applied here (out of order, or not as they were there).
+    #[error("replaying batch {batch}: {reason}")]
+    Replay { batch: u64, reason: String },
 }
 
 impl PlatformError {
@@ -62,13 +68,15 @@ impl PlatformError {
             PlatformError::Check(e) => e.is_user_error(),
             PlatformError::Search(e) => e.is_user_error(),
             PlatformError::Case(e) => !matches!(e, CaseError::Store(_)),
-            PlatformError::Import(e) => !matches!(e, ImportError::Panicked(_)),
+            PlatformError::Import(e) => !matches!(e, ImportError::Panicked(_) | ImportError::Frames(_)),
             PlatformError::Cancelled(_)
             | PlatformError::NoIndex
             | PlatformError::Backup(_)
             | PlatformError::Report(_)
             | PlatformError::Store(_)
-            | PlatformError::Audit(_) => false,
+            | PlatformError::Audit(_)
+            | PlatformError::Publish(_)
+            | PlatformError::Replay { .. } => false,
             _ => true,
         }
     }
@@ -99,6 +107,7 @@ impl From<ImportError> for PlatformError {
     fn from(error: ImportError) -> PlatformError {
         match error {
             ImportError::Store(e) => PlatformError::Store(e),
+            ImportError::Publish(e) => PlatformError::Publish(e),
             e => PlatformError::Import(e),
         }
     }

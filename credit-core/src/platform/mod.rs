@@ -11,6 +11,7 @@ mod cases;
 mod error;
 mod files;
 mod permits;
+mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -29,12 +30,13 @@ use crate::actor::{Actor, Role};
 use crate::audit::{AuditEvent, Operation};
 use crate::cancel::Cancel;
 use crate::checks::{CheckError, CheckRequest, CheckResult, CheckStats, Checker, Feedback, FeedbackInput, StatsFilter};
+use crate::command::{Command, CommandSink};
 use crate::disclosure::DisclosureRules;
 use crate::engine::{Engine, RocksEngine};
 use crate::feed::FeedEvent;
 use crate::ident::Codebook;
 use crate::import::{ImportObserver, ImportOptions, ImportSummary, ImportTables};
-use crate::model::{RecordId, RecordVersion, Subject, SubjectId, SubjectType};
+use crate::model::{RecordId, RecordVersion, Stamp, Subject, SubjectId, SubjectType};
 use crate::rules::RuleSet;
 use crate::search::{CatchUp, SearchHit, SearchIndex, SearchRequest};
 use crate::store::{RecordView, Store};
@@ -46,6 +48,8 @@ pub struct Platform<E: Engine = RocksEngine> {
     rules: Arc<RuleSet>,
     disclosure: Arc<DisclosureRules>,
     index: Option<Arc<RwLock<SearchIndex>>>,
+    /// Where the write commands applied here go (a replication transport), if anywhere.
+    sink: Option<Arc<dyn CommandSink>>,
 }
 
 impl<E: Engine> std::fmt::Debug for Platform<E> {
@@ -86,7 +90,7 @@ pub struct SubjectRead {
 
 impl<E: Engine> Platform<E> {
     pub fn new(store: Arc<Store<E>>, rules: Arc<RuleSet>, disclosure: Arc<DisclosureRules>) -> Platform<E> {
-        Platform { store, rules, disclosure, index: None }
+        Platform { store, rules, disclosure, index: None, sink: None }
     }
 
     /// Under `rules` instead of those it was made with.
@@ -102,6 +106,19 @@ impl<E: Engine> Platform<E> {
     /// The search index of the store (searches fail without one).
     pub fn with_index(self, index: Arc<RwLock<SearchIndex>>) -> Platform<E> {
         Platform { index: Some(index), ..self }
+    }
+
+    /// Hands every write command applied here to `sink` ([`crate::command`]).
+    pub fn with_command_sink(self, sink: Arc<dyn CommandSink>) -> Platform<E> {
+        Platform { sink: Some(sink), ..self }
+    }
+
+    /// Hands a committed command to the sink, if there is one.
+    fn publish(&self, command: impl FnOnce() -> Command) -> Result<(), PlatformError> {
+        match &self.sink {
+            Some(sink) => Ok(sink.publish(&command())?),
+            None => Ok(()),
+        }
     }
 
     pub fn store(&self) -> &Arc<Store<E>> {
@@ -275,9 +292,12 @@ impl<E: Engine> Platform<E> {
             .detail("check_id", input.check_id)
             .detail("measure_id", &input.measure_id)
             .detail("outcome", input.outcome.as_str());
-        let feedback = self.checker().submit_feedback(input);
+        let stamped = self.checker().submit_feedback_stamped(input);
+        let feedback = stamped.as_ref().map(|(feedback, _)| feedback);
         self.audit(vec![event.result_of(&feedback)])?;
-        Ok(feedback?)
+        let (feedback, stamp) = stamped?;
+        self.publish(|| Command::Feedback { stamp, feedback: feedback.clone() })?;
+        Ok(feedback)
     }
 
     /// How checks and their feedback went, by item and measure (regulators only).
@@ -319,13 +339,22 @@ impl<E: Engine> Platform<E> {
             }
             _ => permit(actor, UseCase::Import)?,
         }
-        let imported = crate::import::import_files(
+        let mut publish = |frame| match &self.sink {
+            Some(sink) => sink.publish(&Command::Import { frame }),
+            None => Ok(()),
+        };
+        let sink: crate::import::FrameSink<'_> = match self.sink {
+            Some(_) => Some(&mut publish),
+            None => None,
+        };
+        let imported = crate::import::import_files_to(
             &self.store,
             files,
             options,
             ImportTables::builtin(),
             Codebook::builtin(),
             observer,
+            sink,
         );
         let event =
             AuditEvent::import(actor.clone(), options.kind.as_str(), label, options.source_dept.as_deref(), &imported);
@@ -415,7 +444,11 @@ impl<E: Engine> Platform<E> {
     /// brings the search index up to date (list memberships change with them). A task of the platform
     /// itself, run by its operator or the server's timer, not a use case of any caller.
     pub fn sweep(&self, through: NaiveDate) -> Result<crate::feed::SweepSummary, PlatformError> {
-        let summary = crate::feed::sweep(&self.store, &self.disclosure, through)?;
+        let at = Utc::now();
+        let summary = crate::feed::sweep_as(&self.store, &self.disclosure, through, None, at)?;
+        if let Some(batch) = summary.batch {
+            self.publish(|| Command::Sweep { stamp: Stamp { batch, at }, through })?;
+        }
         self.catch_up_index()?;
         Ok(summary)
     }

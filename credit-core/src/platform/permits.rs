@@ -33,6 +33,8 @@ pub enum UseCase {
     RevokeApiKey,
     /// Recording administrative acts ([`super::AdminAct`]).
     Administer,
+    /// Applying another store's write commands ([`super::Platform::replay`]).
+    Replay,
 }
 
 impl UseCase {
@@ -59,6 +61,7 @@ impl UseCase {
             UseCase::ListApiKeys => "ListApiKeys",
             UseCase::RevokeApiKey => "RevokeApiKey",
             UseCase::Administer => "administration",
+            UseCase::Replay => "replay",
         }
     }
 
@@ -85,7 +88,8 @@ impl UseCase {
             | UseCase::CreateApiKey
             | UseCase::ListApiKeys
             | UseCase::RevokeApiKey
-            | UseCase::Administer => role == Role::Admin,
+            | UseCase::Administer
+            | UseCase::Replay => role == Role::Admin,
         }
     }
 }
@@ -119,7 +123,9 @@ mod tests {
         ));
         assert!(matches!(permit(&actor(Role::Public), UseCase::GetCase), Err(PlatformError::Unauthenticated { .. })));
         assert!(permit(&actor(Role::Provider), UseCase::GetCase).is_ok());
-        for use_case in [UseCase::Reindex, UseCase::Backup, UseCase::QueryAuditLog, UseCase::CreateApiKey] {
+        for use_case in
+            [UseCase::Reindex, UseCase::Backup, UseCase::QueryAuditLog, UseCase::CreateApiKey, UseCase::Replay]
+        {
             assert!(permit(&actor(Role::Regulator), use_case).is_err(), "{use_case:?}");
             assert!(permit(&actor(Role::Admin), use_case).is_ok(), "{use_case:?}");
         }

@@ -142,3 +142,194 @@ fn administrative_acts_are_recorded_for_admins_only() {
     assert_eq!(operations, ["api_key.create", "signing.rotate"], "{entries:?}");
     assert_eq!(entries[0].entry.event.detail.get("dept").map(String::as_str), Some("市市场监管局"));
 }
+
+mod replication {
+    //! Writes as commands: what one platform applied, carried as JSON and replayed on a fresh store,
+    //! makes the same store.
+    use super::*;
+    use crate::cases::{Action, Decision, Operator};
+    use crate::command::{Command, Recorder, Replayed};
+    use crate::engine::{Cf, collect_prefix};
+    use crate::import::{ImportFrame, ImportKind, ImportOptions, Quiet};
+    use crate::model::RecordCategory;
+
+    const PENALTIES: &str = "CF_XDR_MC,CF_XDR_SHXYM,CF_XDR_ZJHM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_ZT\n\
+北京某某科技有限公司,91110000600037341L,,京市监罚〔2024〕1号,罚款,2.5,2024-03-01,北京市市场监督管理局,\n\
+深圳市未知贸易有限公司,91440300568520498A,,深市监罚〔2024〕9号,罚款,1,2024-03-02,深圳市市场监督管理局,\n";
+
+    fn fresh() -> Platform<MemoryEngine> {
+        let store = Store::open(MemoryEngine::new()).unwrap();
+        Platform::new(Arc::new(store), RuleSet::builtin(), DisclosureRules::builtin())
+    }
+
+    fn import(
+        platform: &Platform<MemoryEngine>,
+        dir: &tempfile::TempDir,
+        kind: ImportKind,
+        text: &str,
+        strict: bool,
+    ) -> crate::import::ImportSummary {
+        let path = dir.path().join(format!("{}-{}.csv", kind.as_str(), text.len()));
+        std::fs::write(&path, text).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let options = ImportOptions { strict, ..ImportOptions::new(kind, today) };
+        platform.import(&Actor::console(None), &[path], &options, "test", &mut Quiet).unwrap()
+    }
+
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// Every family but the node's own records (the check log and the audit chain, and their
+    /// counters in `meta`), key by key.
+    fn dump(platform: &Platform<MemoryEngine>) -> Vec<(&'static str, Pairs)> {
+        let local: [&[u8]; 3] = [b"next_check", b"audit_head", b"next_report"];
+        Cf::ALL
+            .iter()
+            .filter(|cf| !matches!(cf, Cf::Checks | Cf::Audit))
+            .map(|cf| {
+                let mut pairs = collect_prefix(platform.store().engine(), *cf, b"").unwrap();
+                pairs.retain(|(key, _)| *cf != Cf::Meta || !local.contains(&key.as_slice()));
+                (cf.name(), pairs)
+            })
+            .collect()
+    }
+
+    fn operator() -> Operator {
+        Operator { name: "王审核".into(), role: Some("regulator".into()), department: None, key_id: None }
+    }
+
+    /// An origin that imported, rolled back a strict import, took case steps (one refused), received
+    /// feedback and swept; the commands it published, through JSON.
+    fn origin() -> (Platform<MemoryEngine>, Vec<Command>) {
+        let recorder = Arc::new(Recorder::new());
+        let origin = fresh().with_command_sink(recorder.clone());
+        let dir = tempfile::tempdir().unwrap();
+        import(&origin, &dir, ImportKind::Subject, crate::checks::tests::SUBJECTS, false);
+        import(&origin, &dir, ImportKind::List, crate::checks::tests::LISTS, false);
+        import(&origin, &dir, ImportKind::Penalty, PENALTIES, false);
+        let rolled_back = import(&origin, &dir, ImportKind::Penalty, &format!("{PENALTIES}x,,,,,,,,\n"), true);
+        assert!(!rolled_back.committed && rolled_back.rejected == 1);
+        import(&origin, &dir, ImportKind::Penalty, &PENALTIES.replace("2.5", "3"), false);
+
+        let mut penalty = None;
+        origin
+            .store()
+            .scan_record_heads(&mut |head| {
+                if head.category == RecordCategory::Penalty {
+                    penalty = Some(head.id);
+                }
+                penalty.is_none()
+            })
+            .unwrap();
+        let regulator = actor(Role::Regulator);
+        let on = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let case =
+            origin.open_case(&regulator, Action::Apply, penalty.unwrap(), operator(), "已整改并缴清罚款", on).unwrap();
+        let decide =
+            |action| Decision { action, operator: operator(), note: None, on, effective: None, correction: None };
+        assert!(origin.decide_case(&regulator, case.id + 7, decide(Action::Accept)).is_err(), "no such case");
+        origin.decide_case(&regulator, case.id, decide(Action::Accept)).unwrap();
+        origin.decide_case(&actor(Role::Admin), case.id, decide(Action::Approve)).unwrap();
+
+        let checked = origin.check(&regulator, &check_request()).unwrap();
+        let measure = checked.measures.first().expect("a blocked company has measures");
+        let input = FeedbackInput {
+            check_id: checked.check_id,
+            measure_id: measure.measure_id.clone(),
+            outcome: crate::checks::Outcome::Applied,
+            reason: None,
+            amount: Some("12.5".into()),
+            department: "市财政局".into(),
+            division: None,
+            item: None,
+            time: None,
+            operator: "李采购".into(),
+        };
+        origin.submit_feedback(&regulator, input).unwrap();
+        let swept = origin.sweep(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()).unwrap();
+        assert!(swept.batch.is_some());
+
+        let commands = recorder.take();
+        let carried: Vec<Command> =
+            commands.iter().map(|c| serde_json::from_str(&serde_json::to_string(c).unwrap()).unwrap()).collect();
+        assert_eq!(carried, commands, "commands survive the trip as JSON");
+        (origin, carried)
+    }
+
+    #[test]
+    fn the_commands_of_one_store_make_the_same_store_elsewhere() {
+        let (origin, commands) = origin();
+        let kinds: Vec<&str> = commands.iter().map(Command::kind).collect();
+        for kind in ["import", "case", "feedback", "sweep"] {
+            assert!(kinds.contains(&kind), "{kind} is published: {kinds:?}");
+        }
+        let ends: Vec<bool> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Import { frame: ImportFrame::End { committed, .. } } => Some(*committed),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ends, [true, true, true, false, true], "the strict import's end says it rolled back");
+
+        let dir = tempfile::tempdir().unwrap();
+        let index = crate::search::SearchIndex::open(dir.path()).unwrap();
+        let replica = fresh().with_index(Arc::new(std::sync::RwLock::new(index)));
+        let replayed = replica.replay(&Actor::console(None), &mut commands.clone().into_iter()).unwrap();
+        assert!(replayed.iter().all(|r| !matches!(r, Replayed::Skipped(_))), "{replayed:?}");
+        let (a, b) = (dump(&origin), dump(&replica));
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            assert!(x == y, "family {name} differs between the origin and its replica");
+        }
+        assert!(a.iter().any(|(name, pairs)| *name == "feedback" && pairs.len() == 1));
+        assert_eq!(replica.indexed_subjects(), origin.store().counters().unwrap().subjects);
+
+        // Delivered twice: nothing changes. The batch that rolled back runs (and rolls back) again.
+        let again = replica.replay(&Actor::console(None), &mut commands.into_iter()).unwrap();
+        let rerun = |r: &Replayed| matches!(r, Replayed::Import(summary) if !summary.committed);
+        assert!(again.iter().all(|r| matches!(r, Replayed::Skipped(_)) || rerun(r)), "{again:?}");
+        assert_eq!(again.iter().filter(|r| rerun(r)).count(), 1);
+        assert!(dump(&replica) == b);
+        let logged = entries(&replica, "replay");
+        assert_eq!(logged.len(), 2);
+        assert_eq!((logged[0].detail["applied"].as_str(), logged[1].detail["applied"].as_str()), ("10", "1"));
+    }
+
+    #[test]
+    fn a_broken_off_import_lands_nothing_and_lands_whole_when_sent_again() {
+        let (origin, commands) = origin();
+        let replica = fresh();
+        // The first import's begin and rows, without its end.
+        let cut: Vec<Command> = commands
+            .iter()
+            .take_while(|c| !matches!(c, Command::Import { frame: ImportFrame::End { .. } }))
+            .cloned()
+            .collect();
+        assert!(cut.len() >= 2);
+        let broken = replica.replay(&Actor::console(None), &mut cut.into_iter()).unwrap_err();
+        assert!(matches!(broken, PlatformError::Replay { batch: 1, .. }), "{broken}");
+        assert_eq!(replica.store().counters().unwrap().subjects, 0, "nothing of the batch landed");
+
+        replica.replay(&Actor::console(None), &mut commands.into_iter()).unwrap();
+        let (a, b) = (dump(&origin), dump(&replica));
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            assert!(x == y, "family {name} differs after the import was sent again");
+        }
+    }
+
+    #[test]
+    fn only_admins_replay_and_a_diverged_store_is_refused() {
+        let (_, commands) = origin();
+        let replica = fresh();
+        let refused = replica.replay(&actor(Role::Regulator), &mut commands.clone().into_iter()).unwrap_err();
+        assert!(matches!(refused, PlatformError::Forbidden { .. }), "{refused}");
+        // Without the imports, the case step finds no record: the replica has diverged.
+        let mut rest = commands.into_iter().filter(|c| !matches!(c, Command::Import { .. }));
+        let diverged = replica.replay(&Actor::console(None), &mut rest).unwrap_err();
+        assert!(matches!(diverged, PlatformError::Replay { .. }) && !diverged.is_user_error(), "{diverged}");
+        // A frame without its begin is refused too.
+        let (_, commands) = origin();
+        let mut rows =
+            commands.into_iter().filter(|c| matches!(c, Command::Import { frame: ImportFrame::Rows { .. } }));
+        assert!(matches!(fresh().replay(&Actor::console(None), &mut rows), Err(PlatformError::Replay { .. })));
+    }
+}

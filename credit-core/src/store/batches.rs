@@ -64,13 +64,37 @@ impl<E: Engine> Store<E> {
         source_dept: Option<String>,
         at: DateTime<Utc>,
     ) -> Result<BatchGuard<'_, E>, StoreError> {
+        self.begin_batch_as(None, kind, files, source_dept, at)
+    }
+
+    /// Starts a batch as [`Store::begin_batch`] does, under the id `id` when one is given: a command
+    /// replayed from another store keeps the sequence it was applied at there. Batch ids only grow, so
+    /// an id below the next free one is a command this store has applied already
+    /// ([`StoreError::AlreadyApplied`]), unless that batch rolled back here and may run again; ids
+    /// skipped by the origin (a step refused, a batch lost in a crash there) stay unused here too.
+    pub fn begin_batch_as(
+        &self,
+        id: Option<BatchId>,
+        kind: &str,
+        files: Vec<String>,
+        source_dept: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<BatchGuard<'_, E>, StoreError> {
         let lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let cache_fence = CacheFence::new(&self.subject_cache);
-        let id = BatchId(self.next_id(keys::NEXT_BATCH)?);
+        let next = self.next_id(keys::NEXT_BATCH)?;
+        let id = match id {
+            None => BatchId(next),
+            Some(id) if id.0 >= next && id.0 < u64::MAX => id,
+            // A batch that rolled back here left nothing behind: it may run again (a replica whose
+            // stream of an import broke off gets the whole import again).
+            Some(id) if self.batch(id)?.is_some_and(|b| b.status == BatchStatus::RolledBack) => id,
+            Some(id) => return Err(StoreError::AlreadyApplied { batch: id.0, next }),
+        };
         let info =
             BatchInfo { id, started_at: at, kind: kind.to_string(), files, source_dept, status: BatchStatus::Running };
         let mut write = WriteBatch::new();
-        write.put(Cf::Meta, keys::NEXT_BATCH, (id.0 + 1).to_string());
+        write.put(Cf::Meta, keys::NEXT_BATCH, (id.0 + 1).max(next).to_string());
         write.put(Cf::Meta, keys::batch(id), to_json(&info));
         self.engine.write(write)?;
         Ok(BatchGuard {

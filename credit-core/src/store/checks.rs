@@ -1,6 +1,6 @@
 //! The check log and the feedback on checks: appended, never changed.
 
-use super::{Store, StoreError, keys};
+use super::{BatchGuard, Store, StoreError, keys};
 use crate::engine::{Cf, Engine, WriteBatch, collect_prefix};
 
 impl<E: Engine> Store<E> {
@@ -32,21 +32,6 @@ impl<E: Engine> Store<E> {
         self.scan_by_check(Cf::Checks, visit)
     }
 
-    /// Appends feedback on a check, synced (it is a department's acknowledged report). `build` gets the
-    /// sequence number the entry will have.
-    pub fn append_feedback(&self, check: u64, build: impl FnOnce(u32) -> Vec<u8>) -> Result<u32, StoreError> {
-        let _lock = self.check_log.lock().unwrap_or_else(|e| e.into_inner());
-        let mut count = 0u32;
-        self.engine.scan_prefix(Cf::Feedback, &keys::check(check), &mut |_, _| {
-            count += 1;
-            true
-        })?;
-        let mut write = WriteBatch::new();
-        write.put(Cf::Feedback, keys::feedback(check, count), build(count));
-        self.engine.write(write)?;
-        Ok(count)
-    }
-
     /// The feedback entries on one check, in sequence order.
     pub fn feedback_entries(&self, check: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         Ok(collect_prefix(&self.engine, Cf::Feedback, &keys::check(check))?.into_iter().map(|(_, v)| v).collect())
@@ -63,5 +48,19 @@ impl<E: Engine> Store<E> {
             Some(id) => visit(id, value),
             None => true,
         })?)
+    }
+}
+
+impl<E: Engine> BatchGuard<'_, E> {
+    /// Appends feedback on a check, landing with the batch (a department's acknowledged report, so
+    /// synced). `build` gets the sequence number the entry will have; one feedback per batch.
+    pub fn put_feedback(&mut self, check: u64, build: impl FnOnce(u32) -> Vec<u8>) -> Result<u32, StoreError> {
+        let mut count = 0u32;
+        self.store().engine.scan_prefix(Cf::Feedback, &keys::check(check), &mut |_, _| {
+            count += 1;
+            true
+        })?;
+        self.writer.put_new(Cf::Feedback, keys::feedback(check, count), build(count))?;
+        Ok(count)
     }
 }

@@ -59,6 +59,9 @@ pub enum StoreError {
     SchemaTooNew { found: u32, supported: u32 },
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A replayed command whose sequence this store has passed: applied before (or skipped).
+    #[error("batch {batch} was applied already (the next batch here is {next})")]
+    AlreadyApplied { batch: u64, next: u64 },
 }
 
 /// The store over an engine. Reads are concurrent; writes go through one batch at a time.

@@ -2,6 +2,8 @@
 # Import throughput into the durable store: generated fixtures of N subjects (default 1,000,000, about
 # 3 M records), imported kind by kind into a fresh RocksDB store with the release build. Prints, per
 # kind and in total, rows, seconds, rows/s and peak RSS (from /usr/bin/time), as JSON lines on stdout.
+# Last, the registration file once more into another fresh store with `--index`, which builds the search
+# index in the same pass (`"kind":"subject_with_index"`): the load figure compared with PostgreSQL's.
 #
 #   benches/import.sh [SUBJECTS]            # e.g. benches/import.sh 1000000
 #
@@ -31,19 +33,23 @@ total_rows=0
 total_seconds=0
 peak_kib=0
 run() {
-	local kind=$1
+	local kind=$1 label=$1 extra=()
 	shift
+	if [ "$kind" = subject_with_index ]; then
+		kind=subject
+		extra=(--index)
+	fi
 	local files=()
 	for f in "$@"; do files+=("$fixtures/$f"); done
 	local timing
 	timing=$(mktemp)
 	"$time_bin" -f '%e %M' -o "$timing" \
-		"$bin/credit-server" import --data-dir "$store" --kind "$kind" "${files[@]}" >"$work/summary-$kind.json" 2>/dev/null
+		"$bin/credit-server" import --data-dir "$store" --kind "$kind" "${extra[@]}" "${files[@]}" >"$work/summary-$label.json" 2>/dev/null
 	read -r seconds kib <"$timing"
 	rm -f "$timing"
 	local rows
-	rows=$(tail -n1 "$work/summary-$kind.json" | sed -E 's/.*"rows":([0-9]+).*/\1/')
-	echo "{\"kind\":\"$kind\",\"rows\":$rows,\"seconds\":$seconds,\"rows_per_second\":$(awk "BEGIN{printf \"%d\", $rows/$seconds}"),\"peak_rss_mib\":$((kib / 1024))}"
+	rows=$(tail -n1 "$work/summary-$label.json" | sed -E 's/.*"rows":([0-9]+).*/\1/')
+	echo "{\"kind\":\"$label\",\"rows\":$rows,\"seconds\":$seconds,\"rows_per_second\":$(awk "BEGIN{printf \"%d\", $rows/$seconds}"),\"peak_rss_mib\":$((kib / 1024))}"
 	total_rows=$((total_rows + rows))
 	total_seconds=$(awk "BEGIN{print $total_seconds + $seconds}")
 	[ "$kib" -gt "$peak_kib" ] && peak_kib=$kib
@@ -56,3 +62,11 @@ run licence licences.csv licences_health.jsonl
 run list lists.csv
 echo "{\"kind\":\"total\",\"rows\":$total_rows,\"seconds\":$total_seconds,\"rows_per_second\":$(awk "BEGIN{printf \"%d\", $total_rows/$total_seconds}"),\"peak_rss_mib\":$((peak_kib / 1024))}"
 "$bin/credit-server" stats --data-dir "$store" >&2
+
+# The registration file and its search index in one pass, into a fresh store of its own.
+main_store=$store
+store=$work/store-one-pass
+rm -rf "$store"
+run subject_with_index persons.csv subjects.csv
+rm -rf "$store"
+store=$main_store

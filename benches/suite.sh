@@ -51,7 +51,7 @@ record "{\"figure\":\"dataset\",\"manifest\":$(tr -d '\n' <"$fixtures/manifest.j
 for run in $(seq "$runs"); do
 	log "import, run $run of $runs"
 	WORK_DIR=$work bash "$root/benches/import.sh" "$subjects" >"$work/import-$run.jsonl"
-	record "{\"figure\":\"import\",\"run\":$run,\"total\":$(grep '"kind":"total"' "$work/import-$run.jsonl"),\"subject\":$(grep '"kind":"subject"' "$work/import-$run.jsonl")}"
+	record "{\"figure\":\"import\",\"run\":$run,\"total\":$(grep '"kind":"total"' "$work/import-$run.jsonl"),\"subject\":$(grep '"kind":"subject"' "$work/import-$run.jsonl"),\"one_pass\":$(grep '"kind":"subject_with_index"' "$work/import-$run.jsonl" || echo null)}"
 done
 store=$work/store
 

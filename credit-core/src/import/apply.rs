@@ -12,6 +12,8 @@ pub struct Applier<'g, 's, E: Engine> {
     pub guard: &'g mut BatchGuard<'s, E>,
     /// Subject rows are authoritative ([`super::ImportOptions::registration`]).
     pub registration: bool,
+    /// Every subject written, as written, when someone wants them (the search index alongside).
+    pub saved: Option<Vec<Subject>>,
 }
 
 impl<E: Engine> Applier<'_, '_, E> {
@@ -28,7 +30,11 @@ impl<E: Engine> Applier<'_, '_, E> {
     }
 
     fn save_subject(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
-        self.guard.put_subject(subject, previous)
+        self.guard.put_subject(subject, previous)?;
+        if let Some(saved) = &mut self.saved {
+            saved.push(subject.clone());
+        }
+        Ok(())
     }
 
     /// A natural person by ID number, created provisionally (named as the row names them) when unknown.

@@ -214,6 +214,24 @@ pub enum ImportFrame {
 /// Where an origin hands its frames on (a replication transport); `None` keeps them here.
 pub type FrameSink<'a> = Option<&'a mut dyn FnMut(ImportFrame) -> Result<(), PublishError>>;
 
+/// Who else hears of an import as it goes.
+#[derive(Default)]
+pub struct ImportHooks<'a> {
+    /// Every frame of the batch ([`ImportFrame`]).
+    pub frames: FrameSink<'a>,
+    /// The subjects each chunk wrote, as written (see [`crate::search::SearchIndex::alongside`]).
+    pub subjects: Option<&'a mut dyn FnMut(Vec<crate::model::Subject>)>,
+}
+
+impl std::fmt::Debug for ImportHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportHooks")
+            .field("frames", &self.frames.is_some())
+            .field("subjects", &self.subjects.is_some())
+            .finish()
+    }
+}
+
 /// Imports `files` as one batch.
 pub fn import_files<E: Engine>(
     store: &Store<E>,
@@ -223,10 +241,10 @@ pub fn import_files<E: Engine>(
     book: &Codebook,
     observer: &mut dyn ImportObserver,
 ) -> Result<ImportSummary, ImportError> {
-    import_files_to(store, files, options, tables, book, observer, None)
+    import_files_to(store, files, options, tables, book, observer, ImportHooks::default())
 }
 
-/// Imports `files` as one batch, handing every frame of the batch to `sink` (see [`ImportFrame`]).
+/// Imports `files` as one batch, telling `hooks` of its frames and subjects as it goes.
 ///
 /// The files are parsed and validated here into [`ImportChunk`]s; applying a chunk is a function of
 /// the chunk and the store alone ([`apply_frames`] runs the same function on a replica), so the store
@@ -238,7 +256,7 @@ pub fn import_files_to<E: Engine>(
     tables: &ImportTables,
     book: &Codebook,
     observer: &mut dyn ImportObserver,
-    sink: FrameSink<'_>,
+    hooks: ImportHooks<'_>,
 ) -> Result<ImportSummary, ImportError> {
     let header = ImportHeader {
         kind: options.kind,
@@ -247,7 +265,7 @@ pub fn import_files_to<E: Engine>(
         registration: options.registration,
         strict: options.strict,
     };
-    run_batch(store, None, options.at, &header, sink, |batch| {
+    run_batch(store, None, options.at, &header, hooks, |batch| {
         for (index, path) in files.iter().enumerate() {
             import_file(batch, index as u32, path, options, tables, book, observer)?;
         }
@@ -267,7 +285,7 @@ pub fn apply_frames<E: Engine>(
     let ImportFrame::Begin { batch: id, at, header } = begin else {
         return Err(ImportError::Frames("an import starts with its begin frame".into()));
     };
-    run_batch(store, Some(id), at, &header, None, |batch| {
+    run_batch(store, Some(id), at, &header, ImportHooks::default(), |batch| {
         loop {
             match next() {
                 Some(ImportFrame::Rows { batch: of, chunk }) if of == id => {
@@ -291,9 +309,10 @@ fn run_batch<E: Engine>(
     id: Option<BatchId>,
     at: DateTime<Utc>,
     header: &ImportHeader,
-    mut sink: FrameSink<'_>,
+    hooks: ImportHooks<'_>,
     body: impl FnOnce(&mut ImportBatch<'_, '_, '_, E>) -> Result<bool, ImportError>,
 ) -> Result<ImportSummary, ImportError> {
+    let ImportHooks { frames: mut sink, subjects: mut on_subjects } = hooks;
     let kind = header.kind.as_str();
     let mut guard = store.begin_batch_as(id, kind, header.files.clone(), header.source_dept.clone(), at)?;
     let id = guard.info().id;
@@ -305,11 +324,19 @@ fn run_batch<E: Engine>(
         guard.set_committer(Committer::spawn(scope, store.engine()));
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut batch = ImportBatch {
-                applier: apply::Applier { guard: &mut guard, registration: header.registration },
+                applier: apply::Applier {
+                    guard: &mut guard,
+                    registration: header.registration,
+                    saved: on_subjects.is_some().then(Vec::new),
+                },
                 summary: ImportSummary { batch_id: id.0, ..ImportSummary::default() },
                 header,
                 sink: match sink {
                     Some(ref mut sink) => Some(&mut **sink),
+                    None => None,
+                },
+                subjects: match on_subjects {
+                    Some(ref mut hook) => Some(&mut **hook),
                     None => None,
                 },
             };
@@ -360,6 +387,7 @@ struct ImportBatch<'a, 'g, 's, E: Engine> {
     summary: ImportSummary,
     header: &'a ImportHeader,
     sink: Option<&'a mut dyn FnMut(ImportFrame) -> Result<(), PublishError>>,
+    subjects: Option<&'a mut dyn FnMut(Vec<crate::model::Subject>)>,
 }
 
 impl<E: Engine> ImportBatch<'_, '_, '_, E> {
@@ -396,6 +424,11 @@ impl<E: Engine> ImportBatch<'_, '_, '_, E> {
                     original: Vec::new(),
                 });
             }
+        }
+        if let (Some(hook), Some(saved)) = (self.subjects.as_mut(), self.applier.saved.as_mut())
+            && !saved.is_empty()
+        {
+            hook(std::mem::take(saved));
         }
         let batch = BatchId(self.summary.batch_id);
         if let (Some(sink), Some(chunk)) = (self.sink.as_mut(), copy) {

@@ -339,23 +339,36 @@ impl<E: Engine> Platform<E> {
             }
             _ => permit(actor, UseCase::Import)?,
         }
-        let mut publish = |frame| match &self.sink {
-            Some(sink) => sink.publish(&Command::Import { frame }),
-            None => Ok(()),
+        let mut import = |subjects: Option<&mut dyn FnMut(Vec<Subject>)>| {
+            let mut publish = |frame| match &self.sink {
+                Some(sink) => sink.publish(&Command::Import { frame }),
+                None => Ok(()),
+            };
+            let hooks = crate::import::ImportHooks {
+                frames: match self.sink {
+                    Some(_) => Some(&mut publish),
+                    None => None,
+                },
+                subjects: match subjects {
+                    Some(hook) => Some(&mut *hook),
+                    None => None,
+                },
+            };
+            let (tables, book) = (ImportTables::builtin(), Codebook::builtin());
+            crate::import::import_files_to(&self.store, files, options, tables, book, &mut *observer, hooks)
         };
-        let sink: crate::import::FrameSink<'_> = match self.sink {
-            Some(_) => Some(&mut publish),
-            None => None,
+        let imported = match &self.index {
+            // A registration file is indexed as it is imported, one pass over the rows.
+            Some(index) if options.kind == crate::import::ImportKind::Subject => {
+                let mut index = index.write().unwrap_or_else(PoisonError::into_inner);
+                let committed = |outcome: &Result<ImportSummary, _>| match outcome {
+                    Ok(summary) if summary.committed => Some(crate::model::BatchId(summary.batch_id)),
+                    _ => None,
+                };
+                index.alongside(&self.store, |feed| import(Some(feed)), committed)?.0
+            }
+            _ => import(None),
         };
-        let imported = crate::import::import_files_to(
-            &self.store,
-            files,
-            options,
-            ImportTables::builtin(),
-            Codebook::builtin(),
-            observer,
-            sink,
-        );
         let event =
             AuditEvent::import(actor.clone(), options.kind.as_str(), label, options.source_dept.as_deref(), &imported);
         self.audit(vec![event])?;

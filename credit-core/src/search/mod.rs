@@ -91,6 +91,14 @@ pub struct CatchUp {
     pub subjects_indexed: u64,
     pub subjects_removed: u64,
     pub last_batch: Option<u64>,
+    /// Of `subjects_indexed`, those whose documents were built while their batch ran
+    /// ([`SearchIndex::alongside`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub built_alongside: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One hit, joined with the store's current data, masked for display.
@@ -192,18 +200,36 @@ impl SearchIndex {
     /// Brings the index up to the store: a full build when it has never been built, otherwise the
     /// subjects changed by every committed batch since its last commit.
     pub fn catch_up<E: Engine>(&mut self, store: &Store<E>) -> Result<CatchUp, SearchError> {
+        self.catch_up_after(store, None)
+    }
+
+    /// [`SearchIndex::catch_up`], where the documents of `built`'s subjects as batch `built.0` left
+    /// them are in the writer already.
+    fn catch_up_after<E: Engine>(
+        &mut self,
+        store: &Store<E>,
+        built: Option<(BatchId, &foldhash::HashSet<SubjectId>)>,
+    ) -> Result<CatchUp, SearchError> {
         let today = crate::time::today_cst();
         let Some(payload) = self.payload else {
             return self.rebuild(store);
         };
-        let (changed, last) = store.changes_after(payload.last_batch.map(BatchId))?;
+        let (changed, last) = store.changes_by_batch_after(payload.last_batch.map(BatchId))?;
         let Some(last) = last else {
             return Ok(CatchUp { last_batch: payload.last_batch, ..CatchUp::default() });
         };
         let mut outcome = CatchUp { last_batch: Some(last.0), ..CatchUp::default() };
         let mut seen = foldhash::HashSet::default();
         let mut cache = WordCache::default();
-        for id in changed {
+        if let Some((batch, built)) = built {
+            // Indexed as that batch left them, unless a later batch changed them again.
+            let later: foldhash::HashSet<SubjectId> =
+                changed.iter().filter(|(b, _)| *b > batch).map(|(_, s)| *s).collect();
+            seen.extend(built.iter().filter(|s| !later.contains(s)));
+            outcome.built_alongside = seen.len() as u64;
+            outcome.subjects_indexed += seen.len() as u64;
+        }
+        for (_, id) in changed {
             if !seen.insert(id) {
                 continue;
             }
@@ -220,6 +246,100 @@ impl SearchIndex {
         Ok(outcome)
     }
 
+    /// Runs a batch (`run`) while this index builds the documents of the subjects it writes, on a
+    /// thread of its own: the batch hands them over through the function it is given, as it writes
+    /// them. When the batch committed (`committed` names it) right after what the index holds, the
+    /// index commits those documents with the rest of the batch's changes; otherwise they are dropped
+    /// and the index catches up as usual. Import and index build as one pass over the rows.
+    ///
+    /// Only for batches whose subjects' documents do not depend on other writes of the same batch
+    /// (a registration file: subjects and the persons they name, no records).
+    pub fn alongside<E: Engine, T>(
+        &mut self,
+        store: &Store<E>,
+        run: impl FnOnce(&mut dyn FnMut(Vec<Subject>)) -> T,
+        committed: impl FnOnce(&T) -> Option<BatchId>,
+    ) -> Result<(T, CatchUp), SearchError> {
+        let prev = self.payload.and_then(|p| p.last_batch).map(BatchId);
+        if self.payload.is_none() && store.last_committed_batch()?.is_some() {
+            // The store's other subjects are not indexed yet: a full build follows anyway.
+            let outcome = run(&mut |_| {});
+            return Ok((outcome, self.catch_up(store)?));
+        }
+        if self.payload.is_none() {
+            self.writer.delete_all_documents()?;
+        }
+        let today = crate::time::today_cst();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Subject>>(8);
+        let this = &*self;
+        let (outcome, built) = std::thread::scope(|scope| {
+            let builder = scope.spawn(move || -> Result<foldhash::HashSet<SubjectId>, SearchError> {
+                let mut built = foldhash::HashSet::default();
+                let mut cache = WordCache::default();
+                for mut subjects in receiver {
+                    // The last version of each subject in the chunk, in id order.
+                    subjects.reverse();
+                    let mut once = foldhash::HashSet::default();
+                    subjects.retain(|s| once.insert(s.id));
+                    subjects.sort_by_key(|s| s.id);
+                    for subject in &subjects {
+                        this.writer.delete_term(Term::from_field_u64(this.fields.id, subject.id.0));
+                    }
+                    this.add(store, &subjects, today, &mut cache)?;
+                    built.extend(subjects.iter().map(|s| s.id));
+                }
+                Ok(built)
+            });
+            let outcome = run(&mut |subjects| {
+                // A builder that failed has gone; the catch-up below indexes the batch instead.
+                let _ = sender.send(subjects);
+            });
+            drop(sender);
+            let built = builder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (outcome, built)
+        });
+        let batch = committed(&outcome);
+        let usable = match (&built, batch) {
+            (Ok(_), Some(batch)) => self.only_batch_since(store, prev, batch)?,
+            _ => false,
+        };
+        let caught = match (built, batch) {
+            (Ok(built), Some(batch)) if usable => {
+                // A new index holds nothing yet, and the batch's documents: no full build follows.
+                self.payload.get_or_insert(Payload { version: INDEX_VERSION, last_batch: None });
+                self.catch_up_after(store, Some((batch, &built)))?
+            }
+            (built, _) => {
+                if let Err(error) = built {
+                    tracing::warn!(%error, "building documents alongside the batch failed; catching up instead");
+                }
+                self.writer.rollback()?;
+                self.catch_up(store)?
+            }
+        };
+        Ok((outcome, caught))
+    }
+
+    /// Whether `batch` is the only batch committed after `prev` and up to it (those in between rolled
+    /// back), so the index's documents plus `batch`'s are the store as of `batch`.
+    fn only_batch_since<E: Engine>(
+        &self,
+        store: &Store<E>,
+        prev: Option<BatchId>,
+        batch: BatchId,
+    ) -> Result<bool, SearchError> {
+        let first = prev.map_or(1, |p| p.0 + 1);
+        if batch.0 < first {
+            return Ok(false);
+        }
+        for id in first..batch.0 {
+            if store.batch(BatchId(id))?.is_some_and(|b| b.status == crate::store::BatchStatus::Committed) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Builds the index again from every subject of the store (`credit-server reindex`).
     pub fn rebuild<E: Engine>(&mut self, store: &Store<E>) -> Result<CatchUp, SearchError> {
         let today = crate::time::today_cst();
@@ -233,7 +353,7 @@ impl SearchIndex {
         self.writer.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
         let indexed = indexed?;
         self.commit(last)?;
-        Ok(CatchUp { rebuilt: true, subjects_indexed: indexed, subjects_removed: 0, last_batch: last.map(|b| b.0) })
+        Ok(CatchUp { rebuilt: true, subjects_indexed: indexed, last_batch: last.map(|b| b.0), ..CatchUp::default() })
     }
 
     /// Adds a document for every subject of the store. Reading records and building documents

@@ -438,3 +438,91 @@ fn any_query_and_page_token_is_answered_or_refused() {
         })
         .unwrap();
 }
+
+/// Imports through [`SearchIndex::alongside`], as `Platform::import` does for a subject file.
+fn import_alongside(
+    store: &Store<RocksEngine>,
+    index: &mut SearchIndex,
+    files: &[PathBuf],
+    strict: bool,
+) -> (crate::import::ImportSummary, CatchUp) {
+    let options = ImportOptions { strict, ..ImportOptions::new(ImportKind::Subject, crate::time::today_cst()) };
+    let (summary, caught) = index
+        .alongside(
+            store,
+            |feed| {
+                let hooks = crate::import::ImportHooks { frames: None, subjects: Some(feed) };
+                let (tables, book) = (ImportTables::builtin(), Codebook::builtin());
+                crate::import::import_files_to(store, files, &options, tables, book, &mut Quiet, hooks)
+            },
+            |outcome| match outcome {
+                Ok(summary) if summary.committed => Some(BatchId(summary.batch_id)),
+                _ => None,
+            },
+        )
+        .unwrap();
+    (summary.unwrap(), caught)
+}
+
+#[test]
+fn a_registration_file_indexed_in_the_same_pass_searches_like_an_index_built_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = demo();
+    let renamed = dir.path().join("renamed.csv");
+    std::fs::write(&renamed, "TYSHXYDM,JGMC,ZCDZXZQHDM\n91110000600037341L,北京晨曦测试科技有限公司,110108\n").unwrap();
+    let refused = dir.path().join("refused.csv");
+    std::fs::write(&refused, "TYSHXYDM,JGMC,ZCDZXZQHDM\n91110000600037341L,北京破晓测试科技有限公司,110108\nx,y,z\n")
+        .unwrap();
+
+    // One pass: subjects indexed while they are imported; records caught up after their batches.
+    let store = Store::open_dir(&dir.path().join("store")).unwrap();
+    let mut index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    let (summary, caught) =
+        import_alongside(&store, &mut index, &[d.join("persons.csv"), d.join("subjects.csv")], false);
+    let subjects = store.stats(crate::time::today_cst()).unwrap().subjects;
+    assert_eq!((caught.built_alongside, caught.subjects_indexed, caught.rebuilt), (subjects, subjects, false));
+    assert_eq!(caught.last_batch, Some(summary.batch_id));
+    import(&store, ImportKind::Penalty, &[d.join("penalties.csv"), d.join("penalties_2016_gb18030.csv")]);
+    import(&store, ImportKind::Licence, &[d.join("licences.csv"), d.join("licences_health.jsonl")]);
+    import(&store, ImportKind::List, &[d.join("lists.csv")]);
+    index.catch_up(&store).unwrap();
+    let (_, caught) = import_alongside(&store, &mut index, std::slice::from_ref(&renamed), false);
+    assert_eq!(caught.built_alongside, 1, "{caught:?}");
+    // A strict batch that rolls back leaves the index as it was.
+    let (summary, caught) = import_alongside(&store, &mut index, std::slice::from_ref(&refused), true);
+    assert!(!summary.committed);
+    assert_eq!((caught.built_alongside, caught.subjects_indexed), (0, 0));
+    // An index behind the store (a batch imported without it) is caught up instead.
+    import(&store, ImportKind::Subject, &[d.join("subjects.csv")]);
+    let (_, caught) = import_alongside(&store, &mut index, std::slice::from_ref(&renamed), false);
+    assert_eq!(caught.built_alongside, 0, "{caught:?}");
+
+    // The same batches, the index built after them.
+    let other = Store::open_dir(&dir.path().join("other")).unwrap();
+    import(&other, ImportKind::Subject, &[d.join("persons.csv"), d.join("subjects.csv")]);
+    import(&other, ImportKind::Penalty, &[d.join("penalties.csv"), d.join("penalties_2016_gb18030.csv")]);
+    import(&other, ImportKind::Licence, &[d.join("licences.csv"), d.join("licences_health.jsonl")]);
+    import(&other, ImportKind::List, &[d.join("lists.csv")]);
+    import(&other, ImportKind::Subject, std::slice::from_ref(&renamed));
+    import(&other, ImportKind::Subject, &[d.join("subjects.csv")]);
+    import(&other, ImportKind::Subject, std::slice::from_ref(&renamed));
+    let mut built = SearchIndex::open(&dir.path().join("other-index")).unwrap();
+    assert!(built.catch_up(&other).unwrap().rebuilt);
+
+    assert_eq!(index.len(), built.len(), "one document per subject");
+    let queries =
+        ["晨曦测试", "破晓测试", "科技", "公司", "餐饮", "房地产", "唐唐环许〔2024〕1号", "91110000600037341L", "北京"];
+    for query in queries {
+        for view in [View::Public, View::Regulator] {
+            // The same hits; the order of near ties may differ, as scores count deleted documents
+            // until segments merge, and the two indexes deleted differently.
+            let request = SearchRequest { view, limit: 20, ..request(query) };
+            let (mut a, mut b) = (codes(&index, &store, &request), codes(&built, &other, &request));
+            assert_eq!(a.first(), b.first(), "{query} in {view:?}");
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{query} in {view:?}");
+        }
+    }
+    assert_eq!(codes(&index, &store, &request("晨曦测试"))[0], "91110000600037341L");
+}

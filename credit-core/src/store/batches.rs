@@ -119,6 +119,16 @@ impl<E: Engine> Store<E> {
     /// Subjects changed by committed batches after `after` (none: every batch), in batch order, with the
     /// last such batch. A running batch's changes are not included.
     pub fn changes_after(&self, after: Option<BatchId>) -> Result<(Vec<SubjectId>, Option<BatchId>), StoreError> {
+        let (entries, last) = self.changes_by_batch_after(after)?;
+        Ok((entries.into_iter().map(|(_, subject)| subject).collect(), last))
+    }
+
+    /// [`Store::changes_after`], each subject with the batch that changed it.
+    #[allow(clippy::type_complexity)]
+    pub fn changes_by_batch_after(
+        &self,
+        after: Option<BatchId>,
+    ) -> Result<(Vec<(BatchId, SubjectId)>, Option<BatchId>), StoreError> {
         let start = after.map_or(0, |b| b.0 + 1);
         let mut entries = Vec::new();
         let mut scan_error = None;
@@ -145,7 +155,7 @@ impl<E: Engine> Store<E> {
             }
         }
         let last = batches.iter().rev().find(|b| committed.contains(*b)).copied();
-        let subjects = entries.into_iter().filter(|(b, _)| committed.contains(b)).map(|(_, s)| s).collect();
+        let subjects = entries.into_iter().filter(|(b, _)| committed.contains(b)).collect();
         Ok((subjects, last))
     }
 

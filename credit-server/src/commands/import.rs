@@ -23,6 +23,11 @@ pub struct Args {
     /// All or nothing: one rejected row and nothing lands (exit status 1).
     #[arg(long)]
     pub strict: bool,
+    /// Bring the search index up to date too, so the rows are searchable when the command returns
+    /// (otherwise the server catches it up when it starts). A subject file is indexed in the same pass
+    /// as it is imported.
+    #[arg(long)]
+    pub index: bool,
     /// Where to write rejected rows (CSV); default `DATA_DIR/rejects/batch-N.csv` when there are any.
     #[arg(long, value_name = "PATH")]
     pub rejects: Option<PathBuf>,
@@ -75,7 +80,12 @@ pub fn run(args: &Args) -> Result<i32> {
     for file in &args.files {
         anyhow::ensure!(file.is_file(), "{}: no such file", file.display());
     }
-    let platform = super::platform(&args.data_dir)?;
+    let mut platform = super::platform(&args.data_dir)?;
+    if args.index {
+        let dir = credit_core::search::default_dir(&args.data_dir);
+        let index = credit_core::search::SearchIndex::open(&dir).context("opening the search index")?;
+        platform = platform.with_index(std::sync::Arc::new(std::sync::RwLock::new(index)));
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})").expect("valid template"));

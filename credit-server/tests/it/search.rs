@@ -53,3 +53,26 @@ fn search_catches_up_on_open_ranks_and_masks() {
     let (_, hits) = search(data, &["rongyuan fangdichan"]);
     assert_eq!(hits[0]["code"], "91130272867247399R");
 }
+
+#[test]
+fn an_import_with_index_leaves_the_rows_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = crate::commands::demo();
+    let (persons, subjects) = (d.join("persons.csv"), d.join("subjects.csv"));
+    let args = ["import", "--data-dir", data.to_str().unwrap(), "--kind", "subject", "--index"];
+    let out = run(&[&args[..], &[persons.to_str().unwrap(), subjects.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(last_json(&out)["committed"], true);
+    // Without `--index` the command leaves no index (the server or `search` builds it when they open).
+    assert!(data.join("search").join("meta.json").is_file(), "the index was written by the import");
+    let (code, hits) = search(data.to_str().unwrap(), &["--limit", "3", "rongyuan fangdichan"]);
+    assert_eq!(code, 0);
+    assert_eq!(hits[0]["code"], "91130272867247399R");
+
+    let plain = dir.path().join("plain");
+    let args = ["import", "--data-dir", plain.to_str().unwrap(), "--kind", "subject"];
+    let out = run(&[&args[..], &[subjects.to_str().unwrap()]].concat());
+    assert!(out.status.success());
+    assert!(!plain.join("search").exists());
+}

@@ -340,15 +340,9 @@ impl<E: Engine> Platform<E> {
             _ => permit(actor, UseCase::Import)?,
         }
         let mut import = |subjects: Option<&mut dyn FnMut(Vec<Subject>)>| {
-            let mut publish = |frame| match &self.sink {
-                Some(sink) => sink.publish(&Command::Import { frame }),
-                None => Ok(()),
-            };
+            let mut publish = self.sink.as_ref().map(|sink| move |frame| sink.publish(&Command::Import { frame }));
             let hooks = crate::import::ImportHooks {
-                frames: match self.sink {
-                    Some(_) => Some(&mut publish),
-                    None => None,
-                },
+                frames: publish.as_mut().map(|p| p as &mut dyn FnMut(_) -> _),
                 subjects: match subjects {
                     Some(hook) => Some(&mut *hook),
                     None => None,
@@ -365,7 +359,7 @@ impl<E: Engine> Platform<E> {
                     Ok(summary) if summary.committed => Some(crate::model::BatchId(summary.batch_id)),
                     _ => None,
                 };
-                index.alongside(&self.store, |feed| import(Some(feed)), committed)?.0
+                index.alongside(&self.store, import, committed)?.0
             }
             _ => import(None),
         };

@@ -257,13 +257,14 @@ impl SearchIndex {
     pub fn alongside<E: Engine, T>(
         &mut self,
         store: &Store<E>,
-        run: impl FnOnce(&mut dyn FnMut(Vec<Subject>)) -> T,
+        run: impl FnOnce(Option<&mut dyn FnMut(Vec<Subject>)>) -> T,
         committed: impl FnOnce(&T) -> Option<BatchId>,
     ) -> Result<(T, CatchUp), SearchError> {
         let prev = self.payload.and_then(|p| p.last_batch).map(BatchId);
         if self.payload.is_none() && store.last_committed_batch()?.is_some() {
-            // The store's other subjects are not indexed yet: a full build follows anyway.
-            let outcome = run(&mut |_| {});
+            // The store's other subjects are not indexed yet: a full build follows anyway, so the
+            // batch need not hand its subjects over.
+            let outcome = run(None);
             return Ok((outcome, self.catch_up(store)?));
         }
         if self.payload.is_none() {
@@ -290,21 +291,16 @@ impl SearchIndex {
                 }
                 Ok(built)
             });
-            let outcome = run(&mut |subjects| {
+            let outcome = run(Some(&mut |subjects| {
                 // A builder that failed has gone; the catch-up below indexes the batch instead.
                 let _ = sender.send(subjects);
-            });
+            }));
             drop(sender);
             let built = builder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (outcome, built)
         });
-        let batch = committed(&outcome);
-        let usable = match (&built, batch) {
-            (Ok(_), Some(batch)) => self.only_batch_since(store, prev, batch)?,
-            _ => false,
-        };
-        let caught = match (built, batch) {
-            (Ok(built), Some(batch)) if usable => {
+        let caught = match (built, committed(&outcome)) {
+            (Ok(built), Some(batch)) if self.only_batch_since(store, prev, batch)? => {
                 // A new index holds nothing yet, and the batch's documents: no full build follows.
                 self.payload.get_or_insert(Payload { version: INDEX_VERSION, last_batch: None });
                 self.catch_up_after(store, Some((batch, &built)))?

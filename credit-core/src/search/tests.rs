@@ -450,8 +450,8 @@ fn import_alongside(
     let (summary, caught) = index
         .alongside(
             store,
-            |feed| {
-                let hooks = crate::import::ImportHooks { frames: None, subjects: Some(feed) };
+            |subjects| {
+                let hooks = crate::import::ImportHooks { frames: None, subjects };
                 let (tables, book) = (ImportTables::builtin(), Codebook::builtin());
                 crate::import::import_files_to(store, files, &options, tables, book, &mut Quiet, hooks)
             },

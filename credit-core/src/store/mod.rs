@@ -68,7 +68,7 @@ pub enum StoreError {
 pub struct Store<E: Engine> {
     engine: E,
     writer: Mutex<()>,
-    /// Serialises check-id allocation and feedback sequence numbers (short, one write each).
+    /// Serialises check-id allocation (short, one write each). Feedback is a batch: the writer serialises it.
     check_log: Mutex<()>,
     subject_cache: SubjectCache,
     /// The audit log's group commit (its entries live in `Cf::Audit`).

@@ -20,10 +20,10 @@ pub use stats::{CheckStats, StatsFilter, StatsGroup};
 use crate::audit::{Actor, AuditEvent, Operation};
 use crate::engine::Engine;
 use crate::ident::Identifier;
-use crate::model::{IdentifierKind, ListEntryIndex, RecordId, RelatedRole, Subject, SubjectId, SubjectType};
-use crate::privacy::mask_id_number;
+pub use crate::model::{Link, NamedSubject};
+use crate::model::{ReachGroup, RecordId, RelatedRole, SubjectId, SubjectType};
 use crate::rules::{Colour, Measure, MeasureKind, Memorandum, RuleSet, Scope};
-use crate::store::{Store, StoreError, keys};
+use crate::store::{CheckPage, Store, StoreError, keys};
 
 /// One question: this subject, this approval item, on this date, asked by this department.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,50 +61,6 @@ impl Verdict {
             Verdict::Clear => "CLEAR",
         }
     }
-}
-
-/// A subject as a check names it. Natural persons' ID numbers are masked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamedSubject {
-    pub id: SubjectId,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    pub subject_type: SubjectType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub division: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub provisional: bool,
-}
-
-impl NamedSubject {
-    fn of(subject: &Subject) -> NamedSubject {
-        let code = match subject.subject_type {
-            SubjectType::NaturalPerson => subject.identifier(IdentifierKind::Ric).map(mask_id_number),
-            _ => subject.primary_code().map(str::to_string),
-        };
-        NamedSubject {
-            id: subject.id,
-            name: subject.name.clone(),
-            code,
-            subject_type: subject.subject_type,
-            division: subject.division.clone(),
-            provisional: subject.provisional,
-        }
-    }
-}
-
-/// How a list entry reached the checked subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "relation", rename_all = "snake_case")]
-pub enum Link {
-    /// The checked subject is listed itself.
-    #[serde(rename = "self")]
-    Listed,
-    /// A person holding `role` in the checked organisation is listed.
-    RelatedPerson { role: RelatedRole },
-    /// The checked person holds `role` in a listed organisation.
-    Organisation { role: RelatedRole },
 }
 
 impl Link {
@@ -365,21 +321,26 @@ impl<'s, E: Engine> Checker<'s, E> {
             hits: Vec::new(),
             measures: Vec::new(),
         };
-        let Some(subject) = self.find(&request.identifier)? else {
+        let Some(page) = self.find(&request.identifier)? else {
             result.reasons.push("no subject with this identifier is known to the platform".to_string());
             return Ok(result);
         };
-        result.subject = Some(NamedSubject::of(&subject));
-        for (listed, link) in self.reachable(&subject)? {
-            self.collect_hits(&subject, listed, link, request, &mut result)?;
+        let checked = NamedSubject::of(&page.subject);
+        for group in page.reach.groups {
+            self.collect_hits(&checked, group, request, &mut result);
         }
+        result.subject = Some(checked);
         decide(&mut result);
         Ok(result)
     }
 
-    fn find(&self, identifier: &str) -> Result<Option<Subject>, CheckError> {
-        if let Some(subject) = self.store.find_subject(identifier)? {
-            return Ok(Some(subject));
+    /// The subject an identifier names, ready for a check: one read of the identifier index and one
+    /// seek for the subject and what reaches it.
+    fn find(&self, identifier: &str) -> Result<Option<CheckPage>, CheckError> {
+        if let Some(id) = self.store.find_subject_id(identifier)?
+            && let Some(page) = self.store.check_page(id)?
+        {
+            return Ok(Some(page));
         }
         // Unknown: say whether it was a mistyped code or a valid one the platform has no data on.
         match Identifier::parse(identifier) {
@@ -388,62 +349,28 @@ impl<'s, E: Engine> Checker<'s, E> {
         }
     }
 
-    /// The subject itself and the subjects linked to it by a related-person role, with the link.
-    fn reachable(&self, subject: &Subject) -> Result<Vec<(SubjectId, Link)>, CheckError> {
-        let mut out = vec![(subject.id, Link::Listed)];
-        if subject.subject_type == SubjectType::NaturalPerson {
-            for (organisation, role) in self.store.organisations_of(subject.id)? {
-                out.push((organisation, Link::Organisation { role }));
-            }
-            return Ok(out);
-        }
-        for related in &subject.related {
-            let person = match (related.subject, &related.id_number) {
-                (Some(id), _) => Some(id),
-                (None, Some(number)) => self.store.find_subject_id(number)?,
-                (None, None) => None,
-            };
-            if let Some(person) = person {
-                out.push((person, Link::RelatedPerson { role: related.role }));
-            }
-        }
-        Ok(out)
-    }
-
+    /// The hits and measures of one listed subject's entries in force on the as-of date.
     fn collect_hits(
         &self,
-        checked: &Subject,
-        listed: SubjectId,
-        link: Link,
+        checked: &NamedSubject,
+        group: ReachGroup,
         request: &CheckRequest,
         result: &mut CheckResult,
-    ) -> Result<(), CheckError> {
-        let entries: Vec<ListEntryIndex> =
-            self.store.list_entries_of(listed)?.into_iter().filter(|e| e.in_force_on(request.as_of)).collect();
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let listed_subject = if listed == checked.id {
-            checked.clone()
-        } else {
-            match self.store.subject(listed)? {
-                Some(s) => s,
-                None => return Err(StoreError::Corrupt(format!("list entries of missing subject {listed}")).into()),
-            }
-        };
-        let scope = match link {
-            Link::Listed if listed_subject.subject_type == SubjectType::NaturalPerson => Scope::NaturalPerson,
+    ) {
+        let listed_subject = group.listed.unwrap_or_else(|| checked.clone());
+        let scope = match group.link {
+            Link::Listed if checked.subject_type == SubjectType::NaturalPerson => Scope::NaturalPerson,
             Link::Listed => Scope::Entity,
             Link::RelatedPerson { role } | Link::Organisation { role } => Scope::of_role(role),
         };
-        for entry in entries {
+        for entry in group.entries.into_iter().filter(|e| e.in_force_on(request.as_of)) {
             let memoranda: Vec<&Memorandum> = self
                 .rules
                 .memoranda_for(&entry.list_type)
                 .filter(|m| m.valid_on(request.as_of) && m.scope.contains(&scope))
                 .collect();
             // A related subject's entry matters only where a memorandum carries it across the link.
-            if link != Link::Listed && memoranda.is_empty() {
+            if group.link != Link::Listed && memoranda.is_empty() {
                 continue;
             }
             for memorandum in &memoranda {
@@ -462,12 +389,11 @@ impl<'s, E: Engine> Checker<'s, E> {
                 listed_on: entry.listed_on,
                 planned_removal: entry.planned_removal,
                 removed_on: entry.removed_on,
-                listed_subject: NamedSubject::of(&listed_subject),
-                path: link,
+                listed_subject: listed_subject.clone(),
+                path: group.link,
                 memoranda: memoranda.iter().map(|m| m.id.clone()).collect(),
             });
         }
-        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@ use super::*;
 use crate::engine::MemoryEngine;
 use crate::ident::Codebook;
 use crate::import::{ImportKind, ImportOptions, ImportTables, Quiet, import_files};
+use crate::model::Reach;
 
 const COMPANY: &str = "91110000600037341L"; // legal representative 张三, a dishonest judgment debtor
 const DEBTOR: &str = "11010519491231002X";
@@ -317,4 +318,147 @@ fn managers_and_controllers_carry_measures_where_the_scope_names_their_role() {
     // The debtor now reaches the organisation they control, from their side too.
     let debtor = evaluate(&store, DEBTOR, "GOV_PROCUREMENT", "2025-06-01");
     assert_eq!(debtor.hits.len(), 1, "only their own entry: the organisations they are linked to are not listed");
+}
+
+/// Every subject's stored reach, and each as built from the store now.
+fn reaches(store: &Store<MemoryEngine>) -> (Vec<Option<Reach>>, Vec<Option<Reach>>) {
+    let mut ids = Vec::new();
+    store
+        .scan_subjects(&mut |s| {
+            ids.push(s.id);
+            true
+        })
+        .unwrap();
+    ids.iter().map(|id| (store.reach(*id).unwrap(), store.reach_rebuilt(*id).unwrap())).unzip()
+}
+
+fn import_text(
+    store: &Store<MemoryEngine>,
+    kind: ImportKind,
+    text: &str,
+    strict: bool,
+) -> crate::import::ImportSummary {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.csv");
+    std::fs::write(&path, text).unwrap();
+    let options = ImportOptions { strict, ..ImportOptions::new(kind, date("2026-11-23")) };
+    import_files(store, &[path], &options, ImportTables::builtin(), Codebook::builtin(), &mut Quiet).unwrap()
+}
+
+#[test]
+fn each_subjects_reach_stays_what_its_entries_and_links_make_through_every_kind_of_change() {
+    let store = store();
+    let hits = |identifier: &str, as_of: &str| -> Vec<(Link, String)> {
+        let result = evaluate(&store, identifier, "GOV_PROCUREMENT", as_of);
+        result.hits.iter().map(|h| (h.path, h.listed_subject.name.clone())).collect()
+    };
+    let holds = |step: &str| {
+        let (stored, rebuilt) = reaches(&store);
+        assert_eq!(stored, rebuilt, "after {step}");
+        stored
+    };
+    let start = holds("the first imports");
+    assert_eq!(start.iter().flatten().count(), 6, "the three listed and the three linked to one: {start:?}");
+
+    // A new company whose legal representative (made long ago) is a debtor; a listed shop renamed.
+    let summary = import_text(
+        &store,
+        ImportKind::Subject,
+        "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,CLRQ,ZT\n\
+91350100M000100Y43,福州某某有限公司,350100,张三,11010519491231002X,2020-01-01,存续\n\
+92340602MA2PBMEM24,杜集区李记五金商行,340602,李四,360426199101010071,2016-03-02,存续\n",
+        true,
+    );
+    assert_eq!(summary.rejected, 0);
+    holds("a new company and a rename");
+    let legal_rep = Link::RelatedPerson { role: RelatedRole::LegalRepresentative };
+    assert_eq!(hits("91350100M000100Y43", "2025-06-01"), [(legal_rep, "张三".to_string())]);
+    let shop = Link::Organisation { role: RelatedRole::LegalRepresentative };
+    assert_eq!(evaluate(&store, SHOP_OWNER, "BIDDING", "2025-06-01").hits[0].listed_subject.name, "杜集区李记五金商行");
+    assert_eq!(evaluate(&store, SHOP_OWNER, "BIDDING", "2025-06-01").hits[0].path, shop);
+
+    // The first company changes its legal representative: the debtor no longer reaches it.
+    import_text(
+        &store,
+        ImportKind::Subject,
+        "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,CLRQ,ZT\n\
+91110000600037341L,北京某某科技有限公司,110105,王五,440301198001010018,2001-05-01,存续\n",
+        true,
+    );
+    holds("a new legal representative");
+    assert!(hits(COMPANY, "2025-06-01").is_empty());
+
+    // The debtor's entry ends earlier; a person the platform did not know yet is listed.
+    import_text(
+        &store,
+        ImportKind::List,
+        "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,RDYJ,LRRQ,YCRQ,ZT\n\
+失信被执行人,张三,,11010519491231002X,北京市朝阳区人民法院,（2023）京0105执123号,2024-01-01,2025-01-01,有效\n\
+失信被执行人,赵六,,110105194912310038,北京市朝阳区人民法院,（2024）京0105执9号,2024-06-01,,有效\n",
+        true,
+    );
+    holds("a changed entry and a new person's");
+    assert!(hits("91350100M000100Y43", "2025-06-01").is_empty(), "the entry ended on 2025-01-01");
+    assert_eq!(hits("91350100M000100Y43", "2024-06-01"), [(legal_rep, "张三".to_string())]);
+
+    // A new company of that person, controlled by the debtor.
+    import_text(
+        &store,
+        ImportKind::Subject,
+        "TYSHXYDM,JGMC,ZCDZXZQHDM,FDDBRXM,FDDBRZJHM,SJKZRXM,SJKZRZJHM\n\
+91310115MA1K3BTP2B,上海某某有限公司,310115,赵六,110105194912310038,张三,11010519491231002X\n",
+        true,
+    );
+    holds("a company of a listed person");
+    let controller = Link::RelatedPerson { role: RelatedRole::ActualController };
+    assert_eq!(
+        hits("91310115MA1K3BTP2B", "2024-06-01"),
+        [(legal_rep, "赵六".to_string()), (controller, "张三".to_string())]
+    );
+
+    // A strict import with a bad row lands nothing, reaches included.
+    let before = holds("the last batch");
+    let summary = import_text(
+        &store,
+        ImportKind::List,
+        "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,RDYJ,LRRQ,YCRQ,ZT\n\
+失信被执行人,王五,,440301198001010018,北京市朝阳区人民法院,（2024）京0105执10号,2024-06-01,,有效\n\
+失信被执行人,无证号,,,北京市朝阳区人民法院,（2024）京0105执11号,2024-06-01,,有效\n",
+        true,
+    );
+    assert!(summary.rejected > 0, "{summary:?}");
+    assert_eq!(holds("a rolled-back batch"), before);
+    assert!(hits(COMPANY, "2025-06-01").is_empty(), "王五's entry was rolled back");
+}
+
+#[test]
+fn a_store_of_schema_7_gains_every_subjects_reach() {
+    use crate::engine::{Cf, WriteBatch};
+    let store = store();
+    let (reaches_before, _) = reaches(&store);
+    let answers = |store: &Store<MemoryEngine>| -> Vec<CheckResult> {
+        [COMPANY, DEBTOR, SHOP, SHOP_OWNER, TRADER]
+            .iter()
+            .map(|id| {
+                let mut answer = evaluate(store, id, "GOV_PROCUREMENT", "2025-02-01");
+                answer.checked_at = chrono::DateTime::UNIX_EPOCH;
+                answer
+            })
+            .collect()
+    };
+    let before = answers(&store);
+    assert!(before.iter().filter(|a| !a.hits.is_empty()).count() >= 4, "{before:?}");
+    // Schema 7 kept no reaches, and a store written before then no subject in `current`.
+    let engine = store.into_engine();
+    let mut old = WriteBatch::new();
+    for (key, _) in crate::engine::collect_prefix(&engine, Cf::Current, b"").unwrap() {
+        if key.len() < keys::SUBJECT_RECORD_KEY_BYTES {
+            old.delete(Cf::Current, key);
+        }
+    }
+    old.put(Cf::Meta, keys::SCHEMA_VERSION, "7");
+    engine.write(old).unwrap();
+    let reopened = Store::open(engine).unwrap();
+    assert_eq!(reaches(&reopened).0, reaches_before);
+    assert_eq!(answers(&reopened), before);
 }

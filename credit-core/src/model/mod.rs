@@ -3,6 +3,9 @@
 pub mod audit;
 pub mod case;
 pub mod feed;
+mod reach;
+
+pub use reach::{Link, NamedSubject, Reach, ReachGroup};
 
 use std::collections::BTreeMap;
 use std::fmt;

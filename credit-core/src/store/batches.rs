@@ -106,6 +106,8 @@ impl<E: Engine> Store<E> {
             next_record: self.next_id(keys::NEXT_RECORD)?,
             next_feed: self.next_id(keys::NEXT_FEED)?,
             touched: foldhash::HashSet::default(),
+            first_subject: self.next_id(keys::NEXT_SUBJECT)?,
+            reach_changes: super::reach::ReachChanges::default(),
             ended: false,
             _cache_fence: cache_fence,
             _lock: lock,
@@ -186,6 +188,10 @@ pub struct BatchGuard<'s, E: Engine> {
     pub(super) next_feed: u64,
     /// Subjects this batch changed, each written once to the change log.
     pub(super) touched: foldhash::HashSet<SubjectId>,
+    /// The first subject id this batch gives out: subjects from here on are its own.
+    pub(super) first_subject: u64,
+    /// What the batch changed that checks' reaches depend on, rebuilt before it commits.
+    pub(super) reach_changes: super::reach::ReachChanges,
     /// Committed or aborted; a guard dropped otherwise (an early return, a panic unwinding) rolls the
     /// batch back then and there, before the writer lock is released.
     ended: bool,
@@ -252,6 +258,7 @@ impl<'s, E: Engine> BatchGuard<'s, E> {
 
     /// Commits: the counters and the batch's `committed` mark land with the last chunk.
     pub fn commit(mut self) -> Result<BatchInfo, StoreError> {
+        self.rebuild_reaches()?;
         let mut info = self.info.clone();
         info.status = BatchStatus::Committed;
         let mut last = WriteBatch::new();

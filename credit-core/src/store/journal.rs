@@ -13,6 +13,7 @@
 //! most one chunk is in flight, and reads see it until it has landed.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 // The overlays see every key of an import several times: a fast, seeded hash.
 use foldhash::{HashMap, HashMapExt};
 use std::sync::mpsc;
@@ -23,6 +24,8 @@ use crate::model::BatchId;
 use super::{StoreError, keys};
 
 type Overlay = HashMap<(Cf, Vec<u8>), Option<Vec<u8>>>;
+/// The writes of a chunk to the families a batch scans ([`scanned`]), in key order.
+type Sorted = BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>;
 type Ack = mpsc::SyncSender<Result<(), EngineError>>;
 
 /// A thread that writes chunks to the engine, in the order they come.
@@ -48,6 +51,7 @@ impl Committer {
 /// The chunk being written by the committer, readable until it has landed.
 struct Inflight {
     overlay: Overlay,
+    sorted: Sorted,
     ack: mpsc::Receiver<Result<(), EngineError>>,
 }
 
@@ -58,6 +62,8 @@ pub struct BatchWriter<'e> {
     pending: WriteBatch,
     /// Latest value of each key written in the pending chunk (`None` = deleted).
     overlay: Overlay,
+    /// The pending chunk's writes to the families a batch scans, in key order.
+    sorted: Sorted,
     committer: Option<Committer>,
     inflight: Option<Inflight>,
     /// Identifier-index values read from the engine during the batch, kept current by the batch's own
@@ -80,6 +86,12 @@ fn write_only(cf: Cf) -> bool {
     matches!(cf, Cf::Versions | Cf::SubjectVersions | Cf::Feed)
 }
 
+/// Families a batch scans a subject at a time while it runs ([`BatchWriter::scan_prefix`]): what
+/// reaches a subject's joint checks is rebuilt from its list entries and its links.
+fn scanned(cf: Cf) -> bool {
+    matches!(cf, Cf::ListEntries | Cf::Related)
+}
+
 /// Bounds the identifier cache (about 100 bytes an entry); it starts over when full.
 const IDENT_CACHE_ENTRIES: usize = 2_000_000;
 
@@ -93,6 +105,7 @@ impl<'e> BatchWriter<'e> {
             id,
             pending: WriteBatch::new(),
             overlay: HashMap::new(),
+            sorted: Sorted::new(),
             committer: None,
             inflight: None,
             ident_cache: RefCell::new(HashMap::new()),
@@ -144,6 +157,46 @@ impl<'e> BatchWriter<'e> {
         Ok(value)
     }
 
+    /// Calls `visit` with each key of `cf` starting with `prefix` as this batch left it, in key order,
+    /// until it returns `false`. Only for the families a batch scans ([`scanned`]), which are small
+    /// per prefix.
+    pub fn scan_prefix(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        debug_assert!(scanned(cf), "{} is not scanned within a batch", cf.name());
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        self.engine.scan_prefix(cf, prefix, &mut |key, value| {
+            merged.insert(key.to_vec(), Some(value.to_vec()));
+            true
+        })?;
+        // The chunk in flight may have landed already: its values are the ones the engine holds then.
+        for layer in self.inflight.as_ref().map(|i| &i.sorted).into_iter().chain([&self.sorted]) {
+            let written =
+                layer.range((cf, prefix.to_vec())..).take_while(|((c, key), _)| *c == cf && key.starts_with(prefix));
+            for ((_, key), value) in written {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        for (key, value) in &merged {
+            if let Some(value) = value
+                && !visit(key, value)
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the sorted copy of the scanned families current.
+    fn keep_sorted(&mut self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
+        if scanned(cf) {
+            self.sorted.insert((cf, key.to_vec()), value.map(<[u8]>::to_vec));
+        }
+    }
+
     /// Keeps the identifier cache current (and bounded).
     fn remember(&self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
         if cf != Cf::Idents {
@@ -161,6 +214,7 @@ impl<'e> BatchWriter<'e> {
         let before = self.get(cf, &key)?;
         self.record_undo(cf, &key, before.as_deref());
         self.remember(cf, &key, Some(&value));
+        self.keep_sorted(cf, &key, Some(&value));
         self.pending.put(cf, key.clone(), value.clone());
         self.overlay.insert((cf, key), Some(value));
         self.flush_if_full()
@@ -170,6 +224,7 @@ impl<'e> BatchWriter<'e> {
     pub fn put_new(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
         self.record_undo(cf, &key, None);
         self.remember(cf, &key, Some(&value));
+        self.keep_sorted(cf, &key, Some(&value));
         if write_only(cf) {
             self.pending.put(cf, key, value);
         } else {
@@ -184,6 +239,7 @@ impl<'e> BatchWriter<'e> {
         let before = self.get(cf, &key)?;
         self.record_undo(cf, &key, before.as_deref());
         self.remember(cf, &key, None);
+        self.keep_sorted(cf, &key, None);
         self.pending.delete(cf, key.clone());
         self.overlay.insert((cf, key), None);
         self.flush_if_full()
@@ -212,6 +268,7 @@ impl<'e> BatchWriter<'e> {
         batch.put(Cf::Journal, keys::journal(self.id, self.chunks_flushed), undo);
         self.chunks_flushed += 1;
         let overlay = std::mem::replace(&mut self.overlay, HashMap::with_capacity(overlay_keys));
+        let sorted = std::mem::take(&mut self.sorted);
         let Some(committer) = &self.committer else {
             return Ok(self.engine.write_unlogged(batch)?);
         };
@@ -219,7 +276,7 @@ impl<'e> BatchWriter<'e> {
         let sent = committer.jobs.send((batch, ack));
         self.wait_inflight()?;
         sent.map_err(|_| EngineError::Engine("the committer thread stopped".into()))?;
-        self.inflight = Some(Inflight { overlay, ack: landed });
+        self.inflight = Some(Inflight { overlay, sorted, ack: landed });
         Ok(())
     }
 
@@ -441,6 +498,45 @@ mod tests {
         assert_eq!(engine.get(Cf::Subjects, b"k").unwrap(), None);
         assert!(collect_prefix_all(&engine, Cf::Idents).is_empty());
         assert!(unfinished_batches(&engine).unwrap().is_empty());
+    }
+
+    #[test]
+    fn scans_see_the_engine_the_chunk_in_flight_and_the_pending_one_in_key_order() {
+        let engine = MemoryEngine::new();
+        let mut seed = WriteBatch::new();
+        for key in [&b"a1"[..], b"a3", b"a5", b"b1"] {
+            seed.put(Cf::Related, key.to_vec(), b"engine".to_vec());
+        }
+        engine.write(seed).unwrap();
+        let scan = |writer: &BatchWriter<'_>, prefix: &[u8]| {
+            let mut seen = Vec::new();
+            writer
+                .scan_prefix(Cf::Related, prefix, &mut |k, v| {
+                    seen.push(format!("{}={}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)));
+                    true
+                })
+                .unwrap();
+            seen
+        };
+        std::thread::scope(|scope| {
+            let mut writer = BatchWriter::new(&engine, BatchId(4)).with_chunk_ops(3);
+            writer.set_committer(Committer::spawn(scope, &engine));
+            writer.put(Cf::Related, b"a2".to_vec(), b"first".to_vec()).unwrap();
+            writer.delete(Cf::Related, b"a3".to_vec()).unwrap();
+            writer.put_new(Cf::Related, b"a0".to_vec(), b"first".to_vec()).unwrap();
+            // That chunk is in flight (or landed); the next one is pending.
+            writer.put(Cf::Related, b"a2".to_vec(), b"second".to_vec()).unwrap();
+            writer.put_new(Cf::Related, b"a4".to_vec(), b"second".to_vec()).unwrap();
+            assert_eq!(scan(&writer, b"a"), ["a0=first", "a1=engine", "a2=second", "a4=second", "a5=engine"]);
+            // The third write sends the second chunk on its way.
+            writer.put(Cf::Related, b"b2".to_vec(), b"second".to_vec()).unwrap();
+            assert_eq!(scan(&writer, b"b"), ["b1=engine", "b2=second"]);
+            assert_eq!(scan(&writer, b"a"), ["a0=first", "a1=engine", "a2=second", "a4=second", "a5=engine"]);
+            assert!(scan(&writer, b"c").is_empty());
+            writer.stop_committer().unwrap();
+            assert_eq!(scan(&writer, b"a"), ["a0=first", "a1=engine", "a2=second", "a4=second", "a5=engine"]);
+            writer.abort().unwrap();
+        });
     }
 
     fn collect_prefix_all(engine: &MemoryEngine, cf: Cf) -> crate::engine::Pairs {

@@ -11,7 +11,8 @@
 //! | versions | record id + version | [`crate::model::RecordVersion`] JSON |
 //! | record_keys | natural key (UTF-8) | record id |
 //! | subject_records | subject id + record id | empty |
-//! | current | subject id | the current [`crate::model::Subject`]: byte 1 + MessagePack (stores written before 2026-12-03: absent, read from `subjects`) |
+//! | current | subject id | the current [`crate::model::Subject`]: byte 1 + MessagePack |
+//! | current | subject id + `0x00` | the subject's [`crate::model::Reach`] (the list entries a check of it meets): byte 1 + MessagePack; absent when nothing reaches it |
 //! | current | subject id + record id | the record's current [`crate::model::RecordVersion`]: byte 1 + MessagePack (JSON where schema 7's migration wrote it) |
 //! | journal | batch id + chunk number (8 bytes BE) | undo entries of that chunk |
 //! | list_entries | subject id + record id | [`crate::model::ListEntryIndex`] JSON |
@@ -49,11 +50,25 @@ pub const AUDIT_ENTRY: u8 = b'e';
 pub const AUDIT_CHECKPOINT: u8 = b'k';
 const AUDIT_SUBJECT: u8 = b's';
 
-/// Length of a subject's key ([`subject`]); longer keys with that prefix belong to its records.
+/// Length of a subject's key ([`subject`]).
 pub const SUBJECT_KEY_BYTES: usize = 8;
+
+/// Length of a subject's reach key ([`reach`]): after the subject's key, before its records' keys.
+pub const REACH_KEY_BYTES: usize = 9;
+
+/// Length of a key naming a record of a subject ([`subject_record`]).
+pub const SUBJECT_RECORD_KEY_BYTES: usize = 16;
 
 pub fn subject(id: SubjectId) -> Vec<u8> {
     id.0.to_be_bytes().to_vec()
+}
+
+/// Where a subject's [`crate::model::Reach`] is kept in `current`: its key and a zero byte, which sorts
+/// after the subject and before any of its records, so one seek reads the subject and then its reach.
+pub fn reach(id: SubjectId) -> Vec<u8> {
+    let mut key = subject(id);
+    key.push(0);
+    key
 }
 
 pub fn subject_version(id: SubjectId, version: u32) -> Vec<u8> {

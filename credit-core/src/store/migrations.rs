@@ -2,9 +2,10 @@
 //! interrupted by a crash runs again on the next open, because the schema version moves only after it.
 
 use crate::engine::{Cf, Engine, WriteBatch};
-use crate::model::{ListEntryIndex, RecordHead, RecordId, RecordVersion, Subject};
+use crate::model::{ListEntryIndex, RecordHead, RecordId, RecordVersion, Subject, SubjectId};
 
-use super::{StoreError, from_json, keys, to_json};
+use super::reach::{EngineSource, build, linked_ids};
+use super::{StoreError, from_json, keys, to_json, to_msgpack};
 
 /// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
 pub(super) type Migration = fn(&dyn Engine) -> Result<(), StoreError>;
@@ -15,6 +16,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     v4_to_v5_audit_log,
     v5_to_v6_record_keys_by_department,
     v6_to_v7_current_records,
+    v7_to_v8_check_reaches,
 ];
 
 /// Writes per engine write while migrating.
@@ -156,4 +158,66 @@ fn v6_to_v7_current_records(engine: &dyn Engine) -> Result<(), StoreError> {
         engine.write(write)?;
     }
     Ok(())
+}
+
+/// Schema 8 keeps each subject in `current` too (stores written before schema 7's code did had it only
+/// in `subjects`), and beside it what reaches its checks ([`crate::model::Reach`]): built for every
+/// subject with list entries and every subject linked to one. Both are written whole again by an
+/// interrupted run.
+fn v7_to_v8_check_reaches(engine: &dyn Engine) -> Result<(), StoreError> {
+    let mut subjects = Vec::new();
+    let mut undecodable = None;
+    engine.scan_prefix(Cf::Subjects, b"", &mut |key, value| {
+        match keys::u64_at(key, 0) {
+            Some(id) => subjects.push((SubjectId(id), value.to_vec())),
+            None => undecodable = Some(StoreError::Corrupt("subject key".into())),
+        }
+        if subjects.len() < MIGRATION_CHUNK {
+            return undecodable.is_none();
+        }
+        if let Err(e) = current_subjects(engine, std::mem::take(&mut subjects)) {
+            undecodable = Some(e);
+        }
+        undecodable.is_none()
+    })?;
+    if let Some(e) = undecodable {
+        return Err(e);
+    }
+    current_subjects(engine, subjects)?;
+
+    let mut listed = std::collections::BTreeSet::new();
+    engine.scan_prefix(Cf::ListEntries, b"", &mut |key, _| {
+        if let Some(id) = keys::u64_at(key, 0) {
+            listed.insert(SubjectId(id));
+        }
+        true
+    })?;
+    let source = EngineSource(engine);
+    let mut stale = listed.clone();
+    for subject in listed {
+        stale.extend(linked_ids(&source, subject)?);
+    }
+    let mut write = WriteBatch::new();
+    for subject in stale {
+        if let Some(reach) = build(&source, subject, &|_| false)?.filter(|r| !r.groups.is_empty()) {
+            write.put(Cf::Current, keys::reach(subject), to_msgpack(&reach));
+        }
+        if write.len() >= MIGRATION_CHUNK {
+            engine.write(std::mem::take(&mut write))?;
+        }
+    }
+    engine.write(write)?;
+    Ok(())
+}
+
+/// Writes each subject's `current` value where it is missing.
+fn current_subjects(engine: &dyn Engine, subjects: Vec<(SubjectId, Vec<u8>)>) -> Result<(), StoreError> {
+    let keys: Vec<Vec<u8>> = subjects.iter().map(|(id, _)| keys::subject(*id)).collect();
+    let mut write = WriteBatch::new();
+    for ((key, (_, json)), present) in keys.iter().zip(&subjects).zip(engine.multi_get(Cf::Current, &keys)?) {
+        if present.is_none() {
+            write.put(Cf::Current, key.clone(), to_msgpack(&from_json::<Subject>(json)?));
+        }
+    }
+    Ok(engine.write(write)?)
 }

@@ -24,6 +24,7 @@ mod journal;
 #[doc(hidden)]
 pub mod keys;
 mod migrations;
+mod reach;
 mod records;
 mod stats;
 mod subject_cache;
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use batches::{BatchGuard, BatchInfo, BatchStatus};
 pub use journal::Committer;
+pub use reach::CheckPage;
 #[cfg(test)]
 pub(crate) use records::StoredRecord;
 pub use records::{CurrentPage, EncodedRecords, RecordView, RecordWrite};
@@ -46,7 +48,7 @@ pub(crate) use subjects::decode_subject;
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch};
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;

@@ -103,7 +103,7 @@ impl<E: Engine> Store<E> {
     fn current_records_of(&self, subject: SubjectId) -> Result<Vec<RecordView>, StoreError> {
         let mut encoded = Vec::new();
         self.engine.scan_prefix(Cf::Current, &keys::subject(subject), &mut |key, value| {
-            if key.len() > keys::SUBJECT_KEY_BYTES {
+            if key.len() == keys::SUBJECT_RECORD_KEY_BYTES {
                 encoded.push(value.to_vec());
             }
             true
@@ -118,10 +118,11 @@ impl<E: Engine> Store<E> {
         let mut subject = None;
         let mut encoded = Vec::new();
         self.engine.scan_prefix(Cf::Current, &keys::subject(id), &mut |key, value| {
-            if key.len() == keys::SUBJECT_KEY_BYTES {
-                subject = Some(value.to_vec());
-            } else {
-                encoded.push(value.to_vec());
+            match key.len() {
+                keys::SUBJECT_KEY_BYTES => subject = Some(value.to_vec()),
+                keys::SUBJECT_RECORD_KEY_BYTES => encoded.push(value.to_vec()),
+                // The subject's reach: a check's, not a lookup's.
+                _ => {}
             }
             true
         })?;
@@ -321,6 +322,7 @@ impl<E: Engine> BatchGuard<'_, E> {
         self.writer.put_new(Cf::Versions, keys::record_version(head.id, head.versions), version)?;
         self.touch(head.subject)?;
         if let Some(entry) = ListEntryIndex::of(head.id, head.versions, content) {
+            self.reach_changes.entry_written(head.subject);
             let key = keys::subject_record(head.subject, head.id);
             if first {
                 self.writer.put_new(Cf::ListEntries, key, to_json(&entry))?;

@@ -216,6 +216,7 @@ impl<E: Engine> BatchGuard<'_, E> {
             }
         }
         self.put_related(subject, previous)?;
+        self.reach_changes.subject_written(subject, previous);
         self.touch(subject.id)?;
         let counters = &mut self.counters;
         counters.subject_versions += 1;
@@ -236,15 +237,23 @@ impl<E: Engine> BatchGuard<'_, E> {
 
     /// Keeps the person → organisation index in step with the subject's related persons.
     fn put_related(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
-        let links = |s: &Subject| -> Vec<Vec<u8>> {
-            s.related.iter().filter_map(|r| Some(keys::related(r.subject?, s.id, r.role))).collect()
+        let links = |s: &Subject| -> Vec<(SubjectId, RelatedRole)> {
+            s.related.iter().filter_map(|r| Some((r.subject?, r.role))).collect()
         };
         let now = links(subject);
         let before = previous.map(links).unwrap_or_default();
-        for key in before.iter().filter(|k| !now.contains(k)) {
-            self.writer.delete(Cf::Related, key.clone())?;
+        if now == before {
+            return Ok(());
         }
-        for key in now.into_iter().filter(|k| !before.contains(k)) {
+        // Checks consider an organisation's persons in its order: a reordering changes its reach too.
+        for (person, _) in before.iter().chain(&now) {
+            self.reach_changes.link_changed(subject.id, *person);
+        }
+        for (person, role) in before.iter().filter(|l| !now.contains(l)) {
+            self.writer.delete(Cf::Related, keys::related(*person, subject.id, *role))?;
+        }
+        for (person, role) in now.iter().filter(|l| !before.contains(l)) {
+            let key = keys::related(*person, subject.id, *role);
             match previous {
                 // The key holds the new subject's id: it cannot exist yet.
                 None => self.writer.put_new(Cf::Related, key, Vec::new())?,

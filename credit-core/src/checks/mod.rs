@@ -335,7 +335,7 @@ impl<'s, E: Engine> Checker<'s, E> {
     }
 
     /// The subject an identifier names, ready for a check: one read of the identifier index and one
-    /// seek for the subject and what reaches it.
+    /// batched read of the subject and what reaches it.
     fn find(&self, identifier: &str) -> Result<Option<CheckPage>, CheckError> {
         if let Some(id) = self.store.find_subject_id(identifier)?
             && let Some(page) = self.store.check_page(id)?

@@ -462,3 +462,16 @@ fn a_store_of_schema_7_gains_every_subjects_reach() {
     assert_eq!(reaches(&reopened).0, reaches_before);
     assert_eq!(answers(&reopened), before);
 }
+
+#[test]
+fn check_ids_go_on_from_where_the_log_ended_after_a_reopen() {
+    let store = store();
+    let checker = Checker::new(&store, RuleSet::builtin());
+    let ids: Vec<u64> =
+        (0..3).map(|_| checker.check(&request(COMPANY, "GOV_PROCUREMENT", "2025-06-01")).unwrap().check_id).collect();
+    assert_eq!(ids, [1, 2, 3], "kept in memory after the first, one after another");
+    let reopened = Store::open(store.into_engine()).unwrap();
+    let next = Checker::new(&reopened, RuleSet::builtin()).check(&request(DEBTOR, "BIDDING", "2025-06-01")).unwrap();
+    assert_eq!(next.check_id, 4);
+    assert!(reopened.check_entry(3).unwrap().is_some() && reopened.check_entry(4).unwrap().is_some());
+}

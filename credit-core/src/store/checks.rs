@@ -6,20 +6,26 @@ use crate::engine::{Cf, Engine, WriteBatch, collect_prefix};
 impl<E: Engine> Store<E> {
     /// Allocates `count` consecutive check ids and writes the entries `build` makes for them (given
     /// the first id) to the check log, in one write that survives a process crash without waiting for
-    /// the disk. Returns the first id.
+    /// the disk. Returns the first id. The next id is read from the store once, then kept in memory:
+    /// this process is the only writer of its check log.
     pub fn append_checks(
         &self,
         count: usize,
         build: impl FnOnce(u64) -> Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<u64, StoreError> {
-        let _lock = self.check_log.lock().unwrap_or_else(|e| e.into_inner());
-        let first = self.next_id(keys::NEXT_CHECK)?;
+        let mut next = self.check_log.lock().unwrap_or_else(|e| e.into_inner());
+        let first = match *next {
+            Some(id) => id,
+            None => self.next_id(keys::NEXT_CHECK)?,
+        };
         let mut write = WriteBatch::new();
         for (key, value) in build(first) {
             write.put(Cf::Checks, key, value);
         }
         write.put(Cf::Meta, keys::NEXT_CHECK, (first + count as u64).to_string());
         self.engine.write_unsynced(write)?;
+        // Only once written: a failed write leaves the ids to the next append.
+        *next = Some(first + count as u64);
         Ok(first)
     }
 

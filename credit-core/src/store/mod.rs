@@ -71,7 +71,8 @@ pub struct Store<E: Engine> {
     engine: E,
     writer: Mutex<()>,
     /// Serialises check-id allocation (short, one write each). Feedback is a batch: the writer serialises it.
-    check_log: Mutex<()>,
+    /// The next check id once known (read from the store on the first append, then kept here).
+    check_log: Mutex<Option<u64>>,
     subject_cache: SubjectCache,
     /// The audit log's group commit (its entries live in `Cf::Audit`).
     audit: audit_chain::Appender,
@@ -110,7 +111,7 @@ impl<E: Engine> Store<E> {
         let store = Store {
             engine,
             writer: Mutex::new(()),
-            check_log: Mutex::new(()),
+            check_log: Mutex::new(None),
             subject_cache: SubjectCache::new(DEFAULT_SUBJECT_CACHE_BYTES),
             audit: audit_chain::Appender::default(),
             checkpoint_mirror: None,

@@ -157,6 +157,29 @@ impl<'e> BatchWriter<'e> {
         Ok(value)
     }
 
+    /// The values of many keys as this batch left them, in the order of `keys`: the engine's batched
+    /// read for those the batch did not write.
+    pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        debug_assert!(!write_only(cf), "{} is not read back within a batch", cf.name());
+        let mut out = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let key = (cf, key.clone());
+            match self.overlay.get(&key).or_else(|| self.inflight.as_ref().and_then(|i| i.overlay.get(&key))) {
+                Some(value) => out.push(value.clone()),
+                None => {
+                    out.push(None);
+                    missing.push(i);
+                }
+            }
+        }
+        let found = self.engine.multi_get(cf, &missing.iter().map(|i| keys[*i].clone()).collect::<Vec<_>>())?;
+        for (i, value) in missing.into_iter().zip(found) {
+            out[i] = value;
+        }
+        Ok(out)
+    }
+
     /// Calls `visit` with each key of `cf` starting with `prefix` as this batch left it, in key order,
     /// until it returns `false`. Only for the families a batch scans ([`scanned`]), which are small
     /// per prefix.

@@ -4,7 +4,7 @@
 use crate::engine::{Cf, Engine, WriteBatch};
 use crate::model::{ListEntryIndex, RecordHead, RecordId, RecordVersion, Subject, SubjectId};
 
-use super::reach::{EngineSource, build, linked_ids};
+use super::reach::{EngineSource, Reader};
 use super::{StoreError, from_json, keys, to_json, to_msgpack};
 
 /// Migrations from version `n` to `n + 1`, in order; `MIGRATIONS[0]` upgrades version 1 to 2.
@@ -193,13 +193,14 @@ fn v7_to_v8_check_reaches(engine: &dyn Engine) -> Result<(), StoreError> {
         true
     })?;
     let source = EngineSource(engine);
+    let mut reader = Reader::new(&source, &|_| false);
     let mut stale = listed.clone();
     for subject in listed {
-        stale.extend(linked_ids(&source, subject)?);
+        stale.extend(reader.links(subject)?.into_iter().map(|(id, _)| id));
     }
     let mut write = WriteBatch::new();
     for subject in stale {
-        if let Some(reach) = build(&source, subject, &|_| false)?.filter(|r| !r.groups.is_empty()) {
+        if let Some(reach) = reader.build(subject)?.filter(|r| !r.groups.is_empty()) {
             write.put(Cf::Current, keys::reach(subject), to_msgpack(&reach));
         }
         if write.len() >= MIGRATION_CHUNK {

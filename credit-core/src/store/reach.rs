@@ -8,6 +8,7 @@
 //! back with it.
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 use super::journal::BatchWriter;
 use super::{BatchGuard, Store, StoreError, from_json, from_stored, keys, to_msgpack};
@@ -44,7 +45,7 @@ impl<E: Engine> Store<E> {
     /// The subject's reach as built from its list entries and links now (`None`: nothing reaches it),
     /// for verifying the stored one.
     pub fn reach_rebuilt(&self, id: SubjectId) -> Result<Option<Reach>, StoreError> {
-        let reach = build(&EngineSource(&self.engine), id, &|_| false)?;
+        let reach = Reader::new(&EngineSource(&self.engine), &|_| false).build(id)?;
         Ok(reach.filter(|r| !r.groups.is_empty()))
     }
 }
@@ -91,55 +92,60 @@ impl<E: Engine> BatchGuard<'_, E> {
         }
         let first_new = self.first_subject;
         let new = |id: SubjectId| id.0 >= first_new;
-        let source = WriterSource(&self.writer);
         let without_entries = |id: SubjectId| new(id) && !changes.entries.contains(&id);
-        let has_entries = |id: SubjectId| -> Result<bool, StoreError> {
-            if without_entries(id) {
-                return Ok(false);
-            }
-            let mut any = false;
-            source.scan_prefix(Cf::ListEntries, &keys::subject(id), &mut |_, _| {
-                any = true;
-                false
-            })?;
-            Ok(any)
-        };
         let mut stale = BTreeSet::new();
-        for &subject in &changes.entries {
-            stale.insert(subject);
-            stale.extend(linked_ids(&source, subject)?);
-        }
-        for &subject in &changes.renamed {
-            if has_entries(subject)? {
-                stale.extend(linked_ids(&source, subject)?);
+        {
+            let source = WriterSource(&self.writer);
+            let mut reader = Reader::new(&source, &without_entries);
+            let changed: Vec<SubjectId> = changes.entries.iter().copied().collect();
+            for slice in changed.chunks(READER_SUBJECTS) {
+                reader.read_subjects(slice)?;
+                for &subject in slice {
+                    stale.insert(subject);
+                    stale.extend(reader.links(subject)?.into_iter().map(|(id, _)| id));
+                }
+            }
+            for &subject in &changes.renamed {
+                if reader.has_entries(subject)? {
+                    stale.extend(reader.links(subject)?.into_iter().map(|(id, _)| id));
+                }
+            }
+            for &(organisation, person) in &changes.links {
+                if new(organisation) && new(person) {
+                    // Neither had entries before the batch; any it wrote put both in `stale` above.
+                    continue;
+                }
+                if reader.has_entries(person)? {
+                    stale.insert(organisation);
+                }
+                if reader.has_entries(organisation)? {
+                    stale.insert(person);
+                }
             }
         }
-        for &(organisation, person) in &changes.links {
-            if new(organisation) && new(person) {
-                // Neither had entries before the batch; any it wrote put both in `stale` above.
-                continue;
-            }
-            if has_entries(person)? {
-                stale.insert(organisation);
-            }
-            if has_entries(organisation)? {
-                stale.insert(person);
-            }
-        }
-        let mut pages = Vec::with_capacity(stale.len());
-        for subject in stale {
-            let reach = build(&source, subject, &without_entries)?.filter(|r| !r.groups.is_empty());
-            pages.push((subject, reach));
-        }
-        for (subject, reach) in pages {
-            let key = keys::reach(subject);
-            match reach {
-                Some(reach) => self.writer.put(Cf::Current, key, to_msgpack(&reach))?,
-                // A subject made by this batch had no reach to remove.
-                None if new(subject) => {}
-                None => {
-                    if self.writer.get(Cf::Current, &key)?.is_some() {
-                        self.writer.delete(Cf::Current, key)?;
+        // Built a slice at a time, so memory stays bounded however many reaches a batch changes;
+        // writing reaches changes nothing a reach is built from.
+        let stale: Vec<SubjectId> = stale.into_iter().collect();
+        for slice in stale.chunks(READER_SUBJECTS) {
+            let pages = {
+                let source = WriterSource(&self.writer);
+                let mut reader = Reader::new(&source, &without_entries);
+                reader.read_around(slice)?;
+                slice
+                    .iter()
+                    .map(|&subject| Ok((subject, reader.build(subject)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            };
+            for (subject, reach) in pages {
+                let key = keys::reach(subject);
+                match reach.filter(|r| !r.groups.is_empty()) {
+                    Some(reach) => self.writer.put(Cf::Current, key, to_msgpack(&reach))?,
+                    // A subject made by this batch had no reach to remove.
+                    None if new(subject) => {}
+                    None => {
+                        if self.writer.get(Cf::Current, &key)?.is_some() {
+                            self.writer.delete(Cf::Current, key)?;
+                        }
                     }
                 }
             }
@@ -148,9 +154,171 @@ impl<E: Engine> BatchGuard<'_, E> {
     }
 }
 
+/// Reaches built per slice.
+const READER_SUBJECTS: usize = 20_000;
+
+/// Subjects (and entry lists) a [`Reader`] remembers before it starts over: room for a slice and
+/// the subjects linked to it.
+const READER_MEMO: usize = 8 * READER_SUBJECTS;
+
+/// What a reach is built from, each subject read once: its name and links, and its list entries.
+pub(super) struct Reader<'a> {
+    source: &'a dyn Source,
+    /// Subjects known to have no list entries (made by the running batch, which wrote none of theirs).
+    without_entries: &'a dyn Fn(SubjectId) -> bool,
+    subjects: foldhash::HashMap<SubjectId, Option<Facts>>,
+    entries: foldhash::HashMap<SubjectId, Rc<Vec<ListEntryIndex>>>,
+}
+
+/// What a reach needs of a subject.
+struct Facts {
+    named: NamedSubject,
+    /// An organisation's links come with it; a person's are read from the related-person index when
+    /// first needed.
+    links: Option<Vec<(SubjectId, Link)>>,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(source: &'a dyn Source, without_entries: &'a dyn Fn(SubjectId) -> bool) -> Reader<'a> {
+        Reader { source, without_entries, subjects: Default::default(), entries: Default::default() }
+    }
+
+    fn facts(&mut self, id: SubjectId) -> Result<Option<&mut Facts>, StoreError> {
+        if !self.subjects.contains_key(&id) {
+            self.read_subjects(&[id])?;
+        }
+        Ok(self.subjects.get_mut(&id).and_then(Option::as_mut))
+    }
+
+    /// Reads the subjects among `ids` not read yet, in one batched read (sorted, so neighbouring keys
+    /// share their blocks); starts over first when the memo is full.
+    pub(super) fn read_subjects(&mut self, ids: &[SubjectId]) -> Result<(), StoreError> {
+        if self.subjects.len() + ids.len() > READER_MEMO || self.entries.len() > READER_MEMO {
+            self.subjects.clear();
+            self.entries.clear();
+        }
+        let mut wanted: Vec<SubjectId> = ids.iter().copied().filter(|id| !self.subjects.contains_key(id)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<Vec<u8>> = wanted.iter().map(|id| keys::subject(*id)).collect();
+        for (id, value) in wanted.into_iter().zip(self.source.multi_get(Cf::Current, &keys)?) {
+            let subject = match value {
+                Some(bytes) => Some(from_stored::<Subject>(&bytes)?),
+                // A store that kept the subject only in `subjects`.
+                None => self.source.get(Cf::Subjects, &keys::subject(id))?.map(|b| from_json(&b)).transpose()?,
+            };
+            let facts = subject.map(|subject| Facts {
+                named: NamedSubject::of(&subject),
+                links: (subject.subject_type != SubjectType::NaturalPerson).then(|| {
+                    subject
+                        .related
+                        .iter()
+                        .filter_map(|r| Some((r.subject?, Link::RelatedPerson { role: r.role })))
+                        .collect()
+                }),
+            });
+            self.subjects.insert(id, facts);
+        }
+        Ok(())
+    }
+
+    /// Reads, batched, the subjects of `ids` and of everyone linked to them, as [`Reader::build`] of
+    /// each will need them.
+    pub(super) fn read_around(&mut self, ids: &[SubjectId]) -> Result<(), StoreError> {
+        self.read_subjects(ids)?;
+        let mut linked = Vec::new();
+        for id in ids {
+            linked.extend(self.links(*id)?.into_iter().map(|(member, _)| member));
+        }
+        self.read_subjects(&linked)
+    }
+
+    /// The subjects linked to `id`, in the order a check considers them: an organisation's related
+    /// persons as it names them (those linked to a subject of the platform), a person's organisations
+    /// by id and role. None when there is no such subject.
+    pub(super) fn links(&mut self, id: SubjectId) -> Result<Vec<(SubjectId, Link)>, StoreError> {
+        let source = self.source;
+        let Some(facts) = self.facts(id)? else {
+            return Ok(Vec::new());
+        };
+        if let Some(links) = &facts.links {
+            return Ok(links.clone());
+        }
+        let mut links = Vec::new();
+        source.scan_prefix(Cf::Related, &keys::subject(id), &mut |key, _| {
+            if let (Some(organisation), Some(role)) =
+                (keys::u64_at(key, 8), key.get(16).and_then(|c| keys::role_of_code(*c)))
+            {
+                links.push((SubjectId(organisation), Link::Organisation { role }));
+            }
+            true
+        })?;
+        facts.links = Some(links.clone());
+        Ok(links)
+    }
+
+    fn entries(&mut self, id: SubjectId) -> Result<Rc<Vec<ListEntryIndex>>, StoreError> {
+        if (self.without_entries)(id) {
+            return Ok(Rc::default());
+        }
+        if let Some(entries) = self.entries.get(&id) {
+            return Ok(entries.clone());
+        }
+        let mut entries = Vec::new();
+        let mut failed = None;
+        self.source.scan_prefix(Cf::ListEntries, &keys::subject(id), &mut |_, value| match from_json(value) {
+            Ok(entry) => {
+                entries.push(entry);
+                true
+            }
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let entries = Rc::new(entries);
+        self.entries.insert(id, entries.clone());
+        Ok(entries)
+    }
+
+    pub(super) fn has_entries(&mut self, id: SubjectId) -> Result<bool, StoreError> {
+        Ok(!self.entries(id)?.is_empty())
+    }
+
+    /// The reach of `id` (`None`: no such subject).
+    pub(super) fn build(&mut self, id: SubjectId) -> Result<Option<Reach>, StoreError> {
+        if self.facts(id)?.is_none() {
+            return Ok(None);
+        }
+        let mut groups = Vec::new();
+        for (member, link) in std::iter::once((id, Link::Listed)).chain(self.links(id)?) {
+            let entries = self.entries(member)?;
+            if entries.is_empty() {
+                continue;
+            }
+            let listed = match link {
+                Link::Listed => None,
+                _ => match self.facts(member)? {
+                    Some(facts) => Some(facts.named.clone()),
+                    None => return Err(StoreError::Corrupt(format!("list entries of missing subject {member}"))),
+                },
+            };
+            groups.push(ReachGroup { link, listed, entries: entries.as_ref().clone() });
+        }
+        Ok(Some(Reach { groups }))
+    }
+}
+
 /// Where reaches are built from: the store as a running batch left it, or the engine (migrations).
 pub(super) trait Source {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     fn scan_prefix(&self, cf: Cf, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool)
     -> Result<(), StoreError>;
 }
@@ -160,6 +328,10 @@ struct WriterSource<'w, 'e>(&'w BatchWriter<'e>);
 impl Source for WriterSource<'_, '_> {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get(cf, key)
+    }
+
+    fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.0.multi_get(cf, keys)
     }
 
     fn scan_prefix(
@@ -179,6 +351,10 @@ impl Source for EngineSource<'_> {
         Ok(self.0.get(cf, key)?)
     }
 
+    fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        Ok(self.0.multi_get(cf, keys)?)
+    }
+
     fn scan_prefix(
         &self,
         cf: Cf,
@@ -187,90 +363,4 @@ impl Source for EngineSource<'_> {
     ) -> Result<(), StoreError> {
         Ok(self.0.scan_prefix(cf, prefix, visit)?)
     }
-}
-
-/// The current subject (from `current`, or from `subjects` where a store kept it only there).
-fn subject_of(source: &dyn Source, id: SubjectId) -> Result<Option<Subject>, StoreError> {
-    if let Some(bytes) = source.get(Cf::Current, &keys::subject(id))? {
-        return Ok(Some(from_stored(&bytes)?));
-    }
-    source.get(Cf::Subjects, &keys::subject(id))?.map(|bytes| from_json(&bytes)).transpose()
-}
-
-/// The subjects linked to `subject`, in the order a check considers them:
-/// an organisation's related persons as it names them (those linked to a subject of the platform),
-/// a person's organisations by id and role.
-fn links_of(source: &dyn Source, subject: &Subject) -> Result<Vec<(SubjectId, Link)>, StoreError> {
-    if subject.subject_type != SubjectType::NaturalPerson {
-        return Ok(subject
-            .related
-            .iter()
-            .filter_map(|r| Some((r.subject?, Link::RelatedPerson { role: r.role })))
-            .collect());
-    }
-    let mut out = Vec::new();
-    source.scan_prefix(Cf::Related, &keys::subject(subject.id), &mut |key, _| {
-        if let (Some(organisation), Some(role)) =
-            (keys::u64_at(key, 8), key.get(16).and_then(|c| keys::role_of_code(*c)))
-        {
-            out.push((SubjectId(organisation), Link::Organisation { role }));
-        }
-        true
-    })?;
-    Ok(out)
-}
-
-/// The subjects linked to `id` (none when there is no such subject).
-pub(super) fn linked_ids(source: &dyn Source, id: SubjectId) -> Result<Vec<SubjectId>, StoreError> {
-    match subject_of(source, id)? {
-        Some(subject) => Ok(links_of(source, &subject)?.into_iter().map(|(id, _)| id).collect()),
-        None => Ok(Vec::new()),
-    }
-}
-
-fn entries_of(source: &dyn Source, id: SubjectId) -> Result<Vec<ListEntryIndex>, StoreError> {
-    let mut entries = Vec::new();
-    let mut failed = None;
-    source.scan_prefix(Cf::ListEntries, &keys::subject(id), &mut |_, value| match from_json(value) {
-        Ok(entry) => {
-            entries.push(entry);
-            true
-        }
-        Err(e) => {
-            failed = Some(e);
-            false
-        }
-    })?;
-    failed.map_or(Ok(entries), Err)
-}
-
-/// The reach of `id` as `source` has it (`None`: no such subject); subjects for which
-/// `without_entries` is true are known to have no list entries and are not read.
-pub(super) fn build(
-    source: &dyn Source,
-    id: SubjectId,
-    without_entries: &dyn Fn(SubjectId) -> bool,
-) -> Result<Option<Reach>, StoreError> {
-    let Some(subject) = subject_of(source, id)? else {
-        return Ok(None);
-    };
-    let mut groups = Vec::new();
-    for (member, link) in std::iter::once((id, Link::Listed)).chain(links_of(source, &subject)?) {
-        if without_entries(member) {
-            continue;
-        }
-        let entries = entries_of(source, member)?;
-        if entries.is_empty() {
-            continue;
-        }
-        let listed = match link {
-            Link::Listed => None,
-            _ => match subject_of(source, member)? {
-                Some(listed) => Some(NamedSubject::of(&listed)),
-                None => return Err(StoreError::Corrupt(format!("list entries of missing subject {member}"))),
-            },
-        };
-        groups.push(ReachGroup { link, listed, entries });
-    }
-    Ok(Some(Reach { groups }))
 }

@@ -247,6 +247,11 @@ impl Subject {
             .or_else(|| self.identifier(IdentifierKind::Ric))
             .or_else(|| self.identifiers.first().map(|i| i.value.as_str()))
     }
+
+    /// The related persons linked to a subject of the platform, with their roles, in the order named.
+    pub fn linked_persons(&self) -> impl Iterator<Item = (SubjectId, RelatedRole)> + '_ {
+        self.related.iter().filter_map(|r| Some((r.subject?, r.role)))
+    }
 }
 
 /// One state of a subject in its history.

@@ -97,16 +97,17 @@ impl<E: Engine> Store<E> {
         write.put(Cf::Meta, keys::NEXT_BATCH, (id.0 + 1).max(next).to_string());
         write.put(Cf::Meta, keys::batch(id), to_json(&info));
         self.engine.write(write)?;
+        let next_subject = self.next_id(keys::NEXT_SUBJECT)?;
         Ok(BatchGuard {
             store: self,
             writer: BatchWriter::new(&self.engine, id),
             info,
             counters: self.counters()?,
-            next_subject: self.next_id(keys::NEXT_SUBJECT)?,
+            next_subject,
             next_record: self.next_id(keys::NEXT_RECORD)?,
             next_feed: self.next_id(keys::NEXT_FEED)?,
             touched: foldhash::HashSet::default(),
-            first_subject: self.next_id(keys::NEXT_SUBJECT)?,
+            first_subject: next_subject,
             reach_changes: super::reach::ReachChanges::default(),
             ended: false,
             _cache_fence: cache_fence,

@@ -140,10 +140,7 @@ impl<'e> BatchWriter<'e> {
     pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         debug_assert!(!write_only(cf), "{} is not read back within a batch", cf.name());
         let key = (cf, key.to_vec());
-        if let Some(value) = self.overlay.get(&key) {
-            return Ok(value.clone());
-        }
-        if let Some(value) = self.inflight.as_ref().and_then(|i| i.overlay.get(&key)) {
+        if let Some(value) = self.written(&key) {
             return Ok(value.clone());
         }
         if key.0 != Cf::Idents {
@@ -157,6 +154,12 @@ impl<'e> BatchWriter<'e> {
         Ok(value)
     }
 
+    /// What the batch wrote under `key` and has not flushed, or flushed in the chunk still in flight
+    /// (`Some(None)`: deleted; `None`: the engine has the answer).
+    fn written(&self, key: &(Cf, Vec<u8>)) -> Option<&Option<Vec<u8>>> {
+        self.overlay.get(key).or_else(|| self.inflight.as_ref().and_then(|i| i.overlay.get(key)))
+    }
+
     /// The values of many keys as this batch left them, in the order of `keys`: the engine's batched
     /// read for those the batch did not write.
     pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
@@ -165,7 +168,7 @@ impl<'e> BatchWriter<'e> {
         let mut missing = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let key = (cf, key.clone());
-            match self.overlay.get(&key).or_else(|| self.inflight.as_ref().and_then(|i| i.overlay.get(&key))) {
+            match self.written(&key) {
                 Some(value) => out.push(value.clone()),
                 None => {
                     out.push(None);

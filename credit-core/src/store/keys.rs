@@ -101,6 +101,11 @@ pub fn related(person: SubjectId, organisation: SubjectId, role: RelatedRole) ->
     key
 }
 
+/// The organisation and role a [`related`] key names.
+pub fn related_organisation(key: &[u8]) -> Option<(SubjectId, RelatedRole)> {
+    Some((SubjectId(u64_at(key, 8)?), role_of_code(*key.get(16)?)?))
+}
+
 pub fn role_code(role: RelatedRole) -> u8 {
     match role {
         RelatedRole::LegalRepresentative => 0,

@@ -29,8 +29,9 @@ fn v1_to_v2_joint_check_indexes(engine: &dyn Engine) -> Result<(), StoreError> {
     let mut undecodable = None;
     engine.scan_prefix(Cf::Subjects, b"", &mut |_, value| {
         match from_json::<Subject>(value) {
-            Ok(subject) => related
-                .extend(subject.related.iter().filter_map(|r| Some(keys::related(r.subject?, subject.id, r.role)))),
+            Ok(subject) => {
+                related.extend(subject.linked_persons().map(|(person, role)| keys::related(person, subject.id, role)))
+            }
             Err(e) => undecodable = Some(e),
         }
         undecodable.is_none()
@@ -200,7 +201,7 @@ fn v7_to_v8_check_reaches(engine: &dyn Engine) -> Result<(), StoreError> {
     }
     let mut write = WriteBatch::new();
     for subject in stale {
-        if let Some(reach) = reader.build(subject)?.filter(|r| !r.groups.is_empty()) {
+        if let Some(reach) = reader.build(subject)? {
             write.put(Cf::Current, keys::reach(subject), to_msgpack(&reach));
         }
         if write.len() >= MIGRATION_CHUNK {

@@ -45,8 +45,7 @@ impl<E: Engine> Store<E> {
     /// The subject's reach as built from its list entries and links now (`None`: nothing reaches it),
     /// for verifying the stored one.
     pub fn reach_rebuilt(&self, id: SubjectId) -> Result<Option<Reach>, StoreError> {
-        let reach = Reader::new(&EngineSource(&self.engine), &|_| false).build(id)?;
-        Ok(reach.filter(|r| !r.groups.is_empty()))
+        Reader::new(&EngineSource(&self.engine), &|_| false).build(id)
     }
 }
 
@@ -138,7 +137,7 @@ impl<E: Engine> BatchGuard<'_, E> {
             };
             for (subject, reach) in pages {
                 let key = keys::reach(subject);
-                match reach.filter(|r| !r.groups.is_empty()) {
+                match reach {
                     Some(reach) => self.writer.put(Cf::Current, key, to_msgpack(&reach))?,
                     // A subject made by this batch had no reach to remove.
                     None if new(subject) => {}
@@ -213,11 +212,7 @@ impl<'a> Reader<'a> {
             let facts = subject.map(|subject| Facts {
                 named: NamedSubject::of(&subject),
                 links: (subject.subject_type != SubjectType::NaturalPerson).then(|| {
-                    subject
-                        .related
-                        .iter()
-                        .filter_map(|r| Some((r.subject?, Link::RelatedPerson { role: r.role })))
-                        .collect()
+                    subject.linked_persons().map(|(person, role)| (person, Link::RelatedPerson { role })).collect()
                 }),
             });
             self.subjects.insert(id, facts);
@@ -249,11 +244,9 @@ impl<'a> Reader<'a> {
         }
         let mut links = Vec::new();
         source.scan_prefix(Cf::Related, &keys::subject(id), &mut |key, _| {
-            if let (Some(organisation), Some(role)) =
-                (keys::u64_at(key, 8), key.get(16).and_then(|c| keys::role_of_code(*c)))
-            {
-                links.push((SubjectId(organisation), Link::Organisation { role }));
-            }
+            links.extend(
+                keys::related_organisation(key).map(|(organisation, role)| (organisation, Link::Organisation { role })),
+            );
             true
         })?;
         facts.links = Some(links.clone());
@@ -291,7 +284,7 @@ impl<'a> Reader<'a> {
         Ok(!self.entries(id)?.is_empty())
     }
 
-    /// The reach of `id` (`None`: no such subject).
+    /// The reach of `id` (`None`: nothing reaches it, or no such subject).
     pub(super) fn build(&mut self, id: SubjectId) -> Result<Option<Reach>, StoreError> {
         if self.facts(id)?.is_none() {
             return Ok(None);
@@ -311,7 +304,7 @@ impl<'a> Reader<'a> {
             };
             groups.push(ReachGroup { link, listed, entries: entries.as_ref().clone() });
         }
-        Ok(Some(Reach { groups }))
+        Ok((!groups.is_empty()).then_some(Reach { groups }))
     }
 }
 

@@ -99,11 +99,7 @@ impl<E: Engine> Store<E> {
     pub fn organisations_of(&self, person: SubjectId) -> Result<Vec<(SubjectId, RelatedRole)>, StoreError> {
         let mut out = Vec::new();
         self.engine.scan_prefix(Cf::Related, &keys::subject(person), &mut |key, _| {
-            if let (Some(organisation), Some(role)) =
-                (keys::u64_at(key, 8), key.get(16).and_then(|c| keys::role_of_code(*c)))
-            {
-                out.push((SubjectId(organisation), role));
-            }
+            out.extend(keys::related_organisation(key));
             true
         })?;
         Ok(out)
@@ -237,11 +233,8 @@ impl<E: Engine> BatchGuard<'_, E> {
 
     /// Keeps the person → organisation index in step with the subject's related persons.
     fn put_related(&mut self, subject: &Subject, previous: Option<&Subject>) -> Result<(), StoreError> {
-        let links = |s: &Subject| -> Vec<(SubjectId, RelatedRole)> {
-            s.related.iter().filter_map(|r| Some((r.subject?, r.role))).collect()
-        };
-        let now = links(subject);
-        let before = previous.map(links).unwrap_or_default();
+        let now: Vec<(SubjectId, RelatedRole)> = subject.linked_persons().collect();
+        let before: Vec<(SubjectId, RelatedRole)> = previous.map(|p| p.linked_persons().collect()).unwrap_or_default();
         if now == before {
             return Ok(());
         }

@@ -28,13 +28,14 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >&2; \
 	fi
 
-# The independent report verifier (scripts/verify-report.py) that a test runs: Python's cryptography and blake3.
+# The Python packages of the independent tools the tests and benchmarks run (scripts/verify-report.py, the
+# report verifier; scripts/search-queries.py, the labelled search queries), pinned in scripts/requirements.txt.
 python-deps:
-	@python3 -c "import cryptography, blake3" 2>/dev/null || { \
+	@python3 -c "import importlib.metadata as m, sys; pins = [l.split('#')[0].strip().split('==') for l in open('scripts/requirements.txt')]; sys.exit(any(m.version(p[0]) != p[1] for p in pins if len(p) == 2))" 2>/dev/null || { \
 		command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || { \
 			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip >&2; }; \
-		echo "installing: python cryptography blake3" >&2; \
-		python3 -m pip install -q cryptography blake3 >&2 || python3 -m pip install -q --break-system-packages cryptography blake3 >&2; }
+		echo "installing: the python packages pinned in scripts/requirements.txt" >&2; \
+		python3 -m pip install -q -r scripts/requirements.txt >&2 || python3 -m pip install -q --break-system-packages -r scripts/requirements.txt >&2; }
 
 build: deps
 	$(CARGO) build --workspace --bins
@@ -54,7 +55,7 @@ fmt:
 
 # GNU time measures the import's peak memory; PostgreSQL 15 (with pg_trgm, in Debian 12's server package)
 # is the peer the suite measures in the same run (benches/postgres.sh).
-bench-deps: deps
+bench-deps: deps python-deps
 	@[ -x /usr/bin/time ] || { echo "installing: time" >&2; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq time >&2; }
 	@[ -x /usr/lib/postgresql/15/bin/pgbench ] && [ -f /usr/share/postgresql/15/extension/pg_trgm.control ] || { \
 		echo "installing: postgresql-15 (the peer)" >&2; \

@@ -47,14 +47,23 @@ pub fn run(args: &Args, connection: &Connection) -> Result<ExitCode> {
             ..Default::default()
         };
         let found = connection.connect().await?.search(request).await?;
+        let suggest = (!found.did_you_mean.is_empty()).then(|| found.did_you_mean.join(", "));
         if args.json {
             for hit in &found.hits {
                 println!("{}", hit.json);
+            }
+            if let Some(names) = &suggest {
+                eprintln!("credit: no subject found; did you mean: {names}");
             }
             return Ok(ExitCode::SUCCESS);
         }
         if found.hits.is_empty() {
             println!("no subject found");
+            if let Some(names) = &suggest {
+                println!("did you mean: {names}");
+            }
+        } else if found.partial {
+            println!("no subject matches every part of the query; the best partial matches:");
         }
         for hit in &found.hits {
             let code = if hit.code.is_empty() { "-" } else { hit.code.as_str() };

@@ -38,7 +38,7 @@ use crate::ident::Codebook;
 use crate::import::{ImportObserver, ImportOptions, ImportSummary, ImportTables};
 use crate::model::{RecordId, RecordVersion, Stamp, Subject, SubjectId, SubjectType};
 use crate::rules::RuleSet;
-use crate::search::{CatchUp, SearchHit, SearchIndex, SearchRequest};
+use crate::search::{CatchUp, SearchIndex, SearchRequest, SearchResults};
 use crate::store::{RecordView, Store};
 use crate::view::{Audience, SubjectPage, View};
 
@@ -307,14 +307,14 @@ impl<E: Engine> Platform<E> {
     }
 
     /// A search in the view the request names (the regulator view for regulators only).
-    pub fn search(&self, actor: &Actor, request: &SearchRequest) -> Result<Vec<SearchHit>, PlatformError> {
+    pub fn search(&self, actor: &Actor, request: &SearchRequest) -> Result<SearchResults, PlatformError> {
         if request.view == View::Regulator {
             permit(actor, UseCase::RegulatorView)?;
         }
         let index = self.index.as_ref().ok_or(PlatformError::NoIndex)?;
         let index = index.read().unwrap_or_else(PoisonError::into_inner);
         let request = SearchRequest { disclosure: Some(self.disclosure.clone()), ..request.clone() };
-        Ok(index.search(&self.store, &request)?)
+        Ok(index.search_results(&self.store, &request)?)
     }
 
     /// Imports `files` as one batch, named `label` in the audit log: for an admin any department's

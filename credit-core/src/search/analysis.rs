@@ -47,6 +47,15 @@ const WORD_READINGS: &[(&str, &[&str])] = &[
 static FIRST_CHARS: LazyLock<Vec<char>> =
     LazyLock::new(|| WORD_READINGS.iter().filter_map(|(w, _)| w.chars().next()).collect());
 
+/// Loads what analysis reads on first use (the word dictionary, the syllable table, the traditional
+/// characters table), so that no query pays for it.
+pub fn warm_up() {
+    let _ = segment(&normalize("腾跃科技有限公司"));
+    let _ = segmentations("tengyue");
+    let _ = syllables("腾跃");
+    let _ = normalize("騰躍");
+}
+
 /// Registers our analyzers on an index.
 pub fn register(index: &tantivy::Index) -> tantivy::Result<()> {
     let tokenizers = index.tokenizers();
@@ -317,6 +326,92 @@ fn push_token(out: &mut String, token: &str) {
     out.push_str(token);
 }
 
+/// Administrative endings of place names, longest first: a place is also typed without its ending
+/// (`唐山市` as `唐山`, `汉沽管理区` as `汉沽`).
+const PLACE_ENDINGS: &[&str] = &[
+    "特别行政区",
+    "工业园区",
+    "自治区",
+    "自治州",
+    "自治县",
+    "自治旗",
+    "管理区",
+    "新区",
+    "地区",
+    "省",
+    "市",
+    "州",
+    "盟",
+    "县",
+    "区",
+    "旗",
+];
+
+/// How many administrative places the start of an address names at most (province, city, county).
+const ADDRESS_PLACES: usize = 3;
+
+/// The places field's text: the names of the subject's division and the divisions above it, and the
+/// administrative places its address starts with, each whole and without its ending (an autonomous
+/// prefecture or county also by its first two characters, as people say 延边 or 青龙), separated by
+/// spaces. A handful of terms per subject, where pairs of characters of the whole address were dozens.
+pub fn place_names(division: Option<&str>, normalized_address: Option<&str>) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    if let Some(code) = division {
+        let table = crate::division::DivisionTable::builtin();
+        let mut current = table.get(code);
+        let mut steps = 0;
+        while let Some(division) = current
+            && steps < 4
+        {
+            names.push(division.name.as_str());
+            current = table.get(&division.parent).filter(|p| p.code != division.code);
+            steps += 1;
+        }
+    }
+    if let Some(address) = normalized_address {
+        let mut rest = address.trim();
+        for _ in 0..ADDRESS_PLACES {
+            let Some(end) = place_end(rest) else { break };
+            names.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+    }
+    let mut out = String::new();
+    let mut seen = foldhash::HashSet::default();
+    for name in names {
+        for form in place_forms(name) {
+            if form.chars().count() >= 2 && seen.insert(form) {
+                push_token(&mut out, form);
+            }
+        }
+    }
+    out
+}
+
+/// Where the first administrative place of `text` ends: after the first ending within its first eight
+/// characters (a place name is never longer), or `None`.
+fn place_end(text: &str) -> Option<usize> {
+    let head: usize = text.char_indices().nth(8).map_or(text.len(), |(at, _)| at);
+    PLACE_ENDINGS
+        .iter()
+        .filter_map(|ending| text[..head].find(ending).map(|at| (at, at + ending.len())))
+        // The earliest place; at one start, the longest ending (自治州 rather than 州).
+        .min_by_key(|&(at, end)| (at + 1, usize::MAX - end))
+        .map(|(_, end)| end)
+        .filter(|&end| text[..end].chars().count() >= 2)
+}
+
+/// A place name whole, without its ending, and (autonomous ones) by its first two characters.
+fn place_forms(name: &str) -> impl Iterator<Item = &str> {
+    let bare = PLACE_ENDINGS.iter().find_map(|ending| name.strip_suffix(ending)).filter(|b| b.chars().count() >= 2);
+    let autonomous = ["自治州", "自治县", "自治旗"]
+        .iter()
+        .any(|e| name.ends_with(e))
+        .then(|| name.char_indices().nth(2).map(|(at, _)| &name[..at]))
+        .flatten();
+    std::iter::once(name).chain(bare).chain(autonomous)
+}
+
 /// A division code and its province and city prefixes: `130272` → `13`, `1302`, `130272`.
 pub fn division_prefixes(code: &str) -> Vec<String> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -405,6 +500,23 @@ mod tests {
         let facts: Rc<[String]> = Rc::from(vec!["监督".to_string(), " ".to_string(), "检查".to_string()]);
         let words = distinct_words(&[authority.clone(), facts, authority]);
         assert_eq!(words, "市场 监督 检查");
+    }
+
+    #[test]
+    fn places_are_the_divisions_and_the_address_whole_and_bare() {
+        let places = place_names(Some("130272"), Some("河北省唐山市汉沽管理区工业大道1821号"));
+        let places: Vec<&str> = places.split(' ').collect();
+        for wanted in ["唐山市", "唐山", "汉沽管理区", "汉沽", "河北省", "河北"] {
+            assert!(places.contains(&wanted), "{wanted}: {places:?}");
+        }
+        assert!(!places.iter().any(|p| p.contains("工业")), "streets are not places: {places:?}");
+        let autonomous = place_names(None, Some("吉林省延边朝鲜族自治州和龙市文化路1号"));
+        let autonomous: Vec<&str> = autonomous.split(' ').collect();
+        for wanted in ["延边朝鲜族自治州", "延边", "和龙市", "和龙", "吉林"] {
+            assert!(autonomous.contains(&wanted), "{wanted}: {autonomous:?}");
+        }
+        assert_eq!(place_names(None, Some("工业大道1821号")), "", "no administrative place");
+        assert_eq!(place_names(Some("999999"), None), "");
     }
 
     #[test]

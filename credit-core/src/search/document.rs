@@ -8,11 +8,12 @@ use tantivy::TantivyDocument;
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 
 use super::analysis::{self, GRAMS, PRESPLIT_WORDS, SPACED, WORDS, WordCache};
-use super::normalize::{code_key, code_key_of_normalized, core_name, normalize};
+use super::normalize::{code_key, code_key_of_normalized, core_name, legal_forms_ending, normalize};
 use crate::model::{IdentifierKind, RecordCategory, RecordDetails, RecordVersion, Subject, SubjectType};
 use crate::store::{RecordView, StoreError};
 
 pub const ID: &str = "id";
+pub const ESTABLISHED: &str = "established";
 
 /// The fields, by role.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +41,15 @@ pub struct Fields {
     /// Names of the legal representative and other related persons (organisations only).
     pub people: Field,
     pub address: Field,
+    /// The names of the subject's division and the divisions above it, and the places its registered
+    /// address starts with, whole and without their endings ([`analysis::place_names`]): where a place
+    /// typed beside a name is looked for (a county is often in the address only).
+    pub places: Field,
+    /// What [`core_name`] cut from the end of the names (`集团有限公司`), whole, and each legal form they
+    /// end with (`有限公司`, `公司`).
+    pub legal_forms: Field,
+    /// Day of establishment (days since 1970-01-01, 0 when unknown): generic queries list the newest first.
+    pub established: Field,
     /// Document numbers of records, as keys.
     pub documents: Field,
     /// Document numbers, authorities, violation types and facts of records.
@@ -77,6 +87,9 @@ pub fn schema() -> (Schema, Fields) {
         initials: b.add_text_field("initials", text(SPACED, true)),
         people: b.add_text_field("people", text(GRAMS, false)),
         address: b.add_text_field("address", text(WORDS, false)),
+        places: b.add_text_field("places", text(SPACED, false)),
+        legal_forms: b.add_text_field("legal_forms", STRING),
+        established: b.add_u64_field(ESTABLISHED, FAST),
         documents: b.add_text_field("documents", STRING),
         record_text: b.add_text_field("record_text", text(PRESPLIT_WORDS, false)),
         division: b.add_text_field("division", STRING),
@@ -86,6 +99,11 @@ pub fn schema() -> (Schema, Fields) {
         record_dates: b.add_text_field("record_dates", STRING),
     };
     (b.build(), fields)
+}
+
+/// Days from 1970-01-01 to `date` (0 before it).
+pub fn days_since_epoch(date: NaiveDate) -> u64 {
+    u64::try_from((date - NaiveDate::default()).num_days()).unwrap_or(0)
 }
 
 /// A keyed hash of an ID number (normalised like any code).
@@ -234,14 +252,33 @@ pub fn build(
         doc.add_text(fields.pinyin, analysis::pinyin_tokens(&syllables));
         doc.add_text(fields.pinyin_whole, syllables.concat());
         doc.add_text(fields.initials, analysis::initial_pairs(&syllables));
+        // The whole ending cut, and each legal form the name ends with: a query of `公司` lists every
+        // company, one of `有限公司` those of that form.
+        let form = normalized[core.len()..].trim();
+        if !form.is_empty() && normalized.starts_with(core) {
+            doc.add_text(fields.legal_forms, form);
+        }
+        for ending in legal_forms_ending(&normalized).filter(|e| *e != form) {
+            doc.add_text(fields.legal_forms, ending);
+        }
     }
+    doc.add_u64(fields.established, subject.established.map_or(0, days_since_epoch));
     if subject.subject_type != SubjectType::NaturalPerson {
         for person in &subject.related {
             doc.add_text(fields.people, normalize(&person.name));
         }
-        if let Some(address) = &subject.address {
-            doc.add_text(fields.address, normalize(address));
-        }
+    }
+    // A person's address is nobody's to search by; their division is public knowledge of the code.
+    let address = (subject.subject_type != SubjectType::NaturalPerson)
+        .then_some(subject.address.as_deref())
+        .flatten()
+        .map(normalize);
+    let places = analysis::place_names(subject.division.as_deref(), address.as_deref());
+    if !places.is_empty() {
+        doc.add_text(fields.places, places);
+    }
+    if let Some(address) = address {
+        doc.add_text(fields.address, address);
     }
     if let Some(division) = &subject.division {
         for prefix in analysis::division_prefixes(division) {

@@ -24,8 +24,8 @@ use tantivy::collector::TopDocs;
 use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, Term};
 
 pub use normalize::{code_key, core_name, normalize};
-pub use query::Filters;
-use query::Verify;
+pub use query::{Filters, MAX_PARTS, Part, parts};
+use query::{Order, Verify};
 
 use crate::engine::Engine;
 use crate::model::{BatchId, IdentifierKind, RecordCategory, Subject, SubjectId, SubjectType};
@@ -36,7 +36,7 @@ use analysis::WordCache;
 use document::{Fields, IndexedRecord};
 
 /// Bumped when the index layout changes: an index of another version is rebuilt.
-const INDEX_VERSION: u32 = 2;
+const INDEX_VERSION: u32 = 3;
 /// Memory for the tantivy writer (split between its threads).
 const WRITER_MEMORY: usize = 512 << 20;
 /// Largest page of hits.
@@ -119,6 +119,9 @@ pub struct SearchHit {
     pub highlight: String,
     /// Pass as `cursor` to get the hits after this one.
     pub cursor: String,
+    /// Matches only some parts of the query ([`SearchResults::partial`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// A search: query text, filters, page.
@@ -192,6 +195,7 @@ impl SearchIndex {
             None => (Index::create(open_dir()?, schema, tantivy::IndexSettings::default())?, None),
         };
         analysis::register(&index)?;
+        analysis::warm_up();
         let writer = index.writer_with_num_threads(2, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(SearchIndex { index, reader, writer, fields, id_key, payload, dir: dir.to_path_buf() })
@@ -455,11 +459,20 @@ impl SearchIndex {
     }
 
     /// Hits best first, joined with the store (current data; subjects it no longer has are dropped).
+    pub fn search<E: Engine>(&self, store: &Store<E>, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        Ok(self.search_results(store, request)?.hits)
+    }
+
+    /// [`SearchIndex::search`], with how the hits matched and, when there are none, names to try.
     ///
     /// The work is bounded whatever the request: the query is at most [`MAX_QUERY_CHARS`] characters, a
     /// cursor is accepted only from this index for this very query and filters (it carries a keyed hash
     /// of both) and at most [`MAX_POSITION`] hits deep, and at most `MAX_FETCH` hits are ranked.
-    pub fn search<E: Engine>(&self, store: &Store<E>, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+    pub fn search_results<E: Engine>(
+        &self,
+        store: &Store<E>,
+        request: &SearchRequest,
+    ) -> Result<SearchResults, SearchError> {
         let limit = request.limit.clamp(1, MAX_LIMIT);
         let normalized = normalize(&request.query);
         let chars = normalized.chars().count();
@@ -468,23 +481,40 @@ impl SearchIndex {
         }
         let binding = CursorBinding::new(&self.id_key, &normalized, request);
         let after = request.cursor.as_deref().map(|text| Cursor::decode(text, &binding)).transpose()?;
-        let stages =
-            query::build(&self.index, &self.fields, &normalized, &request.filters, request.view, &self.id_key)?;
         let searcher = self.reader.searcher();
+        let stages = query::build(
+            &self.index,
+            &searcher,
+            &self.fields,
+            &normalized,
+            &request.filters,
+            request.view,
+            &self.id_key,
+        )?;
         // Fetch enough to skip what earlier pages showed; more when the join drops hits.
         let mut fetch = after.map_or(0, |c| c.position as usize) + limit + 8;
         let today = crate::time::today_cst();
         let mut stages = stages.into_iter();
         let Some(mut stage) = stages.next() else {
-            return Ok(Vec::new());
+            return Ok(SearchResults::default());
         };
         let public = PublicRecords::new(request);
         loop {
-            // Best first, equal scores in subject order: the same order whatever the page size, so
-            // cursors are stable. Subject ids come from the fast field: no stored document is read.
-            let collector = TopDocs::with_limit(fetch).tweak_score(|segment: &SegmentReader| {
-                let ids = segment.fast_fields().u64(document::ID).ok().map(|c| c.first_or_default_col(0));
-                move |doc: DocId, score: Score| (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
+            // Best first (or newest first), equal scores in subject order: the same order whatever the
+            // page size, so cursors are stable. Subject ids come from the fast field: no stored document
+            // is read.
+            let newest = stage.order == Order::Newest;
+            let collector = TopDocs::with_limit(fetch).tweak_score(move |segment: &SegmentReader| {
+                let column = |name: &str| segment.fast_fields().u64(name).ok().map(|c| c.first_or_default_col(0));
+                let ids = column(document::ID);
+                let established = if newest { column(document::ESTABLISHED) } else { None };
+                move |doc: DocId, score: Score| {
+                    let score = match &established {
+                        Some(days) => days.get_val(doc) as f32,
+                        None => score,
+                    };
+                    (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
+                }
             });
             request.cancel.check()?;
             let top = searcher.search(&stage.query, &collector)?;
@@ -502,20 +532,10 @@ impl SearchIndex {
                     continue;
                 }
                 request.cancel.check()?;
-                let Some(subject) = store.subject_shared(SubjectId(id))? else {
+                let Some(subject) = self.visible_subject(store, request, public.as_ref(), &stage.verify, id, today)?
+                else {
                     continue;
                 };
-                if request.view == View::Public && !crate::view::is_public(&subject) {
-                    continue;
-                }
-                if !request.filters.still_holds(store, &subject, today)? {
-                    continue;
-                }
-                if let Some(public) = &public
-                    && !public.shows(store, &subject, &stage.verify, today)?
-                {
-                    continue;
-                }
                 let position = position as u64 + 1;
                 // Past the deepest position a page may start after, a hit gets no cursor: paging ends there.
                 let cursor = if position <= MAX_POSITION {
@@ -523,17 +543,101 @@ impl SearchIndex {
                 } else {
                     String::new()
                 };
-                hits.push(hit(&subject, score, &normalized, request.view, cursor));
+                hits.push(SearchHit {
+                    partial: stage.partial,
+                    ..hit(&subject, score, &normalized, request.view, cursor)
+                });
                 if hits.len() == limit {
-                    return Ok(hits);
+                    break;
                 }
             }
-            if exhausted {
-                return Ok(hits);
+            if hits.len() == limit || exhausted {
+                let did_you_mean = if hits.is_empty() && after.is_none() {
+                    self.did_you_mean(store, &searcher, &normalized, request, public.as_ref(), today)?
+                } else {
+                    Vec::new()
+                };
+                return Ok(SearchResults { hits, partial: stage.partial, did_you_mean });
             }
             fetch = (fetch * 4).min(MAX_FETCH);
         }
     }
+
+    /// The subject `id` as the request may see it: in the store, public where the view is, passing the
+    /// filters the index cannot be sure of and showing the records the stage matched.
+    fn visible_subject<E: Engine>(
+        &self,
+        store: &Store<E>,
+        request: &SearchRequest,
+        public: Option<&PublicRecords<'_>>,
+        verify: &Verify,
+        id: u64,
+        today: NaiveDate,
+    ) -> Result<Option<std::sync::Arc<Subject>>, SearchError> {
+        let Some(subject) = store.subject_shared(SubjectId(id))? else {
+            return Ok(None);
+        };
+        if request.view == View::Public && !crate::view::is_public(&subject) {
+            return Ok(None);
+        }
+        if !request.filters.still_holds(store, &subject, today)? {
+            return Ok(None);
+        }
+        if let Some(public) = public
+            && !public.shows(store, &subject, verify, today)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(subject))
+    }
+
+    /// Names to try when nothing matched: the names whose pinyin starts like the query's, within one
+    /// letter's difference per five (at most two), the filters and view applied.
+    fn did_you_mean<E: Engine>(
+        &self,
+        store: &Store<E>,
+        searcher: &tantivy::Searcher,
+        normalized: &str,
+        request: &SearchRequest,
+        public: Option<&PublicRecords<'_>>,
+        today: NaiveDate,
+    ) -> Result<Vec<String>, SearchError> {
+        let Some(query) = query::suggestions(&self.fields, normalized, &request.filters, request.view)? else {
+            return Ok(Vec::new());
+        };
+        // Nearest first (one edit scores more than two), then in subject order.
+        let collector = TopDocs::with_limit(DID_YOU_MEAN * 4).tweak_score(|segment: &SegmentReader| {
+            let ids = segment.fast_fields().u64(document::ID).ok().map(|c| c.first_or_default_col(0));
+            move |doc: DocId, score: Score| (score, Reverse(ids.as_ref().map_or(0, |c| c.get_val(doc))))
+        });
+        let mut names: Vec<String> = Vec::new();
+        for ((_, Reverse(id)), _) in searcher.search(&query, &collector)? {
+            request.cancel.check()?;
+            let Some(subject) = self.visible_subject(store, request, public, &Verify::Nothing, id, today)? else {
+                continue;
+            };
+            if !names.contains(&subject.name) {
+                names.push(subject.name.clone());
+            }
+            if names.len() == DID_YOU_MEAN {
+                break;
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// Most names a search without hits suggests.
+pub const DID_YOU_MEAN: usize = 5;
+
+/// Hits and how they were found.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// No subject matched every part of the query: these match some parts, best first.
+    pub partial: bool,
+    /// Nothing matched: names that read nearly like the query (by pinyin), to try instead.
+    pub did_you_mean: Vec<String>,
 }
 
 /// What the public view must show of a hit's records for the public to see the hit at all: a record
@@ -602,6 +706,7 @@ fn hit(subject: &Subject, score: f32, normalized_query: &str, view: View, cursor
         status: subject.status.clone(),
         highlight,
         cursor,
+        partial: false,
     }
 }
 

@@ -5,15 +5,17 @@ use std::ops::Bound;
 
 use chrono::NaiveDate;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{Index, Term};
+use tantivy::tokenizer::TokenStream;
+use tantivy::{Index, Searcher, Term};
 
 use super::SearchError;
 use super::analysis;
 use super::document::{Fields, id_hash};
-use super::normalize::{code_key, core_name};
+use super::normalize::{code_key, core_name, is_legal_form};
 use crate::engine::Engine;
 use crate::model::{RecordCategory, Subject, SubjectType};
 use crate::store::Store;
@@ -154,6 +156,7 @@ const EXACT_DOCUMENT: f32 = 350.0;
 const CODE_PREFIX: f32 = 300.0;
 const NAME_PREFIX: f32 = 200.0;
 const PINYIN_WHOLE_PREFIX: f32 = 60.0;
+const ALL_PAIRS: f32 = 40.0;
 
 /// What a hit of a stage must also show on the store before the public sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,11 +167,149 @@ pub enum Verify {
     PublicDocument(String),
 }
 
+/// How a stage's hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Best match first.
+    Relevance,
+    /// Most recently established first: every hit of a generic query matches it equally.
+    Newest,
+}
+
 /// A stage of a search: its query and what its hits must also show.
 pub struct Stage {
     pub query: Box<dyn Query>,
     pub verify: Verify,
+    /// Its hits match only some of what was typed (no subject matched every part, or every pair of
+    /// characters of a fragment).
+    pub partial: bool,
+    pub order: Order,
 }
+
+impl Stage {
+    fn new(query: Box<dyn Query>) -> Stage {
+        Stage { query, verify: Verify::Nothing, partial: false, order: Order::Relevance }
+    }
+}
+
+/// A piece of what someone typed, read in the one way its script reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// Chinese characters (a place, a brand, a word of a name).
+    Han(&'a str),
+    /// Latin letters: pinyin (whole or by syllables), initials, or the letters of a name.
+    Letters(&'a str),
+    /// Digits, or letters and digits together: a code's start, a number in a name or address.
+    Alphanumeric(&'a str),
+}
+
+/// The parts of a normalised query: split at spaces and punctuation, and where the script changes
+/// (`东莞longchang` is `东莞` and `longchang`). At most [`MAX_PARTS`]; the rest is ignored.
+pub fn parts(text: &str) -> Vec<Part<'_>> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Class {
+        Han,
+        Ascii,
+        Other,
+    }
+    let class = |c: char| {
+        if c.is_ascii_alphanumeric() {
+            Class::Ascii
+        } else if c.is_alphanumeric() {
+            Class::Han
+        } else {
+            Class::Other
+        }
+    };
+    let mut out = Vec::new();
+    // The class of the run being read, and where it started.
+    let mut run: Option<(Class, usize)> = None;
+    for (at, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        let this = class(c);
+        match run {
+            Some((current, _)) if current == this => continue,
+            Some((current, start)) if current != Class::Other => {
+                out.push(part(&text[start..at], current == Class::Han))
+            }
+            _ => {}
+        }
+        run = Some((this, at));
+    }
+    out.truncate(MAX_PARTS);
+    out
+}
+
+fn part(piece: &str, han: bool) -> Part<'_> {
+    if han {
+        Part::Han(piece)
+    } else if piece.bytes().all(|b| b.is_ascii_lowercase()) {
+        Part::Letters(piece)
+    } else {
+        Part::Alphanumeric(piece)
+    }
+}
+
+/// Most parts a query is read in: names and places are far fewer words.
+pub const MAX_PARTS: usize = 12;
+
+/// What matches one part, in every way its script reads; `None` when the part is too short to require
+/// (one Latin letter), so it only adds to the score.
+fn part_query(fields: &Fields, part: Part<'_>) -> Option<Box<dyn Query>> {
+    let mut ways: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    match part {
+        Part::Han(text) if is_legal_form(text) => return Some(term(fields.legal_forms, text)),
+        Part::Han(text) => {
+            // Every character pair of the part (or its one character) in the name, or in the places;
+            // names are indexed without their legal form, and so is the part.
+            let core = core_name(text);
+            ways.push(boosted(all_of(fields.name_grams, &char_grams(core)), 2.0));
+            ways.push(boosted(term_scored(fields.places, core), 0.5));
+        }
+        Part::Letters(letters) => {
+            if letters.len() < 2 && analysis::segmentations(letters).is_empty() {
+                return None;
+            }
+            ways.push(boosted(typed_pinyin(fields.pinyin, letters), 8.0));
+            if letters.len() >= 2 {
+                ways.push(boosted(phrase(fields.initials, &analysis::typed_initial_pairs(letters)), 6.0));
+            }
+            ways.push(boosted(term_scored(fields.name_words, letters), 3.0));
+        }
+        Part::Alphanumeric(text) => {
+            let key = text.to_uppercase();
+            if key.len() >= 4 {
+                ways.push(constant(prefix(fields.codes, &key), CODE_PREFIX / 10.0));
+            }
+            ways.push(boosted(term_scored(fields.name_words, text), 3.0));
+            ways.push(boosted(term_scored(fields.address, text), 0.3));
+        }
+    }
+    Some(Box::new(BooleanQuery::new(ways)))
+}
+
+/// The character pairs of a text of Chinese characters, or its one character.
+fn char_grams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() == 1 {
+        return vec![chars[0].to_string()];
+    }
+    let mut seen = foldhash::HashSet::default();
+    chars.windows(2).map(|pair| pair.iter().collect::<String>()).filter(|g| seen.insert(g.clone())).collect()
+}
+
+/// Every one of `tokens` in `field`, scored.
+fn all_of(field: Field, tokens: &[String]) -> Box<dyn Query> {
+    if let [one] = tokens {
+        return term_scored(field, one);
+    }
+    Box::new(BooleanQuery::new(tokens.iter().map(|t| (Occur::Must, term_scored(field, t))).collect()))
+}
+
+/// A query is generic when no part of it singles anything out: its words (after the legal form) are each
+/// in at least this share of the names, or it is a legal form alone.
+const GENERIC_SHARE: u64 = 100;
+/// ... and in at least this many names (a small index has no generic words to speak of).
+const GENERIC_MIN_DOCS: u64 = 20;
 
 /// The queries for `normalized` text, in stages: the first stage that matches anything answers (none:
 /// nothing to look for). Exact identifiers, names and document numbers first: when someone typed one,
@@ -176,6 +317,7 @@ pub struct Stage {
 /// characters and pinyin; and only when no name matches, the text of records, addresses and people.
 pub fn build(
     index: &Index,
+    searcher: &Searcher,
     fields: &Fields,
     normalized: &str,
     filters: &Filters,
@@ -196,7 +338,7 @@ pub fn build(
             clauses.push((Occur::MustNot, not_a_person()));
         }
         let query = Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 1.0));
-        return Ok(vec![Stage { query, verify: Verify::Nothing }]);
+        return Ok(vec![Stage::new(query)]);
     }
     let key = code_key(text);
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
@@ -215,6 +357,9 @@ pub fn build(
     }
 
     let mut names: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    // What ranks the subjects that match every part of a query of several: cheap to look up for each
+    // of them (prefixes, one phrase), unlike the unions of common words and pairs the names stage adds.
+    let mut rank: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let looks_like_code = key.len() >= 4 && key.chars().all(|c| c.is_ascii_alphanumeric());
     if looks_like_code {
         names.push(constant(prefix(fields.codes, &key), CODE_PREFIX));
@@ -222,6 +367,15 @@ pub fn build(
     if compact.chars().count() >= 2 {
         names.push(constant(prefix(fields.names, &compact), NAME_PREFIX));
         names.push(constant(prefix(fields.core_names, core), NAME_PREFIX));
+        rank.push(constant(prefix(fields.names, &compact), NAME_PREFIX));
+        rank.push(constant(prefix(fields.core_names, core), NAME_PREFIX));
+    }
+    // Every pair of characters of a name fragment in one name: nearly always the fragment itself,
+    // far ahead of names that share one pair of it.
+    if core.chars().count() >= 3 && core.chars().all(|c| !c.is_ascii() && c.is_alphanumeric()) {
+        let all_pairs = || constant(all_of(fields.name_grams, &char_grams(core)), ALL_PAIRS);
+        names.push(all_pairs());
+        rank.push(all_pairs());
     }
     if let Some(q) = tokens(index, fields.name_words, core, 1)? {
         names.push(boosted(q, 3.0));
@@ -235,6 +389,7 @@ pub fn build(
     let letters = compact.chars().all(|c| c.is_ascii_lowercase());
     if letters && compact.len() >= 2 {
         names.push(boosted(typed_pinyin(fields.pinyin, &compact), 8.0));
+        rank.push(boosted(typed_pinyin(fields.pinyin, &compact), 8.0));
         // Pinyin typed word by word ("tengyue keji"): each word is a run of syllables.
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.len() > 1 {
@@ -244,6 +399,7 @@ pub fn build(
         }
         names.push(boosted(phrase(fields.initials, &analysis::typed_initial_pairs(&compact)), 6.0));
         names.push(constant(prefix(fields.pinyin_whole, &compact), PINYIN_WHOLE_PREFIX));
+        rank.push(constant(prefix(fields.pinyin_whole, &compact), PINYIN_WHOLE_PREFIX));
     } else if !letters {
         // Chinese typed in: its pinyin finds homophones (a wrong character of the same sound).
         let syllables = analysis::syllables(core);
@@ -282,24 +438,117 @@ pub fn build(
         all.extend(filter_queries.iter().map(|q| (Occur::Must, q.box_clone())));
         Box::new(BooleanQuery::new(all)) as Box<dyn Query>
     };
-    let stage = |query| Stage { query, verify: Verify::Nothing };
-    let mut stages = vec![stage(visible(exact, Some(by_id_number)))];
+    let mut stages = vec![Stage::new(visible(exact, Some(by_id_number)))];
     // Document numbers carry a year and a serial: a query without a digit is none (and the stage, run
     // for every name query otherwise, would cost each of them a pass over every segment). One with
     // characters besides letters and digits (京市监罚〔2024〕1号) is far likelier a document number than a
     // code or a name: its stage goes first.
     if public && key.chars().any(|c| c.is_ascii_digit()) {
-        let documents = Stage { query: visible(vec![document()], None), verify: Verify::PublicDocument(key.clone()) };
+        let documents =
+            Stage { verify: Verify::PublicDocument(key.clone()), ..Stage::new(visible(vec![document()], None)) };
         let document_like = key.chars().any(|c| !c.is_ascii_alphanumeric());
         stages.insert(usize::from(!document_like), documents);
     }
+    let parts = parts(text);
+    if let Some(generic) = generic(index, searcher, fields, &parts, &compact, core)? {
+        // Nothing to rank by: every subject it names, the newest first.
+        stages.push(Stage { order: Order::Newest, ..Stage::new(visible(vec![(Occur::Must, generic)], None)) });
+    }
+    // Parts (a place and a brand in pinyin, words of a name, or one fragment of a name): the subjects
+    // that match every part in one of its ways, ranked by the whole as typed; only when none does, the
+    // best matches of some of it. Requiring every part is also what keeps the common case cheap: an
+    // intersection of a few posting lists rather than a union of every word and pair.
+    let required: Vec<Box<dyn Query>> = parts.iter().filter_map(|p| part_query(fields, *p)).collect();
+    let several = match parts[..] {
+        [Part::Han(one)] => one.chars().count() >= 2 && required.len() == 1,
+        [Part::Letters(one)] => one.len() >= 2 && required.len() == 1,
+        _ => required.len() >= 2,
+    };
+    if several {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = required.iter().map(|q| (Occur::Must, q.box_clone())).collect();
+        clauses.extend(rank);
+        stages.push(Stage::new(visible(clauses, None)));
+        names.extend(required.into_iter().map(|q| (Occur::Should, q)));
+    }
     if !names.is_empty() {
-        stages.push(stage(visible(names, None)));
+        stages.push(Stage { partial: several, ..Stage::new(visible(names, None)) });
     }
     if !texts.is_empty() {
-        stages.push(stage(visible(texts, None)));
+        stages.push(Stage { partial: several, ..Stage::new(visible(texts, None)) });
     }
     Ok(stages)
+}
+
+/// The subjects whose whole name's pinyin starts like the query's, within one letter's difference
+/// (two for long queries), filters and view applied: what "did you mean" offers when nothing matched.
+/// `None` for a query too short (or too long) for a near reading to mean anything.
+pub fn suggestions(
+    fields: &Fields,
+    normalized: &str,
+    filters: &Filters,
+    view: View,
+) -> Result<Option<Box<dyn Query>>, SearchError> {
+    let compact: String = normalized.chars().filter(|c| c.is_alphanumeric()).collect();
+    let letters = analysis::syllables(core_name(&compact)).concat();
+    if !(SUGGEST_MIN_LETTERS..=SUGGEST_MAX_LETTERS).contains(&letters.len()) {
+        return Ok(None);
+    }
+    let reading = Term::from_field_text(fields.pinyin_whole, &letters);
+    let mut ways: Vec<(Occur, Box<dyn Query>)> =
+        vec![boosted(Box::new(FuzzyTermQuery::new_prefix(reading.clone(), 1, true)), 2.0)];
+    if letters.len() >= SUGGEST_TWO_EDITS {
+        ways.push((Occur::Should, Box::new(FuzzyTermQuery::new_prefix(reading, 2, true))));
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(ways)))];
+    clauses.extend(filters.queries(fields)?.into_iter().map(|q| (Occur::Must, q)));
+    if view == View::Public {
+        clauses.push((Occur::MustNot, term(fields.subject_type, SubjectType::NaturalPerson.as_str())));
+    }
+    Ok(Some(Box::new(BooleanQuery::new(clauses))))
+}
+
+/// Shortest reading offered near names: fewer letters are within one edit of too many names to say anything.
+const SUGGEST_MIN_LETTERS: usize = 6;
+/// Longest reading looked up (the automaton's cost grows with it).
+const SUGGEST_MAX_LETTERS: usize = 64;
+/// Readings this long may be two edits away.
+const SUGGEST_TWO_EDITS: usize = 12;
+
+/// The query of a generic text (a legal form, words most names have), or `None` when some part of it
+/// singles subjects out (then it is ranked like any other).
+fn generic(
+    index: &Index,
+    searcher: &Searcher,
+    fields: &Fields,
+    parts: &[Part<'_>],
+    compact: &str,
+    core: &str,
+) -> Result<Option<Box<dyn Query>>, SearchError> {
+    if parts.is_empty() || !parts.iter().all(|p| matches!(p, Part::Han(_))) {
+        return Ok(None);
+    }
+    if is_legal_form(compact) {
+        return Ok(Some(term(fields.legal_forms, compact)));
+    }
+    let common = GENERIC_MIN_DOCS.max(searcher.num_docs() / GENERIC_SHARE);
+    let mut analyzer = analysis::query_analyzer(index, fields.name_words)?;
+    let mut stream = analyzer.token_stream(core);
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    while let Some(token) = stream.next() {
+        let word = Term::from_field_text(fields.name_words, &token.text);
+        if searcher.doc_freq(&word)? < common {
+            return Ok(None);
+        }
+        clauses.push((Occur::Must, Box::new(TermQuery::new(word, IndexRecordOption::Basic))));
+    }
+    if clauses.is_empty() {
+        return Ok(None);
+    }
+    let form = compact[core.len()..].trim();
+    if !form.is_empty() {
+        clauses.push((Occur::Must, term(fields.legal_forms, form)));
+    }
+    Ok(Some(Box::new(BooleanQuery::new(clauses))))
 }
 
 fn prefix(field: Field, value: &str) -> Box<dyn Query> {
@@ -327,5 +576,42 @@ fn typed_pinyin(field: Field, letters: &str) -> Box<dyn Query> {
         0 => term_scored(field, letters),
         1 => readings.remove(0),
         _ => Box::new(BooleanQuery::new(readings.into_iter().map(|q| (Occur::Should, q)).collect())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parts_split_at_spaces_punctuation_and_script_changes() {
+        assert_eq!(parts("东莞 longchang"), [Part::Han("东莞"), Part::Letters("longchang")]);
+        assert_eq!(parts("东莞longchang"), [Part::Han("东莞"), Part::Letters("longchang")]);
+        assert_eq!(parts("xtswkj·郑州"), [Part::Letters("xtswkj"), Part::Han("郑州")]);
+        assert_eq!(parts("tcl2024 科技"), [Part::Alphanumeric("tcl2024"), Part::Han("科技")]);
+        assert_eq!(parts("  ,. "), []);
+        assert_eq!(parts(&"a ".repeat(100)).len(), MAX_PARTS);
+    }
+
+    #[test]
+    fn character_pairs_of_a_fragment() {
+        assert_eq!(char_grams("荣远房"), ["荣远", "远房"]);
+        assert_eq!(char_grams("荣"), ["荣"]);
+        assert_eq!(char_grams("强强强"), ["强强"], "a pair once");
+    }
+
+    proptest! {
+        /// Any text: at most MAX_PARTS parts, each a non-empty piece of the text, of one script.
+        #[test]
+        fn parts_are_pieces_of_the_text(text in "\\PC{0,60}") {
+            let found = parts(&text);
+            prop_assert!(found.len() <= MAX_PARTS);
+            for part in found {
+                let (Part::Han(p) | Part::Letters(p) | Part::Alphanumeric(p)) = part;
+                prop_assert!(!p.is_empty() && text.contains(p));
+                prop_assert!(p.chars().all(char::is_alphanumeric));
+            }
+        }
     }
 }

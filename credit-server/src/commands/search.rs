@@ -95,25 +95,35 @@ pub fn search(args: &SearchArgs) -> Result<i32> {
         cancel: credit_core::cancel::Cancel::never(),
     };
     let platform = platform.with_index(Arc::new(RwLock::new(index)));
-    let hits = match platform.search(&super::console_actor(None), &request) {
-        Ok(hits) => hits,
+    let found = match platform.search(&super::console_actor(None), &request) {
+        Ok(found) => found,
         Err(e) if e.is_user_error() => {
             eprintln!("credit-server: {e}");
             return Ok(2);
         }
         Err(e) => return Err(e).context("searching"),
     };
+    let hits = &found.hits;
     if args.json {
-        for hit in &hits {
+        for hit in hits {
             super::print_json(hit)?;
+        }
+        if !found.did_you_mean.is_empty() {
+            eprintln!("credit-server: no subject found; did you mean: {}", found.did_you_mean.join(", "));
         }
         return Ok(0);
     }
     if hits.is_empty() {
         println!("no subject found");
+        if !found.did_you_mean.is_empty() {
+            println!("did you mean: {}", found.did_you_mean.join(", "));
+        }
         return Ok(0);
     }
-    for hit in &hits {
+    if found.partial {
+        println!("no subject matches every part of the query; the best partial matches:");
+    }
+    for hit in hits {
         println!(
             "{:>8.2}  {:<20}  {}  ({})",
             hit.score,

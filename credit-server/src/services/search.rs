@@ -70,7 +70,8 @@ impl SearchService for SearchApi {
             .context
             .blocking(move |context| {
                 let search = SearchRequest { cancel: context.cancel.clone(), ..search };
-                let hits = context.platform.search(&caller.actor(), &search)?;
+                let found = context.platform.search(&caller.actor(), &search)?;
+                let hits = found.hits;
                 let next_page_token = if hits.len() == limit {
                     hits.last().map(|h| h.cursor.clone()).unwrap_or_default()
                 } else {
@@ -80,6 +81,8 @@ impl SearchService for SearchApi {
                     hits: hits.into_iter().map(convert::search_hit).collect(),
                     next_page_token,
                     view: view_to_proto(view),
+                    partial: found.partial,
+                    did_you_mean: found.did_you_mean,
                 })
             })
             .await?;

@@ -235,6 +235,24 @@ async fn every_rpc_answers_a_regulator() {
         .into_inner();
     assert_eq!(found.hits[0].code, COMPANY);
     assert!(found.hits[0].highlight.contains("<em>"));
+    assert!(!found.partial && found.did_you_mean.is_empty());
+    // The company's pinyin with one letter wrong finds nothing, and offers its name.
+    let name = found.hits[0].name.clone();
+    let mut reading: Vec<char> =
+        credit_core::search::pinyin_syllables(credit_core::search::core_name(&credit_core::search::normalize(&name)))
+            .concat()
+            .chars()
+            .collect();
+    reading[5] = if reading[5] == 'q' { 'x' } else { 'q' };
+    let typo: String = reading.into_iter().collect();
+    let near = server
+        .search()
+        .search(call(pb::SearchRequest { query: typo.clone(), ..Default::default() }, token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(near.hits.is_empty(), "{typo}: {near:?}");
+    assert!(near.did_you_mean.contains(&name), "{typo}: {near:?}");
 
     // Check, BatchCheck (one bad entry does not fail the others), SubmitFeedback, GetStatistics.
     let result = server.checks().check(call(check(COMPANY), token)).await.unwrap().into_inner().result.unwrap();

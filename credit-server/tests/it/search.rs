@@ -38,6 +38,19 @@ fn search_catches_up_on_open_ranks_and_masks() {
     assert_eq!(hits[0]["code"], "540121********0960");
     assert_eq!(hits[0]["name"], "张**");
 
+    // A place and a brand in pinyin: every part matched; a part nothing matches: partial hits, flagged.
+    let (_, hits) = search(data, &["唐山", "rongyuan"]);
+    assert_eq!(hits[0]["code"], "91130272867247399R", "{hits:?}");
+    assert!(hits.iter().all(|h| h.get("partial").is_none()), "{hits:?}");
+    let (_, hits) = search(data, &["唐山", "rongyuan", "qqqzzzxx"]);
+    assert_eq!(hits[0]["partial"], true, "{hits:?}");
+    // Nothing found: the nearest names by pinyin, on stderr beside an empty stdout.
+    let out = run(&["search", "--data-dir", data, "--json", "tangshanshirongyuamfangdichan"]);
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean: 唐山市荣远房地产开发有限公司"));
+    let out = run(&["search", "--data-dir", data, "tangshanshirongyuamfangdichan"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("did you mean: 唐山市荣远房地产开发有限公司"));
+
     // Filters and usage errors.
     let (code, hits) = search(data, &["--division", "1302", "--limit", "50", "房地产"]);
     assert_eq!(code, 0);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Search over the store `benches/import.sh` leaves behind (1,000,000 subjects by default): a full index
-# build (`credit-server reindex`, timed, peak RSS), then the latency of labelled queries made from the same
-# fixtures (`credit-fixtures --queries-from`), top 10, one at a time, 5 rounds. JSON lines on stdout.
+# build (`credit-server reindex`, timed, peak RSS), then the latency and recall@5 of labelled queries, top 10,
+# one at a time, 5 rounds: first those the fixture generator makes (`credit-fixtures --queries-from`), then
+# the independent set written from the same registration file by scripts/search-queries.py (pypinyin,
+# opencc; 30 per kind). JSON lines on stdout: the build, the generator's set, the independent set.
 #
 #   WORK_DIR=/tmp/bench-import benches/search.sh [SUBJECTS]
 set -euo pipefail
@@ -26,3 +28,9 @@ read -r seconds kib <"$timing"
 rm -f "$timing"
 echo "{\"reindex\":$(cat "$work/reindex.json"),\"wall_seconds\":$seconds,\"peak_rss_mib\":$((kib / 1024))}"
 "$bin/search-latency" "$store" "$work/queries.tsv" 5
+# The independent set takes about 3 minutes to write (the readings of every name); kept beside the store.
+independent=$work/independent-queries.tsv
+if [ ! -s "$independent" ] || [ "$fixtures/subjects.csv" -nt "$independent" ] || [ "$root/scripts/search-queries.py" -nt "$independent" ]; then
+	python3 "$root/scripts/search-queries.py" "$fixtures/subjects.csv" "$independent" --per-kind 30
+fi
+"$bin/search-latency" "$store" "$independent" 5 2>"$work/independent-misses.log"

@@ -62,6 +62,7 @@ for run in $(seq "$runs"); do
 	WORK_DIR=$work bash "$root/benches/search.sh" "$subjects" >"$work/search-$run.jsonl"
 	record "{\"figure\":\"index_build\",\"run\":$run,\"result\":$(sed -n 1p "$work/search-$run.jsonl")}"
 	record "{\"figure\":\"search_latency\",\"run\":$run,\"result\":$(sed -n 2p "$work/search-$run.jsonl")}"
+	record "{\"figure\":\"search_independent\",\"run\":$run,\"result\":$(sed -n 3p "$work/search-$run.jsonl")}"
 done
 
 # 3. The peer: PostgreSQL 15 + pg_trgm, the same registration file, lookups and searches (benches/postgres.sh).

@@ -1,6 +1,8 @@
 //! Query latency of the search index over a real store: every query of a labelled set (made by
-//! `credit-fixtures --queries-from`), several rounds, one at a time on one thread; top 10, joined with the
-//! store as `credit-server search` does. Prints one JSON object: percentiles in milliseconds and recall@5.
+//! `credit-fixtures --queries-from`, or independently by `scripts/search-queries.py`), several rounds, one
+//! at a time on one thread; top 10, joined with the store as `credit-server search` does. Prints one JSON
+//! object: percentiles in milliseconds, recall@5 overall and by kind (a query labelled `-` is generic: it
+//! counts as found when it has any hit). The misses of the first round go to stderr.
 //!
 //!   search-latency DATA_DIR QUERIES.tsv [ROUNDS]
 
@@ -8,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use credit_core::search::{SearchIndex, SearchRequest, default_dir};
+use credit_core::search::{SearchIndex, SearchRequest, code_key, default_dir};
 use credit_core::store::Store;
 use credit_core::view::View;
 
@@ -41,6 +43,7 @@ fn main() -> Result<()> {
     let mut micros = Vec::with_capacity(labelled.len() * rounds);
     let mut by_kind: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
     let mut found = 0;
+    let mut recall: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
     for round in 0..rounds {
         for (kind, query, code) in &labelled {
             // Penalties are public only inside their windows: a search by penalty document number is a
@@ -48,12 +51,30 @@ fn main() -> Result<()> {
             let view = if kind == "penalty_document" { View::Regulator } else { View::Public };
             let request = SearchRequest { query: query.clone(), limit: 10, view, ..SearchRequest::default() };
             let start = Instant::now();
-            let hits = index.search(&store, &request)?;
+            let results = index.search_results(&store, &request)?;
             let took = start.elapsed().as_micros() as u64;
             micros.push(took);
             by_kind.entry(kind).or_default().push(took);
-            if round == 0 && hits.iter().take(5).any(|h| h.code.as_deref() == Some(code.as_str())) {
+            if round > 0 {
+                continue;
+            }
+            let hits = &results.hits;
+            let hit = if code == "-" {
+                !hits.is_empty()
+            } else {
+                hits.iter().take(5).any(|h| h.code.as_deref().is_some_and(|c| code_key(c) == code_key(code)))
+            };
+            let tally = recall.entry(kind).or_default();
+            tally.1 += 1;
+            if hit {
                 found += 1;
+                tally.0 += 1;
+            } else {
+                let top: Vec<&str> = hits.iter().take(5).map(|h| h.name.as_str()).collect();
+                eprintln!(
+                    "search-latency: miss {kind} {query:?} (expected {code}; partial {}; top {top:?}; did you mean {:?})",
+                    results.partial, results.did_you_mean
+                );
             }
         }
     }
@@ -76,6 +97,11 @@ fn main() -> Result<()> {
             "p99_ms": at(0.99),
             "max_ms": at(1.0),
             "recall_at_5": found as f64 / labelled.len() as f64,
+            "recall_at_5_by_kind": recall
+                .iter()
+                .map(|(kind, (hit, all))| (kind.to_string(), serde_json::json!(*hit as f64 / *all as f64)))
+                .collect::<serde_json::Map<_, _>>(),
+            "queries_by_kind": recall.iter().map(|(kind, (_, all))| (kind.to_string(), serde_json::json!(all))).collect::<serde_json::Map<_, _>>(),
         })
     );
     Ok(())

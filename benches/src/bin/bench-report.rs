@@ -509,6 +509,23 @@ mod tests {
     }
 
     #[test]
+    fn the_independent_search_set_is_held_against_issue_24() {
+        let mut lines = vec![
+            r#"{"figure":"search_independent","run":1,"result":{"p50_ms":0.4,"p99_ms":5,"max_ms":12,"recall_at_5":0.99,"recall_at_5_by_kind":{"pinyin":1.0,"typo":0.8}}}"#,
+            r#"{"figure":"search_independent","run":2,"result":{"p50_ms":0.5,"p99_ms":6,"max_ms":11,"recall_at_5":1.0,"recall_at_5_by_kind":{"pinyin":1.0,"typo":0.9}}}"#,
+        ];
+        let mut w = String::new();
+        independent_search(&mut w, &results_of(&lines)).expect("written");
+        assert!(w.contains("| 0.995 / 0.850 | 2 | ≥ 0.95 / ≥ 0.85 (issue 24): met |"), "{w}");
+        assert!(w.contains("| 0.45 / 5.50 / 11.5 | 2 | ≤ 0.5 / ≤ 3 / ≤ 50 (issue 24): **not met** |"), "{w}");
+        assert!(w.contains("pinyin 1.00, typo 0.85"), "{w}");
+        lines.clear();
+        let mut none = String::new();
+        independent_search(&mut none, &results_of(&lines)).expect("written");
+        assert!(none.is_empty(), "no run, no row");
+    }
+
+    #[test]
     fn medians_ratios_and_verdicts() {
         let section = section(&results(), &machine(), Some("abc1234")).expect("section");
         assert!(section.contains("| 55,000 (peak RSS 920 MiB) | 3 | ≥ 50,000: met |"), "{section}");

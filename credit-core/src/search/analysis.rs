@@ -231,6 +231,23 @@ pub fn pinyin_tokens(syllables: &[String]) -> String {
     syllables.join(" ")
 }
 
+/// The syllable pairs field's text: each pair of neighbouring syllables as one token (`腾跃科技` →
+/// "teng_yue yue_ke ke_ji"), without positions. A run of typed syllables is found as all its pairs in one
+/// name: a few rare terms to intersect, where a phrase of common syllables reads long posting lists and
+/// their positions.
+pub fn pinyin_pairs(syllables: &[impl AsRef<str>]) -> String {
+    let mut out = String::new();
+    for pair in syllables.windows(2) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(pair[0].as_ref());
+        out.push('_');
+        out.push_str(pair[1].as_ref());
+    }
+    out
+}
+
 /// The initials field's text: each pair of neighbouring initials (`腾跃科技` → "ty yk kj"), with
 /// positions. Pairs rather than letters: a phrase of single letters would walk posting lists that
 /// hold most of the index.
@@ -438,6 +455,8 @@ mod tests {
         assert_eq!(initial_pairs(&s), "ty yk kj");
         assert_eq!(initial_pairs(&syllables("腾")), "", "single initials match too much");
         assert_eq!(typed_initial_pairs("tykj"), ["ty", "yk", "kj"]);
+        assert_eq!(pinyin_pairs(&s), "teng_yue yue_ke ke_ji");
+        assert_eq!(pinyin_pairs(&syllables("腾")), "");
     }
 
     #[test]

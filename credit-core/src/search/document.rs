@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use tantivy::TantivyDocument;
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
@@ -36,6 +36,8 @@ pub struct Fields {
     /// name's pinyin for prefix matches.
     pub pinyin: Field,
     pub pinyin_whole: Field,
+    /// Pairs of neighbouring syllables of core names ([`analysis::pinyin_pairs`]).
+    pub pinyin_pairs: Field,
     /// Pairs of neighbouring initials of core names (with positions).
     pub initials: Field,
     /// Names of the legal representative and other related persons (organisations only).
@@ -50,6 +52,9 @@ pub struct Fields {
     pub legal_forms: Field,
     /// Day of establishment (days since 1970-01-01, 0 when unknown): generic queries list the newest first.
     pub established: Field,
+    /// The year of establishment, as a term: the subjects established in the last years are the
+    /// postings of two terms (a range of days costs a set of bits over every subject per query).
+    pub established_year: Field,
     /// Document numbers of records, as keys.
     pub documents: Field,
     /// Document numbers, authorities, violation types and facts of records.
@@ -84,12 +89,14 @@ pub fn schema() -> (Schema, Fields) {
         name_grams: b.add_text_field("name_grams", text(GRAMS, false)),
         pinyin: b.add_text_field("pinyin", text(SPACED, true)),
         pinyin_whole: b.add_text_field("pinyin_whole", STRING),
+        pinyin_pairs: b.add_text_field("pinyin_pairs", text(SPACED, false)),
         initials: b.add_text_field("initials", text(SPACED, true)),
         people: b.add_text_field("people", text(GRAMS, false)),
         address: b.add_text_field("address", text(WORDS, false)),
         places: b.add_text_field("places", text(SPACED, false)),
         legal_forms: b.add_text_field("legal_forms", STRING),
         established: b.add_u64_field(ESTABLISHED, FAST),
+        established_year: b.add_text_field("established_year", STRING),
         documents: b.add_text_field("documents", STRING),
         record_text: b.add_text_field("record_text", text(PRESPLIT_WORDS, false)),
         division: b.add_text_field("division", STRING),
@@ -251,6 +258,7 @@ pub fn build(
         doc.add_text(fields.name_grams, core);
         doc.add_text(fields.pinyin, analysis::pinyin_tokens(&syllables));
         doc.add_text(fields.pinyin_whole, syllables.concat());
+        doc.add_text(fields.pinyin_pairs, analysis::pinyin_pairs(&syllables));
         doc.add_text(fields.initials, analysis::initial_pairs(&syllables));
         // The whole ending cut, and each legal form the name ends with: a query of `公司` lists every
         // company, one of `有限公司` those of that form.
@@ -262,7 +270,11 @@ pub fn build(
             doc.add_text(fields.legal_forms, ending);
         }
     }
-    doc.add_u64(fields.established, subject.established.map_or(0, days_since_epoch));
+    let established = subject.established.map_or(0, days_since_epoch);
+    doc.add_u64(fields.established, established);
+    if let Some(date) = subject.established {
+        doc.add_text(fields.established_year, date.year().to_string());
+    }
     if subject.subject_type != SubjectType::NaturalPerson {
         for person in &subject.related {
             doc.add_text(fields.people, normalize(&person.name));

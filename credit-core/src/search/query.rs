@@ -3,7 +3,7 @@
 
 use std::ops::Bound;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query,
     RangeQuery, TermQuery,
@@ -184,11 +184,14 @@ pub struct Stage {
     /// characters of a fragment).
     pub partial: bool,
     pub order: Order,
+    /// The stage looks at recent subjects only: its hits are the newest of all only when they fill
+    /// what was asked for; otherwise the next stage (the same query over every date) answers.
+    pub window: bool,
 }
 
 impl Stage {
     fn new(query: Box<dyn Query>) -> Stage {
-        Stage { query, verify: Verify::Nothing, partial: false, order: Order::Relevance }
+        Stage { query, verify: Verify::Nothing, partial: false, order: Order::Relevance, window: false }
     }
 }
 
@@ -269,7 +272,7 @@ fn part_query(fields: &Fields, part: Part<'_>) -> Option<Box<dyn Query>> {
             if letters.len() < 2 && analysis::segmentations(letters).is_empty() {
                 return None;
             }
-            ways.push(boosted(typed_pinyin(fields.pinyin, letters), 8.0));
+            ways.push(boosted(typed_pinyin_pairs(fields, letters), 8.0));
             if letters.len() >= 2 {
                 ways.push(boosted(phrase(fields.initials, &analysis::typed_initial_pairs(letters)), 6.0));
             }
@@ -316,14 +319,15 @@ const GENERIC_MIN_DOCS: u64 = 20;
 /// near misses are noise, and the exact terms are cheap to look up. Then names by prefix, words,
 /// characters and pinyin; and only when no name matches, the text of records, addresses and people.
 pub fn build(
-    index: &Index,
     searcher: &Searcher,
+    newest_established: Option<u64>,
     fields: &Fields,
     normalized: &str,
     filters: &Filters,
     view: View,
     id_key: &[u8; 32],
 ) -> Result<Vec<Stage>, SearchError> {
+    let index = searcher.index();
     let text = normalized.trim();
     let public = view == View::Public;
     let filter_queries = filters.queries(fields)?;
@@ -389,7 +393,7 @@ pub fn build(
     let letters = compact.chars().all(|c| c.is_ascii_lowercase());
     if letters && compact.len() >= 2 {
         names.push(boosted(typed_pinyin(fields.pinyin, &compact), 8.0));
-        rank.push(boosted(typed_pinyin(fields.pinyin, &compact), 8.0));
+        rank.push(boosted(typed_pinyin_pairs(fields, &compact), 8.0));
         // Pinyin typed word by word ("tengyue keji"): each word is a run of syllables.
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.len() > 1 {
@@ -452,6 +456,17 @@ pub fn build(
     let parts = parts(text);
     if let Some(generic) = generic(index, searcher, fields, &parts, &compact, core)? {
         // Nothing to rank by: every subject it names, the newest first.
+        // A generic query matches a large share of all subjects: listing the newest of them reads a date
+        // for each. Those established in the latest two years come first: when they fill the page, they
+        // are the newest of all, and only they are read.
+        if let Some(newest) = newest_established.and_then(date_of_days) {
+            let years = [newest.year(), newest.year() - 1];
+            let recent: Box<dyn Query> = Box::new(BooleanQuery::new(
+                years.iter().map(|y| (Occur::Should, term(fields.established_year, &y.to_string()))).collect(),
+            ));
+            let clauses = vec![(Occur::Must, generic.box_clone()), (Occur::Must, recent)];
+            stages.push(Stage { order: Order::Newest, window: true, ..Stage::new(visible(clauses, None)) });
+        }
         stages.push(Stage { order: Order::Newest, ..Stage::new(visible(vec![(Occur::Must, generic)], None)) });
     }
     // Parts (a place and a brand in pinyin, words of a name, or one fragment of a name): the subjects
@@ -469,6 +484,9 @@ pub fn build(
         clauses.extend(rank);
         stages.push(Stage::new(visible(clauses, None)));
         names.extend(required.into_iter().map(|q| (Occur::Should, q)));
+    }
+    if let Some(halves) = halves(fields, &parts) {
+        stages.push(Stage { partial: true, ..Stage::new(visible(halves, None)) });
     }
     if !names.is_empty() {
         stages.push(Stage { partial: several, ..Stage::new(visible(names, None)) });
@@ -513,6 +531,38 @@ const SUGGEST_MIN_LETTERS: usize = 6;
 const SUGGEST_MAX_LETTERS: usize = 64;
 /// Readings this long may be two edits away.
 const SUGGEST_TWO_EDITS: usize = 12;
+
+/// A long fragment of a name (a whole name typed with one character wrong, left out or added) that no
+/// name holds every character pair of: the names holding every pair of its first half or of its second,
+/// ranked by the pairs of the whole they hold and by reading like it. One wrong character breaks the
+/// pairs of one half at most, and each half is an intersection of a few posting lists; the union of
+/// every pair, the stage after this one, reads them all.
+fn halves(fields: &Fields, parts: &[Part<'_>]) -> Option<Vec<(Occur, Box<dyn Query>)>> {
+    let [Part::Han(one)] = parts else {
+        return None;
+    };
+    let chars: Vec<char> = core_name(one).chars().collect();
+    if chars.len() < HALVES_MIN_CHARS {
+        return None;
+    }
+    let (left, right) = chars.split_at(chars.len() / 2);
+    let half = |chars: &[char]| all_of(fields.name_grams, &char_grams(&chars.iter().collect::<String>()));
+    let either: Box<dyn Query> =
+        Box::new(BooleanQuery::new(vec![(Occur::Should, half(left)), (Occur::Should, half(right))]));
+    let whole: String = chars.iter().collect();
+    let mut clauses = vec![(Occur::Must, either)];
+    clauses.extend(char_grams(&whole).iter().map(|pair| (Occur::Should, term_scored(fields.name_grams, pair))));
+    clauses.push(constant(prefix(fields.pinyin_whole, &analysis::syllables(&whole).concat()), PINYIN_WHOLE_PREFIX));
+    Some(clauses)
+}
+
+/// Fragments at least this long are looked up by halves when no name holds all their pairs.
+const HALVES_MIN_CHARS: usize = 6;
+
+/// The day `days` after 1970-01-01.
+fn date_of_days(days: u64) -> Option<NaiveDate> {
+    NaiveDate::default().checked_add_days(chrono::Days::new(days))
+}
 
 /// The query of a generic text (a legal form, words most names have), or `None` when some part of it
 /// singles subjects out (then it is ranked like any other).
@@ -564,6 +614,27 @@ fn phrase(field: Field, tokens: &[impl AsRef<str>]) -> Box<dyn Query> {
     match tokens {
         [one] => term_scored(field, one.as_ref()),
         _ => Box::new(PhraseQuery::new(tokens.iter().map(|t| Term::from_field_text(field, t.as_ref())).collect())),
+    }
+}
+
+/// Letters typed as pinyin, every way they split: all the reading's syllable pairs in one name (a reading
+/// of one syllable: that syllable), or the letters as one token when they are not pinyin. What the
+/// stage that requires every part looks for; the broader stage after it matches phrases of syllables.
+fn typed_pinyin_pairs(fields: &Fields, letters: &str) -> Box<dyn Query> {
+    let mut readings: Vec<Box<dyn Query>> = analysis::segmentations(letters)
+        .iter()
+        .map(|syllables| match syllables[..] {
+            [one] => term_scored(fields.pinyin, one),
+            _ => {
+                let pairs: Vec<String> = analysis::pinyin_pairs(syllables).split(' ').map(str::to_string).collect();
+                all_of(fields.pinyin_pairs, &pairs)
+            }
+        })
+        .collect();
+    match readings.len() {
+        0 => term_scored(fields.pinyin, letters),
+        1 => readings.remove(0),
+        _ => Box::new(BooleanQuery::new(readings.into_iter().map(|q| (Occur::Should, q)).collect())),
     }
 }
 

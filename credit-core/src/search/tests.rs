@@ -166,6 +166,27 @@ fn generic_queries_list_the_newest_first() {
     let all = index.search(&store, &SearchRequest { limit: 10, ..request("科技") }).unwrap();
     let paged: Vec<u64> = first.iter().chain(&second).map(|h| h.subject_id).collect();
     assert_eq!(paged, all.iter().map(|h| h.subject_id).collect::<Vec<_>>());
+    // Exactly the newest: the same as sorting every subject of that legal form by date, whatever the
+    // page size (small pages come from the last year's subjects alone, larger ones from all).
+    let mut expected = Vec::new();
+    store
+        .scan_subjects(&mut |s| {
+            if crate::view::is_public(&s)
+                && s.subject_type != SubjectType::NaturalPerson
+                && normalize(&s.name).ends_with("有限公司")
+            {
+                expected.push((std::cmp::Reverse(s.established.unwrap_or_default()), s.id.0));
+            }
+            true
+        })
+        .unwrap();
+    expected.sort();
+    for limit in [1, 3, 10, 40, 200] {
+        let hits = index.search(&store, &SearchRequest { limit, ..request("有限公司") }).unwrap();
+        let ids: Vec<u64> = hits.iter().map(|h| h.subject_id).collect();
+        let want: Vec<u64> = expected.iter().take(limit).map(|(_, id)| *id).collect();
+        assert_eq!(ids, want, "the {limit} newest");
+    }
     // A distinctive word is not generic: ranked by match, not by date.
     let distinctive = index.search(&store, &request("荣远")).unwrap();
     assert_eq!(distinctive[0].code.as_deref(), Some("91130272867247399R"));

@@ -550,7 +550,10 @@ mod tests {
         );
         assert!(section.contains("| `check` | 2,000 |") && section.contains("7.50 | – | **not met** |"), "{section}");
         assert!(section.contains("get-subject: 2 UNAVAILABLE"), "{section}");
-        assert!(section.contains("| 20,259 | 3 | ≥ 20,000 (issue 4): met |"), "median of the builds: {section}");
+        assert!(
+            section.contains("| 20,259 | 3 | ≥ 20,000 (issue 4): met; ≥ 60,000 (issue 24): **not met** |"),
+            "median of the builds: {section}"
+        );
         assert!(
             section.contains("| 0.25 / 9.00 | 3 | median ≤ 2 ms, p99 ≤ 10 ms (issue 4): met |"),
             "medians of the search runs: {section}"

@@ -155,26 +155,37 @@ impl DivisionTable {
         self.by_code.values()
     }
 
+    /// The division of `code` and the divisions enclosing it, innermost first (empty for an unknown
+    /// code). At most [`MAX_DEPTH`] of them, so a table whose parents loop cannot loop a reader.
+    pub fn ancestry(&self, code: &str) -> impl Iterator<Item = &Division> {
+        let mut next = self.get(code);
+        std::iter::from_fn(move || {
+            let current = next?;
+            next = self.get(&current.parent).filter(|parent| parent.code != current.code);
+            Some(current)
+        })
+        .take(MAX_DEPTH)
+    }
+
     /// The name with its enclosing divisions, e.g. `北京市朝阳区`. Placeholder prefectures such as
     /// `市辖区` or `省直辖县级行政区划` are left out, as people write the name.
     pub fn full_name(&self, code: &str) -> Option<String> {
+        self.get(code)?;
         let mut parts: Vec<&str> = Vec::new();
-        let mut current = self.get(code)?;
-        loop {
+        for current in self.ancestry(code) {
             // Some names already carry their parent's (`唐山市汉沽管理区` under `唐山市`): keep one.
             let carried = parts.last().is_some_and(|child| child.starts_with(current.name.as_str()));
             if !is_placeholder(&current.name) && !carried {
                 parts.push(current.name.as_str());
-            }
-            match self.get(&current.parent) {
-                Some(parent) if parent.code != current.code => current = parent,
-                _ => break,
             }
         }
         parts.reverse();
         Some(parts.concat())
     }
 }
+
+/// Most levels a division sits under, itself included: province, prefecture, county (and one spare).
+pub const MAX_DEPTH: usize = 4;
 
 /// The value of a 6-digit code, or `None` for anything else.
 fn numeric(code: &str) -> Option<u32> {
@@ -219,6 +230,20 @@ mod tests {
         for code in ["710000", "810000", "820000"] {
             assert!(table.get(code).is_some(), "{code} missing");
         }
+    }
+
+    #[test]
+    fn ancestry_goes_outwards_and_stops_on_a_loop() {
+        let table = DivisionTable::builtin();
+        let names: Vec<&str> = table.ancestry("130272").map(|d| d.name.as_str()).collect();
+        assert_eq!(names.first(), table.get("130272").map(|d| d.name.as_str()).as_ref());
+        assert_eq!(names.last(), Some(&"河北省"));
+        assert_eq!(table.ancestry("999999").count(), 0);
+        // A table whose parents loop: bounded, and full_name ends too.
+        let looped = "code\tname\tlevel\tparent\n110100\t甲市\t2\t110200\n110200\t乙市\t2\t110100\n";
+        let looped = DivisionTable::from_tsv(looped).unwrap();
+        assert_eq!(looped.ancestry("110100").count(), MAX_DEPTH);
+        assert!(looped.full_name("110100").is_some());
     }
 
     #[test]

@@ -237,15 +237,15 @@ pub fn pinyin_tokens(syllables: &[String]) -> String {
 /// their positions.
 pub fn pinyin_pairs(syllables: &[impl AsRef<str>]) -> String {
     let mut out = String::new();
-    for pair in syllables.windows(2) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(pair[0].as_ref());
-        out.push('_');
-        out.push_str(pair[1].as_ref());
+    for pair in syllable_pairs(syllables) {
+        push_token(&mut out, &pair);
     }
     out
+}
+
+/// The tokens of [`pinyin_pairs`], one by one: what a typed reading is looked up by.
+pub fn syllable_pairs(syllables: &[impl AsRef<str>]) -> impl Iterator<Item = String> + '_ {
+    syllables.windows(2).map(|pair| format!("{}_{}", pair[0].as_ref(), pair[1].as_ref()))
 }
 
 /// The initials field's text: each pair of neighbouring initials (`腾跃科技` → "ty yk kj"), with
@@ -372,19 +372,9 @@ const ADDRESS_PLACES: usize = 3;
 /// prefecture or county also by its first two characters, as people say 延边 or 青龙), separated by
 /// spaces. A handful of terms per subject, where pairs of characters of the whole address were dozens.
 pub fn place_names(division: Option<&str>, normalized_address: Option<&str>) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    if let Some(code) = division {
-        let table = crate::division::DivisionTable::builtin();
-        let mut current = table.get(code);
-        let mut steps = 0;
-        while let Some(division) = current
-            && steps < 4
-        {
-            names.push(division.name.as_str());
-            current = table.get(&division.parent).filter(|p| p.code != division.code);
-            steps += 1;
-        }
-    }
+    let table = crate::division::DivisionTable::builtin();
+    let mut names: Vec<&str> =
+        division.into_iter().flat_map(|code| table.ancestry(code)).map(|d| d.name.as_str()).collect();
     if let Some(address) = normalized_address {
         let mut rest = address.trim();
         for _ in 0..ADDRESS_PLACES {
@@ -413,7 +403,7 @@ fn place_end(text: &str) -> Option<usize> {
         .iter()
         .filter_map(|ending| text[..head].find(ending).map(|at| (at, at + ending.len())))
         // The earliest place; at one start, the longest ending (自治州 rather than 州).
-        .min_by_key(|&(at, end)| (at + 1, usize::MAX - end))
+        .min_by_key(|&(at, end)| (at, std::cmp::Reverse(end)))
         .map(|(_, end)| end)
         .filter(|&end| text[..end].chars().count() >= 2)
 }

@@ -113,6 +113,11 @@ pub fn days_since_epoch(date: NaiveDate) -> u64 {
     u64::try_from((date - NaiveDate::default()).num_days()).unwrap_or(0)
 }
 
+/// The day `days` after 1970-01-01 ([`days_since_epoch`] back).
+pub fn date_of_days(days: u64) -> Option<NaiveDate> {
+    NaiveDate::default().checked_add_days(chrono::Days::new(days))
+}
+
 /// A keyed hash of an ID number (normalised like any code).
 pub fn id_hash(key: &[u8; 32], id_number: &str) -> String {
     blake3::keyed_hash(key, code_key(id_number).as_bytes()).to_hex().to_string()

@@ -191,15 +191,11 @@ impl SegmentColumns {
         columns
     }
 
-    /// Forgets the segments `searcher` no longer has (merged or deleted).
-    fn keep_only(&self, searcher: &tantivy::Searcher) {
+    /// Follows `searcher`: forgets the segments it no longer has (merged or deleted) and opens the
+    /// columns of those not opened yet, so the first query after an open or a commit does not pay for it.
+    fn refresh(&self, searcher: &tantivy::Searcher) {
         let live: foldhash::HashSet<SegmentId> = searcher.segment_readers().iter().map(|s| s.segment_id()).collect();
         self.by_segment.write().unwrap_or_else(PoisonError::into_inner).retain(|id, _| live.contains(id));
-    }
-
-    /// Opens the columns of every segment of `searcher` not opened yet: the first query after a commit
-    /// or an open does not pay for it.
-    fn warm(&self, searcher: &tantivy::Searcher) {
         for segment in searcher.segment_readers() {
             self.of(segment);
         }
@@ -271,7 +267,7 @@ impl SearchIndex {
         let writer = index.writer_with_num_threads(2, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let columns = Arc::<SegmentColumns>::default();
-        columns.warm(&reader.searcher());
+        columns.refresh(&reader.searcher());
         Ok(SearchIndex { reader, writer, fields, id_key, payload, dir: dir.to_path_buf(), columns })
     }
 
@@ -519,8 +515,7 @@ impl SearchIndex {
         commit.set_payload(&serde_json::to_string(&payload).expect("payload serialises"));
         commit.commit()?;
         self.reader.reload()?;
-        self.columns.keep_only(&self.reader.searcher());
-        self.columns.warm(&self.reader.searcher());
+        self.columns.refresh(&self.reader.searcher());
         self.payload = Some(payload);
         Ok(())
     }
@@ -609,10 +604,7 @@ impl SearchIndex {
                 } else {
                     String::new()
                 };
-                hits.push(SearchHit {
-                    partial: stage.partial,
-                    ..hit(&subject, score, &normalized, request.view, cursor)
-                });
+                hits.push(hit(&subject, score, &normalized, request.view, cursor, stage.partial));
                 if hits.len() == limit {
                     break;
                 }
@@ -639,7 +631,7 @@ impl SearchIndex {
         verify: &Verify,
         id: u64,
         today: NaiveDate,
-    ) -> Result<Option<std::sync::Arc<Subject>>, SearchError> {
+    ) -> Result<Option<Arc<Subject>>, SearchError> {
         let Some(subject) = store.subject_shared(SubjectId(id))? else {
             return Ok(None);
         };
@@ -750,7 +742,7 @@ impl<'r> PublicRecords<'r> {
     }
 }
 
-fn hit(subject: &Subject, score: f32, normalized_query: &str, view: View, cursor: String) -> SearchHit {
+fn hit(subject: &Subject, score: f32, normalized_query: &str, view: View, cursor: String, partial: bool) -> SearchHit {
     let person = subject.subject_type == SubjectType::NaturalPerson;
     let code = if person {
         subject.identifier(IdentifierKind::Ric).map(mask_id_number)
@@ -769,7 +761,7 @@ fn hit(subject: &Subject, score: f32, normalized_query: &str, view: View, cursor
         status: subject.status.clone(),
         highlight,
         cursor,
-        partial: false,
+        partial,
     }
 }
 

@@ -82,8 +82,6 @@ fn normalize_simple(text: &str) -> Option<String> {
     Some(if convert { T2S.convert(&out) } else { out })
 }
 
-/// A normalised name without its legal-form endings (`腾跃科技有限公司` → `腾跃科技`); the name itself when
-/// nothing would be left.
 /// The legal forms a normalised name ends with (`…有限责任公司`: `有限责任公司` and `公司`).
 pub fn legal_forms_ending(normalized: &str) -> impl Iterator<Item = &'static str> + '_ {
     let name = normalized.trim_end();
@@ -95,6 +93,8 @@ pub fn is_legal_form(text: &str) -> bool {
     LEGAL_FORMS.contains(&text.trim())
 }
 
+/// A normalised name without its legal-form endings (`腾跃科技有限公司` → `腾跃科技`); the name itself when
+/// nothing would be left.
 pub fn core_name(normalized: &str) -> &str {
     let mut core = normalized.trim();
     while !LEGAL_FORMS.contains(&core)

@@ -14,7 +14,7 @@ use tantivy::{Index, Searcher, Term};
 
 use super::SearchError;
 use super::analysis;
-use super::document::{Fields, id_hash};
+use super::document::{Fields, date_of_days, id_hash};
 use super::normalize::{code_key, core_name, is_legal_form};
 use crate::engine::Engine;
 use crate::model::{RecordCategory, Subject, SubjectType};
@@ -454,11 +454,10 @@ pub fn build(
         stages.insert(usize::from(!document_like), documents);
     }
     let parts = parts(text);
-    if let Some(generic) = generic(index, searcher, fields, &parts, &compact, core)? {
-        // Nothing to rank by: every subject it names, the newest first.
-        // A generic query matches a large share of all subjects: listing the newest of them reads a date
-        // for each. Those established in the latest two years come first: when they fill the page, they
-        // are the newest of all, and only they are read.
+    if let Some(generic) = generic(searcher, fields, &parts, &compact, core)? {
+        // Nothing to rank by: every subject it names, the newest first. That is a large share of all
+        // subjects, and listing the newest reads a date for each: those established in the latest two
+        // years come first; when they fill the page, they are the newest of all, and only they are read.
         if let Some(newest) = newest_established.and_then(date_of_days) {
             let years = [newest.year(), newest.year() - 1];
             let recent: Box<dyn Query> = Box::new(BooleanQuery::new(
@@ -541,33 +540,29 @@ fn halves(fields: &Fields, parts: &[Part<'_>]) -> Option<Vec<(Occur, Box<dyn Que
     let [Part::Han(one)] = parts else {
         return None;
     };
-    let chars: Vec<char> = core_name(one).chars().collect();
-    if chars.len() < HALVES_MIN_CHARS {
+    let whole = core_name(one);
+    let chars = whole.chars().count();
+    if chars < HALVES_MIN_CHARS {
         return None;
     }
-    let (left, right) = chars.split_at(chars.len() / 2);
-    let half = |chars: &[char]| all_of(fields.name_grams, &char_grams(&chars.iter().collect::<String>()));
-    let either: Box<dyn Query> =
-        Box::new(BooleanQuery::new(vec![(Occur::Should, half(left)), (Occur::Should, half(right))]));
-    let whole: String = chars.iter().collect();
+    let middle = whole.char_indices().nth(chars / 2).map_or(whole.len(), |(at, _)| at);
+    let half = |text: &str| all_of(fields.name_grams, &char_grams(text));
+    let either: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        (Occur::Should, half(&whole[..middle])),
+        (Occur::Should, half(&whole[middle..])),
+    ]));
     let mut clauses = vec![(Occur::Must, either)];
-    clauses.extend(char_grams(&whole).iter().map(|pair| (Occur::Should, term_scored(fields.name_grams, pair))));
-    clauses.push(constant(prefix(fields.pinyin_whole, &analysis::syllables(&whole).concat()), PINYIN_WHOLE_PREFIX));
+    clauses.extend(char_grams(whole).iter().map(|pair| (Occur::Should, term_scored(fields.name_grams, pair))));
+    clauses.push(constant(prefix(fields.pinyin_whole, &analysis::syllables(whole).concat()), PINYIN_WHOLE_PREFIX));
     Some(clauses)
 }
 
 /// Fragments at least this long are looked up by halves when no name holds all their pairs.
 const HALVES_MIN_CHARS: usize = 6;
 
-/// The day `days` after 1970-01-01.
-fn date_of_days(days: u64) -> Option<NaiveDate> {
-    NaiveDate::default().checked_add_days(chrono::Days::new(days))
-}
-
 /// The query of a generic text (a legal form, words most names have), or `None` when some part of it
 /// singles subjects out (then it is ranked like any other).
 fn generic(
-    index: &Index,
     searcher: &Searcher,
     fields: &Fields,
     parts: &[Part<'_>],
@@ -581,7 +576,7 @@ fn generic(
         return Ok(Some(term(fields.legal_forms, compact)));
     }
     let common = GENERIC_MIN_DOCS.max(searcher.num_docs() / GENERIC_SHARE);
-    let mut analyzer = analysis::query_analyzer(index, fields.name_words)?;
+    let mut analyzer = analysis::query_analyzer(searcher.index(), fields.name_words)?;
     let mut stream = analyzer.token_stream(core);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     while let Some(token) = stream.next() {
@@ -621,18 +616,20 @@ fn phrase(field: Field, tokens: &[impl AsRef<str>]) -> Box<dyn Query> {
 /// of one syllable: that syllable), or the letters as one token when they are not pinyin. What the
 /// stage that requires every part looks for; the broader stage after it matches phrases of syllables.
 fn typed_pinyin_pairs(fields: &Fields, letters: &str) -> Box<dyn Query> {
-    let mut readings: Vec<Box<dyn Query>> = analysis::segmentations(letters)
+    let readings = analysis::segmentations(letters)
         .iter()
         .map(|syllables| match syllables[..] {
             [one] => term_scored(fields.pinyin, one),
-            _ => {
-                let pairs: Vec<String> = analysis::pinyin_pairs(syllables).split(' ').map(str::to_string).collect();
-                all_of(fields.pinyin_pairs, &pairs)
-            }
+            _ => all_of(fields.pinyin_pairs, &analysis::syllable_pairs(syllables).collect::<Vec<_>>()),
         })
         .collect();
+    any_reading(readings, || term_scored(fields.pinyin, letters))
+}
+
+/// Any of the queries of a text's readings; `none` when it has no reading.
+fn any_reading(mut readings: Vec<Box<dyn Query>>, none: impl FnOnce() -> Box<dyn Query>) -> Box<dyn Query> {
     match readings.len() {
-        0 => term_scored(fields.pinyin, letters),
+        0 => none(),
         1 => readings.remove(0),
         _ => Box::new(BooleanQuery::new(readings.into_iter().map(|q| (Occur::Should, q)).collect())),
     }
@@ -641,13 +638,8 @@ fn typed_pinyin_pairs(fields: &Fields, letters: &str) -> Box<dyn Query> {
 /// Letters typed as pinyin: a phrase of syllables for each way they split ("xian": 县 or 西安), or the
 /// letters as one token when they are not pinyin (the Latin letters of a name, like "tcl").
 fn typed_pinyin(field: Field, letters: &str) -> Box<dyn Query> {
-    let mut readings: Vec<Box<dyn Query>> =
-        analysis::segmentations(letters).iter().map(|syllables| phrase(field, syllables)).collect();
-    match readings.len() {
-        0 => term_scored(field, letters),
-        1 => readings.remove(0),
-        _ => Box::new(BooleanQuery::new(readings.into_iter().map(|q| (Occur::Should, q)).collect())),
-    }
+    let readings = analysis::segmentations(letters).iter().map(|syllables| phrase(field, syllables)).collect();
+    any_reading(readings, || term_scored(field, letters))
 }
 
 #[cfg(test)]
@@ -663,6 +655,14 @@ mod tests {
         assert_eq!(parts("tcl2024 科技"), [Part::Alphanumeric("tcl2024"), Part::Han("科技")]);
         assert_eq!(parts("  ,. "), []);
         assert_eq!(parts(&"a ".repeat(100)).len(), MAX_PARTS);
+    }
+
+    #[test]
+    fn days_of_establishment_read_back_as_dates() {
+        for date in ["1970-01-01", "1999-12-31", "2026-02-28"] {
+            let date: NaiveDate = date.parse().unwrap();
+            assert_eq!(date_of_days(super::super::document::days_since_epoch(date)), Some(date));
+        }
     }
 
     #[test]

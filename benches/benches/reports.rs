@@ -56,6 +56,7 @@ fn reports(c: &mut Criterion) {
         role: credit_core::Role::Regulator,
         department: Some("市财政局".into()),
         name: None,
+        subject_code: None,
     };
     let event = |i: u64| {
         AuditEvent::new(actor.clone(), credit_core::audit::Operation::Check)

@@ -15,10 +15,13 @@ pub enum Role {
     Regulator,
     /// Everything, administration included.
     Admin,
+    /// A credit subject itself, bound to its unified code: its own full record, its own repair
+    /// applications and cases, and the public view of everyone else.
+    Subject,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Public, Role::Provider, Role::Regulator, Role::Admin];
+    pub const ALL: [Role; 5] = [Role::Public, Role::Provider, Role::Regulator, Role::Admin, Role::Subject];
 
     pub fn parse(value: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|role| role.as_str() == value)
@@ -30,6 +33,7 @@ impl Role {
             Role::Provider => "provider",
             Role::Regulator => "regulator",
             Role::Admin => "admin",
+            Role::Subject => "subject",
         }
     }
 
@@ -51,18 +55,34 @@ pub struct Actor {
     /// A person or system acting through the key (an operator's login, an approval system's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The unified code a `subject` key is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_code: Option<String>,
 }
 
 impl Actor {
     /// Nobody in particular: the public.
     pub fn anonymous() -> Actor {
-        Actor { key_id: None, role: Role::Public, department: None, name: None }
+        Actor { key_id: None, role: Role::Public, department: None, name: None, subject_code: None }
     }
 
     /// An embedded command run on the data directory itself by `operator` (who ran it is the
     /// operating system's to say): an admin.
     pub fn console(operator: Option<&str>) -> Actor {
-        Actor { key_id: operator.map(|o| format!("console:{o}")), role: Role::Admin, department: None, name: None }
+        Actor {
+            key_id: operator.map(|o| format!("console:{o}")),
+            role: Role::Admin,
+            department: None,
+            name: None,
+            subject_code: None,
+        }
+    }
+
+    /// Whether a `subject` key is bound to a subject known by `identifiers` (codes compared exactly,
+    /// upper-case).
+    pub fn is_subject_of<'a>(&self, mut identifiers: impl Iterator<Item = &'a str>) -> bool {
+        self.role == Role::Subject
+            && self.subject_code.as_deref().is_some_and(|code| identifiers.any(|i| i.eq_ignore_ascii_case(code)))
     }
 
     /// How logs name the actor.
@@ -86,10 +106,13 @@ mod tests {
 
     #[test]
     fn actors_serialise_as_the_audit_log_always_had_them() {
-        let actor =
-            Actor {
-                key_id: Some("k1".into()), role: Role::Regulator, department: Some("市财政局".into()), name: None
-            };
+        let actor = Actor {
+            key_id: Some("k1".into()),
+            role: Role::Regulator,
+            department: Some("市财政局".into()),
+            name: None,
+            subject_code: None,
+        };
         let text = serde_json::to_string(&actor).unwrap();
         assert_eq!(text, r#"{"key_id":"k1","role":"regulator","department":"市财政局"}"#);
         assert_eq!(serde_json::from_str::<Actor>(&text).unwrap(), actor);

@@ -317,6 +317,7 @@ mod tests {
             fine: crate::model::AmountWan::parse("0.5"),
             confiscated: None,
             licence_affected: None,
+            procedure: None,
         }
     }
 
@@ -437,8 +438,8 @@ mod tests {
         };
         assert!(!seen(&v, "2026-01-04"), "not before the decision");
         assert!(seen(&v, "2026-01-05"));
-        assert!(seen(&v, "2026-07-04"), "general tier under the 2026 rules: six months");
-        assert!(!seen(&v, "2026-07-05"));
+        assert!(seen(&v, "2027-01-04"), "general: decided under Order 58, a year under Order 36");
+        assert!(!seen(&v, "2027-01-05"));
         v.content.status = RecordStatus::Repaired;
         v.content.status_since = Some(on("2026-04-10"));
         assert!(seen(&v, "2026-04-09"));

@@ -25,12 +25,14 @@ pub struct Caller {
     pub role: Role,
     /// The department a provider (or any) key is bound to.
     pub dept: Option<String>,
+    /// The unified code a `subject` key is bound to.
+    pub subject_code: Option<String>,
     pub ip: Option<IpAddr>,
 }
 
 impl Caller {
     pub fn anonymous(ip: Option<IpAddr>) -> Caller {
-        Caller { key_id: None, role: Role::Public, dept: None, ip }
+        Caller { key_id: None, role: Role::Public, dept: None, subject_code: None, ip }
     }
 
     /// The caller as the platform's use cases and the audit log know it.
@@ -41,6 +43,7 @@ impl Caller {
             department: self.dept.clone(),
             // An anonymous caller is known by its address only.
             name: self.key_id.is_none().then(|| self.ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string())),
+            subject_code: self.subject_code.clone(),
         }
     }
 
@@ -66,6 +69,10 @@ pub enum KeyError {
     UnknownKey(String),
     #[error("--dept: a provider key must be bound to a department")]
     ProviderWithoutDept,
+    #[error("--code: a subject key must be bound to a valid unified social credit code ({0})")]
+    SubjectWithoutCode(String),
+    #[error("--code: only a subject key is bound to a code")]
+    CodeWithoutSubject,
 }
 
 /// A key created or revoked, as a reload found it.
@@ -97,6 +104,9 @@ pub struct KeyEntry {
     pub dept: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The unified code a `subject` key is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_code: Option<String>,
     /// blake3 of the whole token, hex.
     pub hash: String,
     pub created_at: DateTime<Utc>,
@@ -139,9 +149,35 @@ impl KeyFile {
     }
 
     pub fn create(&self, role: Role, dept: Option<String>, label: Option<String>) -> Result<NewKey, KeyError> {
+        self.create_bound(role, dept, label, None)
+    }
+
+    /// Creates a key; a `subject` key is bound to `code`, a valid unified social credit code.
+    pub fn create_bound(
+        &self,
+        role: Role,
+        dept: Option<String>,
+        label: Option<String>,
+        code: Option<String>,
+    ) -> Result<NewKey, KeyError> {
         if role == Role::Provider && dept.is_none() {
             return Err(KeyError::ProviderWithoutDept);
         }
+        let subject_code = match (role, code) {
+            (Role::Subject, Some(code)) => {
+                let code = credit_core::ident::normalize_code(&code);
+                credit_core::ident::Uscc::parse_normalized(&code, credit_core::ident::Codebook::builtin()).map_err(
+                    |errors| {
+                        let reasons: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                        KeyError::SubjectWithoutCode(format!("{code:?}: {}", reasons.join("; ")))
+                    },
+                )?;
+                Some(code)
+            }
+            (Role::Subject, None) => return Err(KeyError::SubjectWithoutCode("none given".into())),
+            (_, Some(_)) => return Err(KeyError::CodeWithoutSubject),
+            (_, None) => None,
+        };
         self.update(|file| {
             let mut id;
             loop {
@@ -156,6 +192,7 @@ impl KeyFile {
                 role,
                 dept,
                 label,
+                subject_code,
                 hash: blake3::hash(token.as_bytes()).to_hex().to_string(),
                 created_at: Utc::now(),
                 revoked_at: None,

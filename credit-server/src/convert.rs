@@ -124,6 +124,7 @@ pub fn record(subject_id: u64, r: RecordVersion) -> pb::Record {
             fine,
             confiscated,
             licence_affected,
+            procedure,
         } => pb::record::Details::Penalty(pb::PenaltyDetails {
             violation_type: text(&violation_type),
             facts: text(&facts),
@@ -133,6 +134,7 @@ pub fn record(subject_id: u64, r: RecordVersion) -> pb::Record {
             fine: fine.map(|a| a.to_string()).unwrap_or_default(),
             confiscated: confiscated.map(|a| a.to_string()).unwrap_or_default(),
             licence_affected: text(&licence_affected),
+            procedure: procedure.map(|p| p.as_str().to_string()).unwrap_or_default(),
         }),
         RecordDetails::ListEntry { list_type, list_name, listed_on, planned_removal, removed_on } => {
             pb::record::Details::ListEntry(pb::ListEntryDetails {
@@ -143,6 +145,15 @@ pub fn record(subject_id: u64, r: RecordVersion) -> pb::Record {
                 removed_on: date(removed_on),
             })
         }
+        RecordDetails::Commitment { commitment_kind, text, made_on, about_record, case } => {
+            pb::record::Details::Commitment(pb::CommitmentDetails {
+                commitment_kind,
+                text,
+                made_on: date(Some(made_on)),
+                about_record: about_record.map_or(0, |r| r.0),
+                case_id: case.unwrap_or(0),
+            })
+        }
         RecordDetails::Other { description } => {
             pb::record::Details::Other(pb::OtherDetails { description: text(&description) })
         }
@@ -151,6 +162,7 @@ pub fn record(subject_id: u64, r: RecordVersion) -> pb::Record {
         pb::record::Details::Licence(_) => "licence",
         pb::record::Details::Penalty(_) => "penalty",
         pb::record::Details::ListEntry(_) => "list_entry",
+        pb::record::Details::Commitment(_) => "commitment",
         pb::record::Details::Other(_) => "other",
     };
     pb::Record {

@@ -90,16 +90,24 @@ pub struct ApiError {
     /// The request field at fault (`BadRequest` field violation).
     pub field: Option<String>,
     pub retry_after: Option<Duration>,
+    /// `ErrorInfo.metadata`: further stable names (a case refusal's reason).
+    pub metadata: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), field: None, retry_after: None }
+        ApiError { code, message: message.into(), field: None, retry_after: None, metadata: Vec::new() }
     }
 
     /// A bad request field: the message starts with the field's name.
     pub fn field(code: ErrorCode, field: &str, reason: impl std::fmt::Display) -> ApiError {
-        ApiError { code, message: format!("{field}: {reason}"), field: Some(field.into()), retry_after: None }
+        ApiError {
+            code,
+            message: format!("{field}: {reason}"),
+            field: Some(field.into()),
+            retry_after: None,
+            metadata: Vec::new(),
+        }
     }
 
     pub fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
@@ -125,7 +133,9 @@ impl ApiError {
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         let mut details = ErrorDetails::new();
-        details.set_error_info(error.code.reason(), ERROR_DOMAIN, std::collections::HashMap::new());
+        let info: std::collections::HashMap<String, String> =
+            error.metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        details.set_error_info(error.code.reason(), ERROR_DOMAIN, info);
         if let Some(field) = &error.field {
             details.add_bad_request_violation(field.clone(), error.message.clone());
         }
@@ -171,12 +181,11 @@ impl From<credit_core::cases::CaseError> for ApiError {
             CaseError::Store(_) => ApiError::internal(&error),
             CaseError::Invalid { field, reason } => ApiError::invalid(field, reason),
             CaseError::NoRecord(_) | CaseError::NoCase(_) => ApiError::not_found(error.to_string()),
-            CaseError::NotNegative { .. }
-            | CaseError::Undated { .. }
-            | CaseError::TooEarly { .. }
-            | CaseError::RecordEnded { .. }
-            | CaseError::AlreadyOpen { .. }
-            | CaseError::InvalidTransition { .. } => ApiError::new(ErrorCode::CaseRefused, error.to_string()),
+            _ => {
+                let mut refused = ApiError::new(ErrorCode::CaseRefused, error.to_string());
+                refused.metadata.extend(error.refusal().map(|name| ("refusal", name.to_string())));
+                refused
+            }
         }
     }
 }

@@ -66,7 +66,7 @@ pub struct RateLimits {
     global: governor::DefaultDirectRateLimiter,
     clock: DefaultClock,
     /// Calls refused, per role (public, provider, regulator, admin), for the metrics endpoint.
-    rejected: [std::sync::atomic::AtomicU64; 4],
+    rejected: [std::sync::atomic::AtomicU64; Role::ALL.len()],
 }
 
 fn quota(quota: config::Quota) -> Quota {
@@ -97,7 +97,8 @@ impl RateLimits {
 
     fn of(&self, role: Role) -> &DefaultKeyedRateLimiter<BucketKey> {
         match role {
-            Role::Public => &self.public,
+            // A subject's own key is a member of the public with a name: the public's quota.
+            Role::Public | Role::Subject => &self.public,
             Role::Provider => &self.provider,
             Role::Regulator => &self.regulator,
             Role::Admin => &self.admin,
@@ -107,7 +108,7 @@ impl RateLimits {
     /// The most one call of this role may weigh: its bucket's size.
     pub fn burst(&self, role: Role) -> u32 {
         match role {
-            Role::Public => self.quotas.public.burst,
+            Role::Public | Role::Subject => self.quotas.public.burst,
             Role::Provider => self.quotas.provider.burst,
             Role::Regulator => self.quotas.regulator.burst,
             Role::Admin => self.quotas.admin.burst,
@@ -188,6 +189,7 @@ fn role_index(role: Role) -> usize {
         Role::Provider => 1,
         Role::Regulator => 2,
         Role::Admin => 3,
+        Role::Subject => 4,
     }
 }
 
@@ -267,7 +269,13 @@ mod tests {
     use super::*;
 
     fn caller(role: Role, key: Option<&str>, ip: &str) -> Caller {
-        Caller { key_id: key.map(str::to_string), role, dept: None, ip: Some(ip.parse().expect("ip")) }
+        Caller {
+            key_id: key.map(str::to_string),
+            role,
+            dept: None,
+            subject_code: None,
+            ip: Some(ip.parse().expect("ip")),
+        }
     }
 
     #[test]

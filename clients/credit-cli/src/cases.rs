@@ -19,6 +19,18 @@ pub struct OpenArgs {
     /// The day of the application, YYYY-MM-DD (default: today).
     #[arg(long)]
     on: Option<String>,
+    /// A repair's proof of fulfilment: a reference to a document (repeat for several).
+    #[arg(long)]
+    evidence: Vec<String>,
+    /// A repair's public credit commitment, as the subject made it.
+    #[arg(long)]
+    commitment: Option<String>,
+    /// The day the commitment was made, YYYY-MM-DD (default: the day of the application).
+    #[arg(long)]
+    commitment_date: Option<String>,
+    /// A regulator applying for the subject: whom it acts for.
+    #[arg(long)]
+    acting_for: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -133,6 +145,10 @@ async fn take(client: &CreditClient, step: Step) -> Result<Vec<String>, ClientEr
                 record_id: args.record,
                 reason: args.reason,
                 on: args.on.unwrap_or_default(),
+                evidence: args.evidence,
+                commitment_text: args.commitment.unwrap_or_default(),
+                commitment_date: args.commitment_date.unwrap_or_default(),
+                acting_for: args.acting_for.unwrap_or_default(),
             };
             vec![client.open_case(request).await?.json]
         }

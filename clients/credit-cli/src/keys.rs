@@ -12,9 +12,12 @@ use crate::connection::{Connection, block_on};
 pub enum KeysCommand {
     /// Create a key and print its token once (the platform keeps only a hash of it).
     Create {
-        /// public, provider, regulator or admin.
+        /// public, provider, regulator, admin or subject.
         #[arg(long)]
         role: String,
+        /// The unified social credit code a subject key is bound to (required for `--role subject`).
+        #[arg(long)]
+        code: Option<String>,
         /// The department the key acts for (required for providers).
         #[arg(long)]
         dept: Option<String>,
@@ -44,11 +47,12 @@ pub fn run(command: &KeysCommand, connection: &Connection) -> Result<ExitCode> {
     block_on(async {
         let client = connection.connect().await?;
         match command {
-            KeysCommand::Create { role, dept, label, json } => {
+            KeysCommand::Create { role, dept, label, code, json } => {
                 let request = proto::CreateApiKeyRequest {
                     role: role.clone(),
                     dept: dept.clone().unwrap_or_default(),
                     label: label.clone().unwrap_or_default(),
+                    code: code.clone().unwrap_or_default(),
                 };
                 let created = client.create_api_key(request).await?;
                 eprintln!("credit: the token is shown only now; store it safely");

@@ -648,8 +648,14 @@ fn repair_steps_go_through_the_service() {
     assert_eq!(early.status.code(), Some(1), "too early to repair");
     assert!(stderr(&early).contains(&repairable), "{}", stderr(&early));
 
-    let applied =
-        step(&provider, &["apply", "--record", &record_id, "--reason", "已整改并缴纳罚款", "--on", &repairable]);
+    let apply = ["apply", "--record", &record_id, "--reason", "已整改并缴纳罚款", "--on", &repairable];
+    let bare = credit(&[&["repair", "--endpoint", &endpoint, "--token", &provider][..], &apply[..]].concat(), None);
+    assert_eq!(bare.status.code(), Some(1), "no evidence, no commitment");
+    assert!(stderr(&bare).contains("needs proof"), "{}", stderr(&bare));
+    let complete =
+        ["--evidence", "阳财缴〔2026〕5号", "--commitment", "本公司承诺所提交材料真实有效，愿意承担违反承诺的责任。"];
+    let applied = step(&provider, &[&apply[..], &complete[..]].concat());
+    assert!(applied["commitment_record"].as_u64().is_some(), "{applied}");
     let case = applied["id"].as_u64().expect("case id").to_string();
     assert_eq!(step(&regulator, &["accept", "--case", &case, "--on", &repairable])["state"], "accepted");
     let approved = step(&provider, &["approve", "--case", &case, "--on", &repairable]);

@@ -20,7 +20,18 @@ use crate::feed::record_change;
 use crate::model::{RecordContent, RecordId, RecordStatus, Stamp, SubjectId};
 use crate::store::{BatchGuard, Store, StoreError};
 
-pub use crate::model::case::{Action, Case, CaseKind, CaseState, CaseStep, Operator};
+pub use crate::model::case::{
+    Action, Case, CaseKind, CaseState, CaseStep, CommitmentText, Operator, RepairApplication,
+};
+
+/// At most this many evidence references per application, each at most [`MAX_TEXT`] characters.
+pub const MAX_EVIDENCE: usize = 20;
+/// The longest evidence reference or `acting_for`, in characters.
+pub const MAX_TEXT: usize = 300;
+/// The longest commitment text, in characters.
+pub const MAX_COMMITMENT: usize = 4000;
+/// The most overdue cases one listing returns.
+pub const MAX_OVERDUE: usize = 1000;
 
 /// The whole state machine: the state each action leads to from each state, per kind.
 const TRANSITIONS: &[(CaseKind, CaseState, Action, CaseState)] = &[
@@ -71,6 +82,10 @@ pub enum CaseCommand {
         operator: Operator,
         reason: String,
         on: NaiveDate,
+        /// A repair's evidence and commitment (empty for objections, and in commands written before
+        /// they existed).
+        #[serde(default, skip_serializing_if = "is_empty_application")]
+        application: RepairApplication,
     },
     Decide {
         case: u64,
@@ -96,6 +111,19 @@ pub enum CaseError {
         "record {record} may be repaired from {repairable_from} on (minimum window of the {tier} tier under rule set {rule_set})"
     )]
     TooEarly { record: RecordId, repairable_from: NaiveDate, tier: &'static str, rule_set: String },
+    #[error("record {record} ({tier}) has no window under rule set {rule_set}, so it cannot be repaired")]
+    Unruled { record: RecordId, tier: &'static str, rule_set: String },
+    #[error("record {record} is an entry of {list_type}, which is not repaired on the platform ({basis})")]
+    ListNotRepairable { record: RecordId, list_type: String, basis: String },
+    #[error(
+        "record {record}: a repair needs proof that the act was corrected and the obligations fulfilled (evidence: \
+         references to the documents)"
+    )]
+    NoEvidence { record: RecordId },
+    #[error(
+        "record {record}: a repair needs the subject's public credit commitment (its text and the day it was made)"
+    )]
+    NoCommitment { record: RecordId },
     #[error("record {record} is already {status}")]
     RecordEnded { record: RecordId, status: &'static str },
     #[error("record {record} already has an open {kind} case {case}")]
@@ -104,6 +132,57 @@ pub enum CaseError {
     InvalidTransition { case: u64, kind: CaseKind, state: CaseState, action: Action, allowed: Vec<Action> },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl CaseError {
+    /// The stable name of a refusal, for programs to branch on (`None` for faults and bad input).
+    pub fn refusal(&self) -> Option<&'static str> {
+        Some(match self {
+            CaseError::NotNegative { .. } => "not_negative",
+            CaseError::Undated { .. } => "undated",
+            CaseError::Unruled { .. } => "no_window",
+            CaseError::TooEarly { .. } => "minimum_period_not_reached",
+            CaseError::ListNotRepairable { .. } => "list_not_repairable",
+            CaseError::NoEvidence { .. } => "no_fulfilment_evidence",
+            CaseError::NoCommitment { .. } => "no_credit_commitment",
+            CaseError::RecordEnded { .. } => "record_ended",
+            CaseError::AlreadyOpen { .. } => "already_open",
+            CaseError::InvalidTransition { .. } => "invalid_transition",
+            CaseError::Invalid { .. } | CaseError::NoRecord(_) | CaseError::NoCase(_) | CaseError::Store(_) => {
+                return None;
+            }
+        })
+    }
+}
+
+fn is_empty_application(application: &RepairApplication) -> bool {
+    *application == RepairApplication::default()
+}
+
+/// Bounds every text an application carries.
+fn check_application(application: &RepairApplication) -> Result<(), CaseError> {
+    let invalid = |field: &'static str, reason: String| CaseError::Invalid { field, reason };
+    if application.evidence.len() > MAX_EVIDENCE {
+        return Err(invalid("evidence", format!("at most {MAX_EVIDENCE} references")));
+    }
+    if let Some(long) = application.evidence.iter().find(|e| e.chars().count() > MAX_TEXT) {
+        return Err(invalid(
+            "evidence",
+            format!("{:?}… is longer than {MAX_TEXT} characters", long.chars().take(20).collect::<String>()),
+        ));
+    }
+    if application.acting_for.as_ref().is_some_and(|a| a.chars().count() > MAX_TEXT || a.trim().is_empty()) {
+        return Err(invalid(
+            "acting_for",
+            format!("name whom the regulator acts for, in at most {MAX_TEXT} characters"),
+        ));
+    }
+    if let Some(commitment) = &application.commitment
+        && commitment.text.chars().count() > MAX_COMMITMENT
+    {
+        return Err(invalid("commitment", format!("longer than {MAX_COMMITMENT} characters")));
+    }
+    Ok(())
 }
 
 fn allowed_text(allowed: &[Action]) -> String {
@@ -131,7 +210,8 @@ impl<'s, E: Engine> Workflow<'s, E> {
         Workflow { store, rules }
     }
 
-    /// Applies for repair of a record (`Action::Apply`) or files an objection against it (`Action::File`).
+    /// Files an objection against a record (`Action::File`), or applies for repair (`Action::Apply`)
+    /// without evidence or commitment (which the rules refuse: see [`Workflow::apply`]).
     pub fn open(
         &self,
         action: Action,
@@ -140,7 +220,22 @@ impl<'s, E: Engine> Workflow<'s, E> {
         reason: &str,
         on: NaiveDate,
     ) -> Result<Case, CaseError> {
-        let command = CaseCommand::Open { action, record, operator, reason: reason.to_string(), on };
+        let application = RepairApplication::default();
+        let command = CaseCommand::Open { action, record, operator, reason: reason.to_string(), on, application };
+        Ok(self.run(command, None)?.0)
+    }
+
+    /// Applies for repair of a record with the application's evidence and commitment.
+    pub fn apply(
+        &self,
+        record: RecordId,
+        operator: Operator,
+        reason: &str,
+        on: NaiveDate,
+        application: RepairApplication,
+    ) -> Result<Case, CaseError> {
+        let command =
+            CaseCommand::Open { action: Action::Apply, record, operator, reason: reason.to_string(), on, application };
         Ok(self.run(command, None)?.0)
     }
 
@@ -153,13 +248,14 @@ impl<'s, E: Engine> Workflow<'s, E> {
     /// says under which stamp it landed. A step that fails changes nothing.
     pub fn run(&self, command: CaseCommand, stamp: Option<Stamp>) -> Result<(Case, Stamp), CaseError> {
         match command {
-            CaseCommand::Open { action, record, operator, reason, on } => {
-                self.open_in(action, record, operator, &reason, on, stamp)
+            CaseCommand::Open { action, record, operator, reason, on, application } => {
+                self.open_in(action, record, operator, &reason, on, application, stamp)
             }
             CaseCommand::Decide { case, decision } => self.decide_in(case, decision, stamp),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn open_in(
         &self,
         action: Action,
@@ -167,6 +263,7 @@ impl<'s, E: Engine> Workflow<'s, E> {
         operator: Operator,
         reason: &str,
         on: NaiveDate,
+        application: RepairApplication,
         stamp: Option<Stamp>,
     ) -> Result<(Case, Stamp), CaseError> {
         let kind = match action {
@@ -183,6 +280,13 @@ impl<'s, E: Engine> Workflow<'s, E> {
         if reason.trim().is_empty() {
             return Err(CaseError::Invalid { field: "reason", reason: "state why the case is opened".into() });
         }
+        check_application(&application)?;
+        if kind == CaseKind::Objection && application.commitment.is_some() {
+            return Err(CaseError::Invalid {
+                field: "commitment",
+                reason: "a credit commitment goes with a repair application, not an objection".into(),
+            });
+        }
         in_batch(self.store, kind.as_str(), stamp, |cases| {
             let (subject, content) = cases.current_record(record)?;
             if let Some(open) = cases.cases_of(record)?.into_iter().find(|c| c.kind == kind && c.state.is_open()) {
@@ -195,22 +299,17 @@ impl<'s, E: Engine> Workflow<'s, E> {
                 _ => {}
             }
             if kind == CaseKind::Repair {
-                match self.rules.disclosure(&content) {
-                    Disclosure::NotNegative => return Err(CaseError::NotNegative { record }),
-                    Disclosure::Undated { .. } => return Err(CaseError::Undated { record }),
-                    Disclosure::Windowed(w) if on < w.repairable_from => {
-                        return Err(CaseError::TooEarly {
-                            record,
-                            repairable_from: w.repairable_from,
-                            tier: w.tier.as_str(),
-                            rule_set: w.rule_set,
-                        });
-                    }
-                    Disclosure::Windowed(_) => {}
+                repairable(self.rules, record, &content, on)?;
+                if application.evidence.iter().all(|e| e.trim().is_empty()) {
+                    return Err(CaseError::NoEvidence { record });
+                }
+                match &application.commitment {
+                    Some(c) if !c.text.trim().is_empty() && c.made_on <= on => {}
+                    _ => return Err(CaseError::NoCommitment { record }),
                 }
             }
             let id = cases.allocate_id()?;
-            let case = Case {
+            let mut case = Case {
                 id,
                 kind,
                 record,
@@ -222,7 +321,16 @@ impl<'s, E: Engine> Workflow<'s, E> {
                 updated_at: cases.at(),
                 outcome_version: None,
                 effective: None,
+                evidence: application.evidence.iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect(),
+                commitment_record: None,
+                acting_for: application.acting_for.clone(),
+                due: self.due(on, "accept"),
             };
+            if let Some(commitment) = &application.commitment
+                && kind == CaseKind::Repair
+            {
+                case.commitment_record = Some(cases.commit_to(&case, &content, commitment)?);
+            }
             let step = CaseStep {
                 case: id,
                 version: 1,
@@ -276,6 +384,10 @@ impl<'s, E: Engine> Workflow<'s, E> {
                 case.effective = Some(effective);
             }
             case.state = next;
+            case.due = match next {
+                CaseState::Accepted => self.due(decision.on, "decide"),
+                _ => None,
+            };
             case.version += 1;
             case.updated_at = cases.at();
             let step = CaseStep {
@@ -297,14 +409,57 @@ impl<'s, E: Engine> Workflow<'s, E> {
         Ok(self.store.case(id)?)
     }
 
+    /// The last day a step may be taken when it comes due `from`, if the rules set a deadline for it.
+    fn due(&self, from: NaiveDate, step: &str) -> Option<NaiveDate> {
+        let days = self.rules.repair().deadline(step)?;
+        from.checked_add_days(chrono::Days::new(u64::from(days)))
+    }
+
     /// Every step of a case, oldest first.
     pub fn steps(&self, id: u64) -> Result<Vec<CaseStep>, CaseError> {
         Ok(self.store.case_steps(id)?)
     }
 
+    /// Open cases past their step's deadline on `today`, oldest first, at most `limit`.
+    pub fn overdue(&self, today: NaiveDate, limit: usize) -> Result<Vec<Case>, CaseError> {
+        let mut overdue = Vec::new();
+        self.store.scan_cases(&mut |case| {
+            if case.overdue_on(today) {
+                overdue.push(case);
+            }
+            overdue.len() < limit
+        })?;
+        Ok(overdue)
+    }
+
     /// The cases about a record, oldest first.
     pub fn cases_of(&self, record: RecordId) -> Result<Vec<Case>, CaseError> {
         Ok(self.store.cases_about(record)?)
+    }
+}
+
+/// Refuses a repair application the rules do not allow yet (or at all), naming why.
+fn repairable(
+    rules: &DisclosureRules,
+    record: RecordId,
+    content: &RecordContent,
+    on: NaiveDate,
+) -> Result<(), CaseError> {
+    match rules.disclosure(content) {
+        Disclosure::NotNegative => Err(CaseError::NotNegative { record }),
+        Disclosure::Undated { .. } => Err(CaseError::Undated { record }),
+        Disclosure::Unruled { tier, rule_set } => Err(CaseError::Unruled { record, tier: tier.as_str(), rule_set }),
+        Disclosure::Listed(listing) if !listing.repairable => {
+            Err(CaseError::ListNotRepairable { record, list_type: listing.list_type, basis: listing.basis })
+        }
+        Disclosure::Listed(_) => Ok(()),
+        Disclosure::Windowed(w) if on < w.repairable_from => Err(CaseError::TooEarly {
+            record,
+            repairable_from: w.repairable_from,
+            tier: w.tier.as_str(),
+            rule_set: w.rule_set,
+        }),
+        Disclosure::Windowed(_) => Ok(()),
     }
 }
 
@@ -382,6 +537,50 @@ impl<E: Engine> Cases<'_, E> {
             .record_version(record, head.versions)?
             .ok_or_else(|| StoreError::Corrupt(format!("record {record} lacks version {}", head.versions)))?;
         Ok((head.subject, version.content))
+    }
+
+    /// Keeps the applicant's public credit commitment as a record of the subject (public, with the
+    /// feed event followers need), and returns its id.
+    fn commit_to(
+        &mut self,
+        case: &Case,
+        about: &RecordContent,
+        commitment: &CommitmentText,
+    ) -> Result<RecordId, CaseError> {
+        let content = RecordContent {
+            subject_name: about.subject_name.clone(),
+            subject_identifiers: about.subject_identifiers.clone(),
+            document_number: None,
+            decision_date: Some(commitment.made_on),
+            valid_from: None,
+            valid_to: None,
+            authority: None,
+            authority_code: None,
+            source_dept: None,
+            source_dept_code: None,
+            disclosure_deadline: None,
+            usage_scope: crate::model::UsageScope::Public,
+            status: RecordStatus::Active,
+            status_raw: None,
+            status_since: None,
+            legal_representative: about.legal_representative.clone(),
+            details: crate::model::RecordDetails::Commitment {
+                commitment_kind: "repair".into(),
+                text: commitment.text.trim().to_string(),
+                made_on: commitment.made_on,
+                about_record: Some(case.record),
+                case: Some(case.id),
+            },
+            extra: Default::default(),
+        };
+        let key = format!("commitment|case|{}", case.id);
+        let crate::store::RecordWrite::Written { head, .. } = self.guard.put_record(case.subject, key, &content)?
+        else {
+            return Err(StoreError::Corrupt(format!("case {} already has a commitment record", case.id)).into());
+        };
+        let change = record_change(case.subject, head.id, 1, None, &content);
+        self.guard.emit(change)?;
+        Ok(head.id)
     }
 
     /// Writes the outcome as a new version of the case's record, with its feed event; returns the version.

@@ -20,14 +20,31 @@ const LISTS: &str = "MD_LX,XDR_MC,XDR_SHXYM,XDR_ZJHM,RDBM,RDYJ,LRRQ,YCRQ,ZT\n\
 SERIOUS_VIOLATION,杜集区李记五金店,92340602MA2PBMEM24,,淮北市市场监督管理局,淮市监严〔2024〕1号,2024-02-01,,有效\n\
 TAX_A_GRADE,深圳市某某贸易有限公司,91440300568520498A,,国家税务总局深圳市税务局,深税A〔2024〕8号,2024-04-01,2025-04-01,有效\n";
 
+/// A fine of the shop decided under NDRC Order No. 36 (general: three months to a year).
+const PENALTIES: &str = "CF_XDR_MC,CF_XDR_SHXYM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_ZT\n\
+杜集区李记五金店,92340602MA2PBMEM24,淮杜应急罚〔2026〕3号,罚款,0.5,2026-04-15,淮北市杜集区应急管理局,有效\n";
+
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
 fn store() -> Store<MemoryEngine> {
+    imported(&[(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)])
+}
+
+/// [`store`] with the shop's fine.
+fn store_with_fine() -> Store<MemoryEngine> {
+    imported(&[
+        (ImportKind::Subject, "s.csv", SUBJECTS),
+        (ImportKind::List, "l.csv", LISTS),
+        (ImportKind::Penalty, "p.csv", PENALTIES),
+    ])
+}
+
+fn imported(files: &[(ImportKind, &str, &str)]) -> Store<MemoryEngine> {
     let store = Store::open(MemoryEngine::new()).expect("store");
     let dir = tempfile::tempdir().expect("dir");
-    for (kind, name, text) in [(ImportKind::Subject, "s.csv", SUBJECTS), (ImportKind::List, "l.csv", LISTS)] {
+    for &(kind, name, text) in files {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write");
         let options = ImportOptions { strict: true, ..ImportOptions::new(kind, date("2026-11-23")) };
@@ -69,6 +86,29 @@ fn decision(action: Action, on: &str) -> Decision {
     Decision { action, operator: clerk("王审核"), note: None, on: date(on), effective: None, correction: None }
 }
 
+/// A complete application: fulfilment evidence and the subject's commitment, made on `on`.
+fn application(on: &str) -> RepairApplication {
+    RepairApplication {
+        evidence: vec!["淮财缴〔2026〕118号 罚款缴纳凭证".into()],
+        commitment: Some(CommitmentText {
+            text: "本店承诺所提交材料真实有效，如有违反愿意承担相应责任。".into(),
+            made_on: date(on),
+        }),
+        acting_for: None,
+    }
+}
+
+fn apply(flow: &Workflow<'_, MemoryEngine>, record: RecordId, reason: &str, on: &str) -> Result<Case, CaseError> {
+    flow.apply(record, clerk("李四"), reason, date(on), application(on))
+}
+
+/// The shop's fine.
+fn fine(store: &Store<MemoryEngine>) -> RecordId {
+    let subject = store.find_subject_id(SHOP).expect("read").expect("subject");
+    let records = store.records_of(subject, None).expect("records");
+    records.iter().find(|r| r.category == crate::model::RecordCategory::Penalty).map(|r| r.id).expect("fine")
+}
+
 fn feed(store: &Store<MemoryEngine>) -> Vec<FeedEvent> {
     store.feed(0, usize::MAX).expect("feed")
 }
@@ -80,18 +120,34 @@ fn a_repair_runs_apply_accept_approve_and_ends_the_measures_from_its_effective_d
     let flow = Workflow::new(&store, &rules);
     let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
 
-    // Serious tier under the 2023 rules: a minimum of twelve months from 2024-02-01.
-    let early = flow.open(Action::Apply, record, clerk("李四"), "fine paid, rectified", date("2025-01-31"));
-    let message = early.expect_err("too early").to_string();
-    assert!(
-        message.contains("from 2025-02-01") && message.contains("serious") && message.contains("2023"),
-        "{message}"
-    );
+    // A list entry has no minimum window: its listing authority decides. But the application needs
+    // evidence and a commitment (Order 36's conditions 二 and 三).
+    let bare = flow.open(Action::Apply, record, clerk("李四"), "fine paid, rectified", date("2025-02-01"));
+    assert!(matches!(bare, Err(CaseError::NoEvidence { .. })), "{bare:?}");
+    let no_commitment = RepairApplication { commitment: None, ..application("2025-02-01") };
+    let refused = flow.apply(record, clerk("李四"), "rectified", date("2025-02-01"), no_commitment);
+    assert!(matches!(&refused, Err(e @ CaseError::NoCommitment { .. }) if e.refusal() == Some("no_credit_commitment")));
+    let later = application("2025-02-02");
+    let refused = flow.apply(record, clerk("李四"), "rectified", date("2025-02-01"), later);
+    assert!(matches!(refused, Err(CaseError::NoCommitment { .. })), "a commitment dated after the application");
+    let blank = RepairApplication { evidence: vec![" ".into()], ..application("2025-02-01") };
+    let refused = flow.apply(record, clerk("李四"), "rectified", date("2025-02-01"), blank);
+    assert!(matches!(refused, Err(CaseError::NoEvidence { .. })), "blank evidence is none");
+    assert!(flow.cases_of(record).expect("cases").is_empty(), "refusals open nothing");
 
-    let case =
-        flow.open(Action::Apply, record, clerk("李四"), "fine paid, rectified", date("2025-02-01")).expect("apply");
+    let case = apply(&flow, record, "fine paid, rectified", "2025-02-01").expect("apply");
     assert_eq!((case.kind, case.state, case.version), (CaseKind::Repair, CaseState::Applied, 1));
-    let again = flow.open(Action::Apply, record, clerk("李四"), "again", date("2025-02-02")).expect_err("open");
+    assert_eq!(case.evidence, vec!["淮财缴〔2026〕118号 罚款缴纳凭证".to_string()]);
+    let commitment = case.commitment_record.expect("the commitment is a record");
+    let kept = store.record_version(commitment, 1).expect("read").expect("version");
+    assert!(matches!(
+        &kept.content.details,
+        RecordDetails::Commitment { about_record: Some(r), case: Some(c), .. } if *r == record && *c == case.id
+    ));
+    assert!(rules.public_on(&kept.content, date("2025-02-01")), "the commitment is shown publicly");
+    let told = feed(&store).pop().expect("event");
+    assert_eq!(told.change.record, commitment, "followers hear of the commitment");
+    let again = apply(&flow, record, "again", "2025-02-02").expect_err("open");
     assert!(matches!(again, CaseError::AlreadyOpen { case: id, .. } if id == case.id), "{again}");
 
     let skipped = flow.decide(case.id, decision(Action::Approve, "2025-02-03")).expect_err("not reviewed yet");
@@ -139,7 +195,7 @@ fn a_repair_runs_apply_accept_approve_and_ends_the_measures_from_its_effective_d
     assert_eq!((last.change.kind, last.change.record, last.change.case), (ChangeKind::Repaired, record, Some(case.id)));
     assert_eq!(last.change.effective, Some(date("2025-03-01")));
 
-    let repeat = flow.open(Action::Apply, record, clerk("李四"), "again", date("2025-04-01")).expect_err("repaired");
+    let repeat = apply(&flow, record, "again", "2025-04-01").expect_err("repaired");
     assert!(repeat.to_string().contains("already repaired"), "{repeat}");
 }
 
@@ -151,31 +207,47 @@ fn rejected_and_denied_repairs_change_nothing_on_the_record() {
     let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
     let events = feed(&store).len();
 
-    let case = flow.open(Action::Apply, record, clerk("李四"), "please", date("2025-06-01")).expect("apply");
+    let case = apply(&flow, record, "please", "2025-06-01").expect("apply");
     let case = flow.decide(case.id, decision(Action::Reject, "2025-06-02")).expect("reject");
     assert_eq!(case.state, CaseState::Rejected);
     let accept = flow.decide(case.id, decision(Action::Accept, "2025-06-03")).expect_err("closed");
     assert!(matches!(accept, CaseError::InvalidTransition { state: CaseState::Rejected, .. }), "{accept}");
 
-    let case = flow.open(Action::Apply, record, clerk("李四"), "please, again", date("2025-07-01")).expect("reapply");
+    let case = apply(&flow, record, "please, again", "2025-07-01").expect("reapply");
     flow.decide(case.id, decision(Action::Accept, "2025-07-02")).expect("accept");
     let case = flow.decide(case.id, decision(Action::Deny, "2025-07-03")).expect("deny");
     assert_eq!(case.state, CaseState::Denied);
     assert_eq!(case.outcome_version, None);
     assert_eq!(store.record_history(record).expect("history").len(), 1);
     assert!(listed_on_check(&store, SHOP, "2025-08-01"));
-    assert_eq!(feed(&store).len(), events, "no feed event: nothing changed for checks or the public");
+    assert_eq!(feed(&store).len(), events + 2, "only the two commitments: nothing changed for checks");
     assert_eq!(flow.cases_of(record).expect("cases").len(), 2);
 }
 
 #[test]
 fn only_negative_dated_records_can_be_repaired_and_operators_must_be_named() {
-    let store = store();
+    let store = store_with_fine();
     let rules = DisclosureRules::builtin();
     let flow = Workflow::new(&store, &rules);
     let red = entry(&store, TRADER, "TAX_A_GRADE");
     let error = flow.open(Action::Apply, red, clerk("王五"), "x", date("2026-01-01")).expect_err("red list");
     assert!(matches!(error, CaseError::NotNegative { .. }), "{error}");
+    // A court dishonest-debtor entry ends by the court's removal, not by platform repair.
+    let court = entry(&store, DEBTOR, "COURT_DISHONEST_DEBTOR");
+    let error =
+        flow.apply(court, clerk("王五"), "paid", date("2026-01-01"), application("2026-01-01")).expect_err("court");
+    assert!(matches!(error, CaseError::ListNotRepairable { .. }), "{error}");
+    assert_eq!(error.refusal(), Some("list_not_repairable"));
+    // A fine decided 2026-04-15: repairable from 2026-07-15 (Order 36, general), with evidence and commitment.
+    let fine = fine(&store);
+    let error = apply(&flow, fine, "paid", "2026-07-14").expect_err("too early");
+    assert_eq!(error.refusal(), Some("minimum_period_not_reached"));
+    let message = error.to_string();
+    assert!(
+        message.contains("from 2026-07-15") && message.contains("general") && message.contains("ndrc-order-36"),
+        "{message}"
+    );
+    apply(&flow, fine, "paid", "2026-07-15").expect("the minimum has passed");
     let error = flow.open(Action::Apply, RecordId(999), clerk("王五"), "x", date("2026-01-01")).expect_err("none");
     assert_eq!(error.to_string(), "no record R999");
     let shop = entry(&store, SHOP, "SERIOUS_VIOLATION");
@@ -307,26 +379,22 @@ fn the_feed_is_ordered_resumable_and_only_shows_committed_batches() {
 
 #[test]
 fn the_sweep_tells_of_ended_windows_and_planned_removals_once() {
-    let store = store();
+    let store = store_with_fine();
     let rules = DisclosureRules::builtin();
     let before = store.feed_end().expect("end");
     // The first sweep covers its own day only.
     let first = sweep(&store, &rules, date("2026-12-31")).expect("sweep");
     assert_eq!((first.window_ended, first.removed), (0, 0));
-    // The debtor's entry is due for removal on 2027-01-01; the shop's serious entry (2024-02-01)
-    // leaves the public view after 36 months, on 2027-02-01.
-    let second = sweep(&store, &rules, date("2027-02-01")).expect("sweep");
-    assert_eq!((second.after, second.window_ended, second.removed), (Some(date("2026-12-31")), 2, 1), "{second:?}");
+    // The debtor's entry is due for removal on 2027-01-01 (lists have no window: they end with the
+    // entry); the shop's fine (2026-04-15, general under Order 36) leaves the public view on 2027-04-15.
+    let second = sweep(&store, &rules, date("2027-04-15")).expect("sweep");
+    assert_eq!((second.after, second.window_ended, second.removed), (Some(date("2026-12-31")), 1, 1), "{second:?}");
     let events = store.feed(before, 10).expect("feed");
     let seen: Vec<(ChangeKind, NaiveDate)> =
         events.iter().map(|e| (e.change.kind, e.change.effective.expect("effective"))).collect();
     assert!(seen.contains(&(ChangeKind::Removed, date("2027-01-01"))), "{seen:?}");
-    assert!(
-        seen.contains(&(ChangeKind::WindowEnded, date("2027-01-01"))),
-        "the debtor's window ends with the entry: {seen:?}"
-    );
-    assert!(seen.contains(&(ChangeKind::WindowEnded, date("2027-02-01"))), "{seen:?}");
-    let again = sweep(&store, &rules, date("2027-02-01")).expect("sweep");
+    assert!(seen.contains(&(ChangeKind::WindowEnded, date("2027-04-15"))), "{seen:?}");
+    let again = sweep(&store, &rules, date("2027-04-15")).expect("sweep");
     assert_eq!((again.window_ended, again.removed), (0, 0), "each day is swept once");
     assert_eq!(store.feed_end().expect("end"), second.feed_end);
     let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
@@ -379,8 +447,11 @@ fn every_transition_from_every_state_is_taken_or_refused_naming_the_state() {
                 let rules = DisclosureRules::builtin();
                 let flow = Workflow::new(&store, &rules);
                 let record = entry(&store, SHOP, "SERIOUS_VIOLATION");
-                let opening = if kind == Repair { Action::Apply } else { Action::File };
-                let case = flow.open(opening, record, clerk("李四"), "reason", date("2025-06-01")).expect("open");
+                let case = match kind {
+                    Repair => apply(&flow, record, "reason", "2025-06-01"),
+                    Objection => flow.open(Action::File, record, clerk("李四"), "reason", date("2025-06-01")),
+                }
+                .expect("open");
                 for earlier in path(state) {
                     flow.decide(case.id, step(earlier)).expect("path");
                 }
@@ -470,4 +541,47 @@ mod fuzz {
             }
         }
     }
+}
+
+#[test]
+fn deadlines_per_step_list_overdue_cases() {
+    let store = store();
+    let text = crate::disclosure::BUILTIN_TOML.replacen(
+        "#   deadlines = { accept = 3, decide = 10 }",
+        "deadlines = { accept = 3, decide = 10 }",
+        1,
+    );
+    let rules = DisclosureRules::from_toml(&text, "rules.toml").expect("rules");
+    let flow = Workflow::new(&store, &rules);
+    let shop = entry(&store, SHOP, "SERIOUS_VIOLATION");
+    let case = apply(&flow, shop, "rectified", "2025-06-01").expect("apply");
+    assert_eq!(case.due, Some(date("2025-06-04")));
+    let objection = flow
+        .open(
+            Action::File,
+            entry(&store, DEBTOR, "COURT_DISHONEST_DEBTOR"),
+            clerk("张三"),
+            "not me",
+            date("2025-06-03"),
+        )
+        .expect("file");
+    let overdue =
+        |on: &str| -> Vec<u64> { flow.overdue(date(on), 100).expect("overdue").iter().map(|c| c.id).collect() };
+    assert!(overdue("2025-06-04").is_empty(), "due day itself is not late");
+    assert_eq!(overdue("2025-06-05"), vec![case.id]);
+    assert_eq!(overdue("2025-06-07"), vec![case.id, objection.id]);
+    assert_eq!(flow.overdue(date("2025-06-07"), 1).expect("limited").len(), 1, "the limit holds");
+    let accepted = flow.decide(case.id, decision(Action::Accept, "2025-06-05")).expect("accept, late");
+    assert_eq!(accepted.due, Some(date("2025-06-15")), "the review's own deadline");
+    assert_eq!(overdue("2025-06-15"), vec![objection.id]);
+    assert_eq!(overdue("2025-06-16"), vec![case.id, objection.id]);
+    let closed = flow.decide(case.id, decision(Action::Deny, "2025-06-20")).expect("deny");
+    assert_eq!(closed.due, None);
+    assert_eq!(overdue("2030-01-01"), vec![objection.id], "closed cases are never overdue");
+    // Without configured deadlines nothing is ever overdue.
+    let plain = DisclosureRules::builtin();
+    assert!(
+        Workflow::new(&store, &plain).overdue(date("2030-01-01"), 100).expect("none").len() == 1,
+        "stored due stays"
+    );
 }

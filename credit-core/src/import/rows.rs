@@ -12,8 +12,8 @@ use super::values::{parse_amount, parse_date, split_list};
 use super::{ImportKind, source::SourceRow};
 use crate::ident::{Codebook, OrgCode, RegNo15, ResidentId, Uscc, has_tax_number_shape, normalize_code};
 use crate::model::{
-    IdentifierKind, RecordContent, RecordDetails, RecordStatus, RelatedPerson, RelatedRole, StoredIdentifier,
-    SubjectType, UsageScope,
+    IdentifierKind, Procedure, RecordContent, RecordDetails, RecordStatus, RelatedPerson, RelatedRole,
+    StoredIdentifier, SubjectType, UsageScope,
 };
 
 /// Why a row is rejected: the column (as the file names it) and the reason.
@@ -478,6 +478,7 @@ pub fn record_row<'r>(
                 fine: f.amount("fine")?,
                 confiscated: f.amount("confiscated")?,
                 licence_affected: f.value("licence_affected"),
+                procedure: procedure(f, &mut warnings),
             };
             let key = format!("penalty|{}", document_key(document_number.as_deref().unwrap_or("")));
             (details, key)
@@ -560,6 +561,12 @@ pub fn record_row<'r>(
         key,
         warnings,
     })
+}
+
+/// The procedure a penalty was decided by, where a column says; an unknown value is a warning.
+fn procedure(f: &mut RowFields<'_>, warnings: &mut Vec<String>) -> Option<Procedure> {
+    let (canonical, known) = f.enumerated("procedure", "procedure", warnings)?;
+    known.then(|| Procedure::parse(&canonical)).flatten()
 }
 
 fn record_status(canonical: &str) -> RecordStatus {

@@ -165,6 +165,46 @@ pub struct Case {
     /// The day the outcome takes effect on the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective: Option<NaiveDate>,
+    /// A repair's proof that the act was corrected and the obligations fulfilled: document references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// The subject's public credit commitment, kept as a record of the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment_record: Option<RecordId>,
+    /// Who a regulator applied for, when it applied on the subject's behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_for: Option<String>,
+    /// The last day the current step may be taken, when the rules set a deadline for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+}
+
+impl Case {
+    /// Whether the case is open past its step's deadline on `today`.
+    pub fn overdue_on(&self, today: NaiveDate) -> bool {
+        self.state.is_open() && self.due.is_some_and(|due| due < today)
+    }
+}
+
+/// What a repair application carries besides its reason (Order 36's conditions: the act corrected and
+/// the obligations fulfilled, with proof; a public credit commitment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairApplication {
+    /// References to the documents that prove fulfilment (receipts, decisions, certificates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<CommitmentText>,
+    /// A regulator applying for the subject names whom it acts for (the subject's representative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_for: Option<String>,
+}
+
+/// A public credit commitment as the applicant made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentText {
+    pub text: String,
+    pub made_on: NaiveDate,
 }
 
 /// One step of a case: its history.

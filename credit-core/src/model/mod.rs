@@ -377,6 +377,32 @@ impl<'de> Deserialize<'de> for AmountWan {
     }
 }
 
+/// How a penalty was decided (行政处罚法): on the spot by simple procedure (简易程序), or by the
+/// ordinary procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Procedure {
+    Simple,
+    Ordinary,
+}
+
+impl Procedure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Procedure::Simple => "simple",
+            Procedure::Ordinary => "ordinary",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Procedure> {
+        match value {
+            "simple" => Some(Procedure::Simple),
+            "ordinary" => Some(Procedure::Ordinary),
+            _ => None,
+        }
+    }
+}
+
 /// Category-specific fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "category", rename_all = "snake_case")]
@@ -411,6 +437,9 @@ pub enum RecordDetails {
         confiscated: Option<AmountWan>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         licence_affected: Option<String>,
+        /// Decided by simple procedure (简易程序) or ordinary procedure, where the source says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        procedure: Option<Procedure>,
     },
     ListEntry {
         /// List type code (DOMAIN.md §4), or the delivered value when unknown.
@@ -422,6 +451,19 @@ pub enum RecordDetails {
         planned_removal: Option<NaiveDate>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         removed_on: Option<NaiveDate>,
+    },
+    /// A public credit commitment (信用承诺) the subject made, e.g. with a repair application.
+    Commitment {
+        /// `repair` (信用修复承诺), or the kind as delivered.
+        commitment_kind: String,
+        text: String,
+        made_on: NaiveDate,
+        /// The record a repair commitment is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about_record: Option<RecordId>,
+        /// The case it was made in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case: Option<u64>,
     },
     Other {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -477,6 +519,7 @@ impl RecordContent {
             RecordDetails::Licence { .. } => RecordCategory::Licence,
             RecordDetails::Penalty { .. } => RecordCategory::Penalty,
             RecordDetails::ListEntry { .. } => RecordCategory::ListEntry,
+            RecordDetails::Commitment { .. } => RecordCategory::Commitment,
             RecordDetails::Other { .. } => RecordCategory::Other,
         }
     }

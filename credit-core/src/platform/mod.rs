@@ -176,7 +176,9 @@ impl<E: Engine> Platform<E> {
         operation: Operation,
         keep: impl Fn(&RecordView) -> bool,
     ) -> Result<SubjectRead, PlatformError> {
-        if query.view == View::Regulator {
+        // A subject's own key reads its own full record: checked once the subject is known.
+        let own_view = query.view == View::Regulator && actor.role == Role::Subject;
+        if query.view == View::Regulator && !own_view {
             permit(actor, UseCase::RegulatorView)?;
         }
         refuse_time_travel(actor, "as_of", query.as_of.is_some())?;
@@ -192,6 +194,9 @@ impl<E: Engine> Platform<E> {
         };
         if query.view == View::Public && !crate::view::is_public(&subject) {
             return Err(not_found());
+        }
+        if own_view && !actor.is_subject_of(subject.identifiers.iter().map(|i| i.value.as_str())) {
+            return Err(PlatformError::Forbidden { what: "the full record of another subject", role: actor.role });
         }
         self.attribute(actor, query.view, &subject, query.purpose.as_deref(), operation)?;
         let records = match today {
@@ -212,11 +217,15 @@ impl<E: Engine> Platform<E> {
         view: View,
         purpose: Option<&str>,
     ) -> Result<(SubjectId, Vec<RecordVersion>), PlatformError> {
-        if view == View::Regulator {
+        let own_view = view == View::Regulator && actor.role == Role::Subject;
+        if view == View::Regulator && !own_view {
             permit(actor, UseCase::RegulatorView)?;
         }
         let not_found = || PlatformError::NoRecord(record);
         let head = self.store.record_head(record)?.ok_or_else(not_found)?;
+        if own_view && !self.is_own_subject(actor, head.subject)? {
+            return Err(PlatformError::Forbidden { what: "the full record of another subject", role: actor.role });
+        }
         let subject = self.store.subject(head.subject)?.ok_or_else(not_found)?;
         if view == View::Public && !crate::view::is_public(&subject) {
             return Err(not_found());

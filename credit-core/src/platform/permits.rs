@@ -113,8 +113,13 @@ mod tests {
 
     #[test]
     fn the_table_refuses_what_a_role_may_not_and_names_it() {
-        let actor =
-            |role| Actor { key_id: (role != Role::Public).then(|| "k".into()), role, department: None, name: None };
+        let actor = |role| Actor {
+            key_id: (role != Role::Public).then(|| "k".into()),
+            role,
+            department: None,
+            name: None,
+            subject_code: None,
+        };
         assert!(permit(&actor(Role::Regulator), UseCase::Check).is_ok());
         assert!(permit(&actor(Role::Admin), UseCase::Check).is_ok(), "admins are regulators too");
         assert!(matches!(

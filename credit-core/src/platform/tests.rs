@@ -21,6 +21,7 @@ fn actor(role: Role) -> Actor {
         role,
         department: Some("市财政局".into()),
         name: Some("approval-system".into()),
+        subject_code: None,
     }
 }
 
@@ -132,7 +133,7 @@ fn administrative_acts_are_recorded_for_admins_only() {
     let act =
         AdminAct::ApiKeyCreated { id: "k1".into(), role: Role::Provider, dept: Some("市市场监管局".into()) };
     for role in [Role::Public, Role::Provider, Role::Regulator] {
-        let actor = Actor { key_id: Some("x".into()), role, department: None, name: None };
+        let actor = Actor { key_id: Some("x".into()), role, department: None, name: None, subject_code: None };
         assert!(platform.record_admin(&actor, std::slice::from_ref(&act)).is_err(), "{role:?} may not");
     }
     let rotate = AdminAct::SigningRotate { retired_key_id: "a".into(), key_id: "b".into() };
@@ -147,15 +148,89 @@ mod replication {
     //! Writes as commands: what one platform applied, carried as JSON and replayed on a fresh store,
     //! makes the same store.
     use super::*;
-    use crate::cases::{Action, Decision, Operator};
+    use crate::audit::AuditQuery;
+    use crate::cases::{Action, CaseError, Decision, Operator};
     use crate::command::{Command, Recorder, Replayed};
     use crate::engine::{Cf, collect_prefix};
     use crate::import::{ImportFrame, ImportKind, ImportOptions, Quiet};
     use crate::model::RecordCategory;
+    use crate::view::View;
 
     const PENALTIES: &str = "CF_XDR_MC,CF_XDR_SHXYM,CF_XDR_ZJHM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_ZT\n\
 北京某某科技有限公司,91110000600037341L,,京市监罚〔2024〕1号,罚款,2.5,2024-03-01,北京市市场监督管理局,\n\
 深圳市未知贸易有限公司,91440300568520498A,,深市监罚〔2024〕9号,罚款,1,2024-03-02,深圳市市场监督管理局,\n";
+
+    pub(super) fn repair_application(on: NaiveDate) -> crate::cases::RepairApplication {
+        crate::cases::RepairApplication {
+            evidence: vec!["京财缴〔2024〕77号 罚款缴纳凭证".into()],
+            commitment: Some(crate::cases::CommitmentText {
+                text: "本公司承诺所提交材料真实有效，如有违反愿意承担相应责任。".into(),
+                made_on: on,
+            }),
+            acting_for: None,
+        }
+    }
+
+    #[test]
+    fn applicants_are_bound_to_the_subject_of_the_record() {
+        let platform = fresh();
+        let dir = tempfile::tempdir().unwrap();
+        import(&platform, &dir, ImportKind::Subject, crate::checks::tests::SUBJECTS, false);
+        import(&platform, &dir, ImportKind::Penalty, PENALTIES, false);
+        let penalty_of = |code: &str| {
+            let subject = platform.store().find_subject_id(code).unwrap().unwrap();
+            platform.store().records_of(subject, None).unwrap()[0].id
+        };
+        let (own, other) = (penalty_of("91110000600037341L"), penalty_of("91440300568520498A"));
+        let on = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let subject = Actor {
+            key_id: Some("subject-key".into()),
+            role: Role::Subject,
+            department: None,
+            name: None,
+            subject_code: Some("91110000600037341L".into()),
+        };
+        let apply = |actor: &Actor, record, application| {
+            platform.apply_for_repair(actor, record, operator(), "已缴清罚款", on, application)
+        };
+        let refused = apply(&subject, other, repair_application(on)).unwrap_err();
+        assert!(matches!(refused, PlatformError::Case(CaseError::NoRecord(r)) if r == other), "{refused}");
+        let refused = platform.open_case(&subject, Action::File, other, operator(), "not ours", on).unwrap_err();
+        assert!(matches!(refused, PlatformError::Case(CaseError::NoRecord(_))), "objections too: {refused}");
+        let case = apply(&subject, own, repair_application(on)).expect("its own record");
+        assert_eq!(platform.case(&subject, case.id).unwrap().case.id, case.id, "it reads its own case");
+
+        let regulator = actor(Role::Regulator);
+        let refused = apply(&regulator, other, repair_application(on)).unwrap_err();
+        assert!(matches!(refused, PlatformError::Forbidden { role: Role::Regulator, .. }), "{refused}");
+        let acting = crate::cases::RepairApplication {
+            acting_for: Some("深圳市某某贸易有限公司".into()),
+            ..repair_application(on)
+        };
+        assert_eq!(
+            apply(&regulator, other, acting).expect("acting for the subject").acting_for.as_deref(),
+            Some("深圳市某某贸易有限公司")
+        );
+
+        let stranger = Actor { department: Some("北京市市场监督管理局".into()), ..actor(Role::Provider) };
+        let refused = apply(&stranger, other, repair_application(on)).unwrap_err();
+        assert!(
+            matches!(refused, PlatformError::Forbidden { role: Role::Provider, .. }),
+            "another department: {refused}"
+        );
+
+        // Its own full record, and nobody else's.
+        let query =
+            |code: &str| SubjectQuery { identifier: code.into(), view: View::Regulator, ..SubjectQuery::default() };
+        let page = platform.read_subject(&subject, &query("91110000600037341L"), false).expect("own full view");
+        assert!(page.records.iter().all(|r| r.disclosure.is_some()), "the full view shows each record's rule");
+        let refused = platform.read_subject(&subject, &query("91440300568520498A"), false).unwrap_err();
+        assert!(matches!(refused, PlatformError::Forbidden { .. }), "{refused}");
+        let refused = platform.record_history(&subject, other, View::Regulator, None).unwrap_err();
+        assert!(matches!(refused, PlatformError::Forbidden { .. }), "{refused}");
+        let audited = platform.store().audit().query(&AuditQuery::default()).unwrap();
+        assert!(audited.iter().any(|e| e.entry.event.result != "ok"), "refused applications are audited");
+    }
 
     fn fresh() -> Platform<MemoryEngine> {
         let store = Store::open(MemoryEngine::new()).unwrap();
@@ -222,8 +297,14 @@ mod replication {
             .unwrap();
         let regulator = actor(Role::Regulator);
         let on = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-        let case =
-            origin.open_case(&regulator, Action::Apply, penalty.unwrap(), operator(), "已整改并缴清罚款", on).unwrap();
+        let application = crate::cases::RepairApplication {
+            acting_for: Some("北京某某科技有限公司（法定代表人张三）".into()),
+            ..repair_application(on)
+        };
+        let case = origin
+            .apply_for_repair(&regulator, penalty.unwrap(), operator(), "已整改并缴清罚款", on, application)
+            .unwrap();
+        assert!(case.commitment_record.is_some() && case.acting_for.is_some());
         let decide =
             |action| Decision { action, operator: operator(), note: None, on, effective: None, correction: None };
         assert!(origin.decide_case(&regulator, case.id + 7, decide(Action::Accept)).is_err(), "no such case");

@@ -18,6 +18,19 @@ impl<E: Engine> Store<E> {
             .collect()
     }
 
+    /// Every case, oldest first, until `visit` says stop.
+    pub fn scan_cases(&self, visit: &mut dyn FnMut(Case) -> bool) -> Result<(), StoreError> {
+        let mut failed = None;
+        self.engine.scan_prefix(Cf::Cases, b"c", &mut |_, value| match from_json::<Case>(value) {
+            Ok(case) => visit(case),
+            Err(error) => {
+                failed = Some(error);
+                false
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
     /// The cases about a record, oldest first.
     pub fn cases_about(&self, record: RecordId) -> Result<Vec<Case>, StoreError> {
         let mut ids = Vec::new();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use credit_core::PlatformError;
-use credit_core::cases::{Action, CaseError, Decision, Operator};
+use credit_core::cases::{Action, CaseError, CommitmentText, Decision, Operator, RepairApplication};
 use credit_core::model::RecordId;
 use credit_core::time::today_cst;
 
@@ -44,6 +44,18 @@ pub struct OpenArgs {
     /// Why: what was corrected or paid, or what is wrong with the record.
     #[arg(long)]
     pub reason: String,
+    /// A repair's proof of fulfilment: a reference to a document (repeat for several).
+    #[arg(long)]
+    pub evidence: Vec<String>,
+    /// A repair's public credit commitment, as the subject made it.
+    #[arg(long)]
+    pub commitment: Option<String>,
+    /// The day the commitment was made, YYYY-MM-DD; default the day of the application.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub commitment_date: Option<NaiveDate>,
+    /// Applying for the subject: whom the applicant acts for (recorded on the case).
+    #[arg(long)]
+    pub acting_for: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -86,6 +98,19 @@ pub enum RepairCommand {
     Deny(DecideArgs),
     /// A case and its steps, or the cases about a record.
     Show(ShowArgs),
+    /// Open cases past the deadline of their current step, one per line.
+    Overdue(OverdueArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct OverdueArgs {
+    #[arg(long, env = "CREDIT_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The day to judge deadlines on, YYYY-MM-DD; default today.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub on: Option<NaiveDate>,
+    #[command(flatten)]
+    pub disclosure: DisclosureArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -124,7 +149,17 @@ pub fn repair(command: &RepairCommand) -> Result<i32> {
         RepairCommand::Approve(args) => decide(Action::Approve, args, None),
         RepairCommand::Deny(args) => decide(Action::Deny, args, None),
         RepairCommand::Show(args) => show(args),
+        RepairCommand::Overdue(args) => overdue(args),
     }
+}
+
+fn overdue(args: &OverdueArgs) -> Result<i32> {
+    let platform = super::platform(&args.data_dir)?.with_disclosure(args.disclosure.load()?);
+    let on = args.on.unwrap_or_else(today_cst);
+    for case in platform.overdue_cases(&super::console_actor(None), on, credit_core::cases::MAX_OVERDUE)? {
+        super::print_json(&case)?;
+    }
+    Ok(0)
 }
 
 pub fn objection(command: &ObjectionCommand) -> Result<i32> {
@@ -155,8 +190,23 @@ fn operator(step: &StepArgs) -> Operator {
 fn open(action: Action, args: &OpenArgs) -> Result<i32> {
     let platform = platform(&args.step)?;
     let on = args.step.on.unwrap_or_else(today_cst);
-    let opened =
-        platform.open_case(&actor(&args.step), action, RecordId(args.record), operator(&args.step), &args.reason, on);
+    let application = RepairApplication {
+        evidence: args.evidence.clone(),
+        commitment: args
+            .commitment
+            .clone()
+            .map(|text| CommitmentText { text, made_on: args.commitment_date.unwrap_or(on) }),
+        acting_for: args.acting_for.clone(),
+    };
+    let opened = platform.open_case_with(
+        &actor(&args.step),
+        action,
+        RecordId(args.record),
+        operator(&args.step),
+        &args.reason,
+        on,
+        application,
+    );
     super::checkpoint(platform.store(), &args.step.data_dir)?;
     finish(opened)
 }

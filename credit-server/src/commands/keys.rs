@@ -18,12 +18,16 @@ pub struct KeysCommand {
 pub enum KeysAction {
     /// Create a key and print its token once (the platform keeps only a hash of it).
     Create {
-        /// public, provider, regulator or admin.
+        /// public, provider, regulator, admin or subject.
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// The department the key acts for (required for providers).
         #[arg(long)]
         dept: Option<String>,
+        /// The unified social credit code a subject key is bound to (required for, and only for,
+        /// `--role subject`).
+        #[arg(long)]
+        code: Option<String>,
         /// A note on who holds the key.
         #[arg(long)]
         label: Option<String>,
@@ -35,15 +39,16 @@ pub enum KeysAction {
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
-    Role::parse(value).ok_or_else(|| format!("{value:?} is not one of public, provider, regulator, admin"))
+    Role::parse(value).ok_or_else(|| format!("{value:?} is not one of public, provider, regulator, admin, subject"))
 }
 
 pub fn run(command: &KeysCommand) -> Result<i32> {
     let data_dir = command.data_dir.clone().unwrap_or_else(credit_server::config::default_data_dir);
     let file = KeyFile::in_dir(&data_dir);
     match &command.action {
-        KeysAction::Create { role, dept, label } => {
-            let key = file.create(*role, dept.clone(), label.clone()).context("creating the key")?;
+        KeysAction::Create { role, dept, label, code } => {
+            let key =
+                file.create_bound(*role, dept.clone(), label.clone(), code.clone()).context("creating the key")?;
             let change = KeyChange { revoked: false, key: key.entry.clone() };
             audit_if_idle(&data_dir, change.act());
             eprintln!("keys: the token is shown only now; store it safely");

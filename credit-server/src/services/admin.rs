@@ -23,6 +23,7 @@ fn api_key(entry: &KeyEntry) -> pb::ApiKey {
         role: entry.role.as_str().to_string(),
         dept: entry.dept.clone().unwrap_or_default(),
         label: entry.label.clone().unwrap_or_default(),
+        subject_code: entry.subject_code.clone().unwrap_or_default(),
         created_at: Some(convert::timestamp(entry.created_at)),
         revoked_at: entry.revoked_at.map(convert::timestamp),
         json: serde_json::to_string(entry).unwrap_or_default(),
@@ -33,6 +34,10 @@ fn key_error(error: KeyError) -> ApiError {
     match error {
         KeyError::UnknownKey(id) => ApiError::field(ErrorCode::NotFound, "id", format!("no key {id:?}")),
         KeyError::ProviderWithoutDept => ApiError::invalid("dept", "a provider key must be bound to a department"),
+        KeyError::SubjectWithoutCode(reason) => {
+            ApiError::invalid("code", format!("a subject key must be bound to a valid unified code: {reason}"))
+        }
+        KeyError::CodeWithoutSubject => ApiError::invalid("code", "only a subject key is bound to a code"),
         other => ApiError::internal(&other),
     }
 }
@@ -112,14 +117,17 @@ impl AdminService for AdminApi {
         permit(&caller, UseCase::CreateApiKey)?;
         let message = request.into_inner();
         let role = Role::parse(message.role.trim()).ok_or_else(|| {
-            ApiError::invalid("role", format!("{:?} is not one of public, provider, regulator, admin", message.role))
+            ApiError::invalid(
+                "role",
+                format!("{:?} is not one of public, provider, regulator, admin, subject", message.role),
+            )
         })?;
         let optional = |value: String| Some(value.trim().to_string()).filter(|v| !v.is_empty());
-        let (dept, label) = (optional(message.dept), optional(message.label));
+        let (dept, label, code) = (optional(message.dept), optional(message.label), optional(message.code));
         let response = self
             .context
             .blocking(move |context| {
-                let created = context.keys.file().create(role, dept, label).map_err(key_error)?;
+                let created = context.keys.file().create_bound(role, dept, label, code).map_err(key_error)?;
                 reload_and_audit(context, &caller)?;
                 let json = serde_json::to_string(&created).unwrap_or_default();
                 Ok(pb::CreateApiKeyResponse { key: Some(api_key(&created.entry)), token: created.token, json })

@@ -2,7 +2,7 @@
 //! gives it (see `proto/credit/v1/cases.proto`).
 
 use chrono::NaiveDate;
-use credit_core::cases::{Action, Case, Decision, Operator};
+use credit_core::cases::{Action, Case, CommitmentText, Decision, Operator, RepairApplication};
 use credit_core::model::RecordId;
 use credit_proto::v1 as pb;
 use credit_proto::v1::case_service_server::CaseService;
@@ -57,17 +57,30 @@ impl CaseService for CaseApi {
         let message = request.into_inner();
         let action = action("action", &message.action, &[Action::Apply, Action::File])?;
         let on = day("on", &message.on)?;
+        let commitment = match message.commitment_text.trim() {
+            "" => None,
+            text => Some(CommitmentText {
+                text: text.to_string(),
+                made_on: parse_date("commitment_date", &message.commitment_date)?.unwrap_or(on),
+            }),
+        };
+        let application = RepairApplication {
+            evidence: message.evidence,
+            commitment,
+            acting_for: Some(message.acting_for.trim().to_string()).filter(|a| !a.is_empty()),
+        };
         let case = self
             .context
             .blocking(move |context| {
                 let record = RecordId(message.record_id);
-                Ok(context.platform.open_case(
+                Ok(context.platform.open_case_with(
                     &caller.actor(),
                     action,
                     record,
                     operator(&caller),
                     &message.reason,
                     on,
+                    application,
                 )?)
             })
             .await?;
@@ -120,6 +133,25 @@ impl CaseService for CaseApi {
             })
             .await?;
         Ok(Response::new(response))
+    }
+
+    async fn list_overdue_cases(
+        &self,
+        request: Request<pb::ListOverdueCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let caller = caller(&request)?;
+        permit(&caller, UseCase::RegulatorView)?;
+        let message = request.into_inner();
+        let on = day("on", &message.on)?;
+        let limit = match message.limit {
+            0 => credit_core::cases::MAX_OVERDUE,
+            n => (n as usize).min(credit_core::cases::MAX_OVERDUE),
+        };
+        let cases = self
+            .context
+            .blocking(move |context| Ok(context.platform.overdue_cases(&caller.actor(), on, limit)?))
+            .await?;
+        Ok(Response::new(pb::ListCasesResponse { cases: cases.iter().map(case_message).collect() }))
     }
 
     async fn list_cases(

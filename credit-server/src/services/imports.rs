@@ -58,7 +58,7 @@ impl ImportService for ImportApi {
             Role::Public if caller.key_id.is_none() => {
                 return Err(ApiError::new(ErrorCode::Unauthenticated, "Upload needs an API key").into());
             }
-            Role::Public | Role::Regulator => {
+            Role::Public | Role::Regulator | Role::Subject => {
                 let message = "Upload is for provider keys (their own department's records) and admins";
                 return Err(ApiError::new(ErrorCode::PermissionDenied, message).into());
             }

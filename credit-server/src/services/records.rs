@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Context, UseCase, caller, page_size, parse_date, parse_instant, permit, purpose, refuse_time_travel, required,
-    resolve_view, view_to_proto,
+    resolve_own_view, view_to_proto,
 };
 use crate::convert;
 use crate::error::{ApiError, ErrorCode};
@@ -84,7 +84,7 @@ impl RecordService for RecordApi {
         permit(&caller, UseCase::ListRecords)?;
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
-        let view = resolve_view(&caller, message.view)?;
+        let view = resolve_own_view(&caller, message.view)?;
         let identifier = required("identifier", &message.identifier)?;
         let category = match message.category.trim() {
             "" => None,
@@ -147,7 +147,7 @@ impl RecordService for RecordApi {
         permit(&caller, UseCase::GetRecordHistory)?;
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
-        let view = resolve_view(&caller, message.view)?;
+        let view = resolve_own_view(&caller, message.view)?;
         let record = RecordId(message.record_id);
         let response = self
             .context

@@ -5,7 +5,7 @@ use credit_proto::v1 as pb;
 use credit_proto::v1::subject_service_server::SubjectService;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, parse_date, parse_instant, purpose, required, resolve_view};
+use super::{Context, caller, parse_date, parse_instant, purpose, required, resolve_own_view};
 use crate::convert;
 
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ impl SubjectService for SubjectApi {
         let message = request.into_inner();
         let query = SubjectQuery {
             identifier: required("identifier", &message.identifier)?,
-            view: resolve_view(&caller, message.view)?,
+            view: resolve_own_view(&caller, message.view)?,
             purpose,
             as_of: parse_date("as_of", &message.as_of)?,
             known_at: parse_instant("known_at", message.known_at.as_ref())?,

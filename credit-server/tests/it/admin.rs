@@ -18,8 +18,12 @@ async fn admins_manage_keys_back_up_and_reindex_and_nobody_else_does() {
     let denied = admin.reindex(call(pb::ReindexRequest {}, None)).await.unwrap_err();
     assert_eq!(denied.code(), Code::Unauthenticated);
 
-    let request =
-        pb::CreateApiKeyRequest { role: "regulator".into(), dept: "市发展改革委".into(), label: "test".into() };
+    let request = pb::CreateApiKeyRequest {
+        role: "regulator".into(),
+        dept: "市发展改革委".into(),
+        label: "test".into(),
+        ..Default::default()
+    };
     let created = admin.create_api_key(call(request, token)).await.unwrap().into_inner();
     let key = created.key.unwrap();
     let fresh = Some(created.token.as_str());

@@ -12,6 +12,7 @@ mod feed;
 mod grpc;
 mod hardening;
 mod imports;
+mod lists;
 mod metrics;
 mod reports;
 mod search;

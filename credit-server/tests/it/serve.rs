@@ -176,3 +176,25 @@ fn serve_refuses_a_bad_config_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("request_timeout_ms"), "{stderr}");
 }
+
+#[test]
+fn subject_keys_are_bound_to_one_valid_unified_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let created = keys(&data, &["create", "--role", "subject", "--code", "91140302749578410b", "--label", "隆合餐饮"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let created = last_json(&created);
+    assert_eq!((created["role"].as_str(), created["subject_code"].as_str()), (Some("subject"), Some(COMPANY)));
+    for (args, needle) in [
+        (vec!["create", "--role", "subject"], "--code"),
+        (vec!["create", "--role", "subject", "--code", "91140302749578410C"], "check"),
+        (vec!["create", "--role", "regulator", "--code", COMPANY], "only a subject key"),
+    ] {
+        let refused = keys(&data, &args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    let listed = String::from_utf8(keys(&data, &["list"]).stdout).unwrap();
+    assert_eq!(listed.lines().count(), 1, "refused keys are not written: {listed}");
+}

@@ -13,7 +13,13 @@ fn open(dir: &Path) -> Store<RocksEngine> {
 }
 
 fn regulator(key: &str) -> Actor {
-    Actor { key_id: Some(key.into()), role: Role::Regulator, department: Some("市场监管局".into()), name: None }
+    Actor {
+        key_id: Some(key.into()),
+        role: Role::Regulator,
+        department: Some("市场监管局".into()),
+        name: None,
+        subject_code: None,
+    }
 }
 
 fn read(subject: u64, key: &str) -> AuditEvent {

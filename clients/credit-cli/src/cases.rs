@@ -76,6 +76,12 @@ pub enum RepairCommand {
     Approve(DecideArgs),
     Deny(DecideArgs),
     Show(ShowArgs),
+    /// Open cases past the deadline of their current step, one per line (regulators and admins).
+    Overdue {
+        /// The day to judge deadlines on, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        on: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -94,6 +100,7 @@ enum Step {
     Open(&'static str, OpenArgs),
     Decide(&'static str, DecideArgs, String),
     Show(ShowArgs),
+    Overdue(String),
 }
 
 pub fn repair(command: &RepairCommand, connection: &Connection) -> Result<ExitCode> {
@@ -104,6 +111,7 @@ pub fn repair(command: &RepairCommand, connection: &Connection) -> Result<ExitCo
         RepairCommand::Approve(args) => Step::Decide("approve", args.clone(), String::new()),
         RepairCommand::Deny(args) => Step::Decide("deny", args.clone(), String::new()),
         RepairCommand::Show(args) => Step::Show(args.clone()),
+        RepairCommand::Overdue { on } => Step::Overdue(on.clone().unwrap_or_default()),
     };
     run(step, connection)
 }
@@ -173,6 +181,7 @@ async fn take(client: &CreditClient, step: Step) -> Result<Vec<String>, ClientEr
             object.insert("steps".into(), serde_json::Value::Array(steps));
             vec![serde_json::Value::Object(object).to_string()]
         }
+        Step::Overdue(on) => client.overdue_cases(&on).await?.into_iter().map(|c| c.json).collect(),
         Step::Show(ShowArgs { record, .. }) => {
             client.cases_of(record.unwrap_or_default()).await?.into_iter().map(|c| c.json).collect()
         }

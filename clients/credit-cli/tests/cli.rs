@@ -662,6 +662,9 @@ fn repair_steps_go_through_the_service() {
     assert_eq!(approved["state"], "approved");
     let shown = step(&regulator, &["show", "--case", &case]);
     assert_eq!(shown["steps"].as_array().map(Vec::len), Some(3));
+    let overdue = credit(&["repair", "--endpoint", &endpoint, "--token", &regulator, "overdue"], None);
+    assert_eq!(overdue.status.code(), Some(0), "{}", stderr(&overdue));
+    assert!(lines(&overdue).is_empty(), "no deadlines are configured by default");
 
     let history = credit(&["history", "--endpoint", &endpoint, "--token", &regulator, "--json", COMPANY], None);
     let page = &lines(&history)[0];

@@ -368,6 +368,19 @@ impl CreditClient {
         Ok(response.cases)
     }
 
+    /// Open cases past the deadline of their current step on `on` (`YYYY-MM-DD`, empty for today;
+    /// regulators and admins).
+    pub async fn overdue_cases(&self, on: &str) -> Result<Vec<proto::Case>, ClientError> {
+        let response = self
+            .with_retries(|| {
+                let mut client = credit_proto::v1::case_service_client::CaseServiceClient::new(self.channel.clone());
+                let request = self.request(proto::ListOverdueCasesRequest { on: on.to_string(), limit: 0 });
+                async move { client.list_overdue_cases(request).await }
+            })
+            .await?;
+        Ok(response.cases)
+    }
+
     /// Every version of one record the caller's view shows, oldest first (callers with a key).
     pub async fn record_history(
         &self,

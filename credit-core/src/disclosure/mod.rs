@@ -708,9 +708,12 @@ impl DisclosureRules {
             return None;
         };
         let fields: Vec<&str> = self.fields_of(content).collect();
+        // Records stored before the field existed keep the column among their extras.
+        let procedure =
+            procedure.or_else(|| crate::import::ImportTables::builtin().procedure_in_extras(&content.extra));
         self.classifiers.iter().find(|c| {
             let has = |texts: &[String], t: &str| texts.iter().any(|text| t.contains(text.as_str()));
-            let procedure_ok = c.procedure.is_none() || c.procedure == *procedure;
+            let procedure_ok = c.procedure.is_none() || c.procedure == procedure;
             let any_ok = c.penalty_types_any.is_empty() || penalty_types.iter().any(|t| has(&c.penalty_types_any, t));
             let only_ok = c.penalty_types_only.is_empty()
                 || (!penalty_types.is_empty() && penalty_types.iter().all(|t| has(&c.penalty_types_only, t)));

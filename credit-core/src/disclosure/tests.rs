@@ -111,6 +111,19 @@ fn tiers_follow_the_classification_table() {
 }
 
 #[test]
+fn records_stored_before_the_procedure_field_are_re_tiered_from_their_kept_column() {
+    let rules = DisclosureRules::builtin();
+    let mut stored = penalty("2026-05-05", &["罚款"], Some("0.02"));
+    assert_eq!(rules.tier(&stored), Some(Tier::General));
+    stored.extra.insert("处罚程序".into(), "简易程序".into());
+    assert_eq!(rules.tier(&stored), Some(Tier::Minor), "the kept column decides");
+    stored.extra.insert("处罚程序".into(), "普通程序".into());
+    assert_eq!(rules.tier(&stored), Some(Tier::General));
+    stored.extra.insert("处罚程序".into(), "不明".into());
+    assert_eq!(rules.tier(&stored), Some(Tier::General), "an unknown value decides nothing");
+}
+
+#[test]
 fn decisions_at_the_boundaries_of_the_rule_sets() {
     let rules = DisclosureRules::builtin();
     let fine = |on: &str| window(&rules, &penalty(on, &["罚款"], Some("1")));

@@ -78,6 +78,16 @@ impl ImportTables {
     pub fn canonical(&self, name: &str, value: &str) -> Option<&str> {
         self.enums.get(name)?.get(value.trim()).map(String::as_str)
     }
+
+    /// The procedure a penalty stored before the field existed was decided by, when one of its kept
+    /// columns (`extra`) named it: how stored records are re-tiered without being rewritten.
+    pub fn procedure_in_extras(&self, extra: &BTreeMap<String, String>) -> Option<crate::model::Procedure> {
+        extra.iter().find_map(|(column, value)| {
+            (self.field(ImportKind::Penalty, column)? == "procedure")
+                .then(|| self.canonical("procedure", value).and_then(crate::model::Procedure::parse))
+                .flatten()
+        })
+    }
 }
 
 #[cfg(test)]

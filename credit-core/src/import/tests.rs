@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::engine::MemoryEngine;
-use crate::model::{RecordDetails, RecordStatus};
+use crate::model::{Procedure, RecordDetails, RecordStatus};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
@@ -680,4 +680,43 @@ fn report_numbers_come_in_synced_blocks_and_never_twice() {
     let many: Vec<u64> =
         (0..2 * crate::store::REPORT_BLOCK).map(|_| reopened.next_report_sequence().unwrap()).collect();
     assert!(many.windows(2).all(|w| w[1] == w[0] + 1), "consecutive within and across blocks");
+}
+
+#[test]
+fn the_procedure_is_read_from_either_vintage_and_an_unknown_value_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store();
+    // The 2019 vintage, then the 2016 one (CF_CFMC, CF_XDR_ZDM, CF_XZJG), each with a procedure column.
+    let newer = "CF_XDR_MC,CF_XDR_SHXYM,CF_WSH,CF_JDRQ,CF_CFLB,处罚程序\n\
+甲公司,91110000600037341L,罚〔2026〕1号,2026-05-01,警告,简易程序\n\
+甲公司,91110000600037341L,罚〔2026〕2号,2026-05-02,罚款,一般程序\n\
+甲公司,91110000600037341L,罚〔2026〕3号,2026-05-03,罚款,听证程序\n";
+    let older = "CF_CFMC,CF_XDR_MC,CF_XDR_SHXYM,CF_WSH,CF_JDRQ,CF_CFLB1,CF_XZJG,PROCEDURE\n\
+行政处罚决定书,甲公司,91110000600037341L,罚〔2016〕9号,2016-05-01,罚款,某局,当场处罚\n";
+    for (name, text, warnings) in [("newer.csv", newer, 1), ("older.csv", older, 0)] {
+        let path = write(&dir, name, text);
+        let (s, o) = run(&store, ImportKind::Penalty, &[path], false);
+        assert_eq!((s.rejected, s.warnings), (0, warnings), "{name}: {:?}", o.warnings);
+        assert!(o.warnings.iter().all(|w| w.contains("听证程序")), "{:?}", o.warnings);
+    }
+    let subject = store.find_subject_id("91110000600037341L").unwrap().unwrap();
+    let mut procedures: Vec<(String, Option<Procedure>)> = store
+        .records_of(subject, None)
+        .unwrap()
+        .into_iter()
+        .map(|r| match r.current.content.details {
+            RecordDetails::Penalty { procedure, .. } => (r.current.content.document_number.unwrap(), procedure),
+            _ => unreachable!("penalties only"),
+        })
+        .collect();
+    procedures.sort();
+    assert_eq!(
+        procedures,
+        vec![
+            ("罚〔2016〕9号".to_string(), Some(Procedure::Simple)),
+            ("罚〔2026〕1号".to_string(), Some(Procedure::Simple)),
+            ("罚〔2026〕2号".to_string(), Some(Procedure::Ordinary)),
+            ("罚〔2026〕3号".to_string(), None),
+        ]
+    );
 }

@@ -379,7 +379,7 @@ impl<'de> Deserialize<'de> for AmountWan {
 
 /// How a penalty was decided (行政处罚法): on the spot by simple procedure (简易程序), or by the
 /// ordinary procedure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Procedure {
     Simple,

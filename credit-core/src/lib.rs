@@ -11,6 +11,7 @@ pub mod checks;
 pub mod command;
 pub mod disclosure;
 pub mod engine;
+pub mod evaluation;
 pub mod feed;
 pub mod import;
 pub mod model;

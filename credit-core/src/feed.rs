@@ -75,6 +75,7 @@ pub fn record_change(
         },
         effective,
         case: None,
+        grade: None,
     }
 }
 

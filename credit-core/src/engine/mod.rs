@@ -57,11 +57,13 @@ pub enum Cf {
     /// Subject id + record id → the record's current version: a subject's records in force as known now,
     /// read with one seek (schema 7).
     Current,
+    /// Subject id → its latest stored evaluation, for grade changes and distributions (schema 9).
+    Evaluations,
 }
 
 impl Cf {
     /// Every family. The position is the family's code in undo journals: only ever append.
-    pub const ALL: [Cf; 18] = [
+    pub const ALL: [Cf; 19] = [
         Cf::Meta,
         Cf::Subjects,
         Cf::SubjectVersions,
@@ -80,6 +82,7 @@ impl Cf {
         Cf::Feed,
         Cf::Audit,
         Cf::Current,
+        Cf::Evaluations,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +105,7 @@ impl Cf {
             Cf::Feed => "feed",
             Cf::Audit => "audit",
             Cf::Current => "current",
+            Cf::Evaluations => "evaluations",
         }
     }
 }

@@ -49,6 +49,8 @@ pub enum Operation {
     ApiKeyRevoke,
     /// Write commands of another store applied here ([`crate::command`]).
     Replay,
+    /// An evaluation run (full or incremental) that stored evaluations.
+    Evaluate,
 }
 
 impl Operation {
@@ -74,6 +76,7 @@ impl Operation {
             Operation::ApiKeyCreate => "api_key.create",
             Operation::ApiKeyRevoke => "api_key.revoke",
             Operation::Replay => "replay",
+            Operation::Evaluate => "evaluate",
         };
         name.into()
     }

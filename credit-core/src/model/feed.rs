@@ -24,6 +24,8 @@ pub enum ChangeKind {
     Revoked,
     /// The public window ended on `effective`; the record stays in the regulator view.
     WindowEnded,
+    /// The subject's evaluation grade changed (`grade`); `record` is 0: no one record made it.
+    GradeChanged,
 }
 
 impl ChangeKind {
@@ -36,6 +38,7 @@ impl ChangeKind {
             ChangeKind::Repaired => "repaired",
             ChangeKind::Revoked => "revoked",
             ChangeKind::WindowEnded => "window_ended",
+            ChangeKind::GradeChanged => "grade_changed",
         }
     }
 }
@@ -59,6 +62,20 @@ pub struct Change {
     /// The repair or objection case that made the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<u64>,
+    /// For `grade_changed`: the grade before and after, under which model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<GradeChange>,
+}
+
+/// A subject's grade moving from one evaluation to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradeChange {
+    pub from: String,
+    pub to: String,
+    pub score: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_class: Option<String>,
+    pub model_version: String,
 }
 
 /// A change as the feed holds it.

@@ -9,6 +9,7 @@
 mod admin;
 mod cases;
 mod error;
+mod evaluation;
 mod files;
 mod permits;
 mod replay;
@@ -23,6 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use admin::AdminAct;
 pub use cases::CaseWithSteps;
 pub use error::PlatformError;
+pub use evaluation::EvaluationRun;
 pub use files::{make_private, private_dir};
 pub use permits::{UseCase, permit};
 
@@ -47,6 +49,7 @@ pub struct Platform<E: Engine = RocksEngine> {
     store: Arc<Store<E>>,
     rules: Arc<RuleSet>,
     disclosure: Arc<DisclosureRules>,
+    evaluation: Arc<crate::evaluation::EvaluationModel>,
     index: Option<Arc<RwLock<SearchIndex>>>,
     /// Where the write commands applied here go (a replication transport), if anywhere.
     sink: Option<Arc<dyn CommandSink>>,
@@ -90,7 +93,13 @@ pub struct SubjectRead {
 
 impl<E: Engine> Platform<E> {
     pub fn new(store: Arc<Store<E>>, rules: Arc<RuleSet>, disclosure: Arc<DisclosureRules>) -> Platform<E> {
-        Platform { store, rules, disclosure, index: None, sink: None }
+        let evaluation = crate::evaluation::EvaluationModel::builtin();
+        Platform { store, rules, disclosure, evaluation, index: None, sink: None }
+    }
+
+    /// Under the evaluation model `model` instead of the compiled-in one.
+    pub fn with_evaluation_model(self, evaluation: Arc<crate::evaluation::EvaluationModel>) -> Platform<E> {
+        Platform { evaluation, ..self }
     }
 
     /// Under `rules` instead of those it was made with.

@@ -154,6 +154,7 @@ mod replication {
     use crate::engine::{Cf, collect_prefix};
     use crate::import::{ImportFrame, ImportKind, ImportOptions, Quiet};
     use crate::model::RecordCategory;
+    use crate::model::feed::ChangeKind;
     use crate::view::View;
 
     const PENALTIES: &str = "CF_XDR_MC,CF_XDR_SHXYM,CF_XDR_ZJHM,CF_WSH,CF_CFLB,CF_NR_FK,CF_JDRQ,CF_CFJG,CF_ZT\n\
@@ -249,6 +250,58 @@ mod replication {
         let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let options = ImportOptions { strict, ..ImportOptions::new(kind, today) };
         platform.import(&Actor::console(None), &[path], &options, "test", &mut Quiet).unwrap()
+    }
+
+    #[test]
+    fn full_and_incremental_evaluation_runs_agree_and_grade_changes_reach_the_feed() {
+        let platform = fresh();
+        let dir = tempfile::tempdir().unwrap();
+        import(&platform, &dir, ImportKind::Subject, crate::checks::tests::SUBJECTS, false);
+        import(&platform, &dir, ImportKind::Penalty, PENALTIES, false);
+        let console = Actor::console(None);
+        let on = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let refused = platform.evaluate_all(&actor(Role::Regulator), on).unwrap_err();
+        assert!(matches!(refused, PlatformError::Forbidden { .. }), "{refused}");
+
+        let first = platform.evaluate_all(&console, on).unwrap();
+        assert_eq!((first.kind, first.evaluated, first.grade_changed), ("full", 3, 0), "{first:?}");
+        let company = platform.store().find_subject_id("91110000600037341L").unwrap().unwrap();
+        let stored = platform.stored_evaluation(company).unwrap().expect("stored");
+        let live = platform.evaluate_subject(&actor(Role::Regulator), "91110000600037341L", None).unwrap();
+        assert_eq!(live.as_ref().map(|e| (&e.grade, e.score)), Some((&stored.grade, stored.score)));
+        assert!(stored.grade != "D", "{stored:?}");
+        let unchanged = platform.evaluate_changed(&console, on).unwrap();
+        assert_eq!((unchanged.kind, unchanged.evaluated), ("incremental", 0), "nothing changed since");
+
+        // The company goes on the serious-violation list: only it is re-evaluated, and its grade falls.
+        let listed = "MD_LX,XDR_MC,XDR_SHXYM,RDBM,RDYJ,LRRQ,ZT
+                      SERIOUS_VIOLATION,北京某某科技有限公司,91110000600037341L,北京市市场监督管理局,京市监严〔2026〕3号,2026-11-01,有效
+";
+        import(&platform, &dir, ImportKind::List, listed, false);
+        let feed_before = platform.store().feed_end().unwrap();
+        let second = platform.evaluate_changed(&console, on).unwrap();
+        assert_eq!((second.kind, second.evaluated, second.grade_changed), ("incremental", 1, 1), "{second:?}");
+        let events = platform.store().feed(feed_before, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        let change = events[0].change.grade.clone().expect("a grade change");
+        assert_eq!(
+            (events[0].change.kind, change.from.as_str(), change.to.as_str()),
+            (ChangeKind::GradeChanged, stored.grade.as_str(), "D")
+        );
+        assert_eq!(events[0].change.subject, company);
+
+        // A full run now finds nothing to change: the incremental one left what a full one makes.
+        let full = platform.evaluate_all(&console, on).unwrap();
+        assert_eq!((full.evaluated, full.grade_changed), (3, 0), "{full:?}");
+        let distribution = platform.grade_distribution(&actor(Role::Regulator)).unwrap();
+        assert_eq!(distribution.total, 3);
+        assert_eq!(distribution.grades.get("D"), Some(&1));
+        assert_eq!(distribution.risk_classes.values().sum::<u64>(), 3);
+        let audited = platform.store().audit().query(&AuditQuery::default()).unwrap();
+        assert_eq!(audited.iter().filter(|e| e.entry.event.operation == "evaluate").count(), 4, "every run is audited");
+        // Another day is a full run: records age with the day.
+        let tomorrow = platform.evaluate_changed(&console, on.succ_opt().unwrap()).unwrap();
+        assert_eq!(tomorrow.kind, "full");
     }
 
     type Pairs = Vec<(Vec<u8>, Vec<u8>)>;

@@ -44,6 +44,8 @@ pub const BATCH_PREFIX: &[u8] = b"batch/";
 pub const NEXT_CASE: &[u8] = b"next_case";
 pub const NEXT_FEED: &[u8] = b"next_feed";
 pub const SWEPT_THROUGH: &[u8] = b"swept_through";
+/// The last batch whose changes the stored evaluations reflect, with the model version and day.
+pub const EVALUATED_THROUGH: &[u8] = b"evaluated_through";
 pub const AUDIT_HEAD: &[u8] = b"audit_head";
 pub const NEXT_REPORT: &[u8] = b"next_report";
 pub const AUDIT_ENTRY: u8 = b'e';

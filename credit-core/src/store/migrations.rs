@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     v5_to_v6_record_keys_by_department,
     v6_to_v7_current_records,
     v7_to_v8_check_reaches,
+    v8_to_v9_evaluations,
 ];
 
 /// Writes per engine write while migrating.
@@ -209,6 +210,11 @@ fn v7_to_v8_check_reaches(engine: &dyn Engine) -> Result<(), StoreError> {
         }
     }
     engine.write(write)?;
+    Ok(())
+}
+
+/// Schema 9 adds stored evaluations. They start empty: the first evaluation run fills them.
+fn v8_to_v9_evaluations(_engine: &dyn Engine) -> Result<(), StoreError> {
     Ok(())
 }
 

@@ -18,6 +18,7 @@ mod cases;
 mod checks;
 #[cfg(test)]
 mod crash_tests;
+mod evaluations;
 mod feed;
 mod journal;
 /// The key layouts, documented in one place; public for tests that tamper with a store on purpose.
@@ -36,6 +37,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use batches::{BatchGuard, BatchInfo, BatchStatus};
+pub use evaluations::EvaluatedThrough;
 pub use journal::Committer;
 pub use reach::CheckPage;
 #[cfg(test)]
@@ -48,7 +50,7 @@ pub(crate) use subjects::decode_subject;
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch};
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;

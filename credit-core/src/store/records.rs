@@ -34,7 +34,7 @@ pub struct CurrentPage {
 /// Current record versions as stored, decoded on demand: a reader may first decide whether the
 /// caller may see them at all (and write down that it did).
 #[derive(Debug)]
-pub struct EncodedRecords(Vec<Vec<u8>>);
+pub struct EncodedRecords(pub(super) Vec<Vec<u8>>);
 
 impl EncodedRecords {
     pub fn decode(self) -> Result<Vec<RecordView>, StoreError> {

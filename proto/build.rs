@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "credit/v1/cases.proto",
     "credit/v1/admin.proto",
     "credit/v1/imports.proto",
+    "credit/v1/evaluation.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -43,6 +43,11 @@ pub struct Config {
     /// Disclosure windows and tier classification (layout of fixtures/disclosure/rules.toml); empty:
     /// the compiled-in rules.
     pub disclosure_rules: PathBuf,
+    /// The evaluation model (layout of fixtures/evaluation/model.toml); empty: the compiled-in model.
+    pub evaluation_model: PathBuf,
+    /// Whether each sweep also brings the stored evaluations up to date (incremental; a full run when
+    /// the day or the model changed).
+    pub evaluate_on_sweep: bool,
     /// How often the change feed is swept for public windows and planned list removals that ended, in
     /// seconds; 0: never (run `credit-server sweep` instead).
     pub sweep_interval_seconds: u64,
@@ -157,6 +162,8 @@ impl Default for Config {
             data_dir: PathBuf::new(),
             rules_dir: PathBuf::new(),
             disclosure_rules: PathBuf::new(),
+            evaluation_model: PathBuf::new(),
+            evaluate_on_sweep: true,
             sweep_interval_seconds: 3600,
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),

@@ -228,8 +228,13 @@ fn hit(h: Hit) -> pb::CheckHit {
 
 pub fn check_result(r: CheckResult) -> pb::CheckResult {
     let json = serde_json::to_string(&r).unwrap_or_default();
+    let grade = r.evaluation.clone();
     pb::CheckResult {
         json,
+        grade: grade.as_ref().map(|g| g.grade.clone()).unwrap_or_default(),
+        risk_class: grade.as_ref().and_then(|g| g.risk_class.clone()).unwrap_or_default(),
+        evaluation_model: grade.as_ref().map(|g| g.model_version.clone()).unwrap_or_default(),
+        evaluated_on: grade.as_ref().map(|g| g.as_of.to_string()).unwrap_or_default(),
         check_id: r.check_id,
         identifier: r.identifier,
         item: r.item,

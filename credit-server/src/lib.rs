@@ -30,6 +30,7 @@ use credit_core::store::Store;
 use credit_proto::v1::admin_service_server::AdminServiceServer;
 use credit_proto::v1::audit_service_server::AuditServiceServer;
 use credit_proto::v1::case_service_server::CaseServiceServer;
+use credit_proto::v1::evaluation_service_server::EvaluationServiceServer;
 use credit_proto::v1::feed_service_server::FeedServiceServer;
 use credit_proto::v1::identifier_service_server::IdentifierServiceServer;
 use credit_proto::v1::import_service_server::ImportServiceServer;
@@ -89,6 +90,8 @@ pub enum ServeError {
     Index(#[from] credit_core::search::SearchError),
     #[error("loading the disclosure rules: {0}")]
     Disclosure(#[from] credit_core::disclosure::DisclosureError),
+    #[error("loading the evaluation model: {0}")]
+    Evaluation(#[from] credit_core::evaluation::ModelError),
     #[error("loading the rules in {path}: {source}")]
     Rules { path: PathBuf, source: credit_core::rules::RulesError },
     #[error("api keys: {0}")]
@@ -227,6 +230,9 @@ pub async fn serve(
     let disclosure = DisclosureRules::load(
         Some(&config.disclosure_rules).filter(|p| !p.as_os_str().is_empty()).map(|p| p.as_path()),
     )?;
+    let evaluation = credit_core::evaluation::EvaluationModel::load(
+        Some(&config.evaluation_model).filter(|p| !p.as_os_str().is_empty()).map(|p| p.as_path()),
+    )?;
     let (store, index, rules) = {
         let data_dir = data_dir.clone();
         let config = config.clone();
@@ -242,7 +248,9 @@ pub async fn serve(
     let limits = Arc::new(RateLimits::new(&config.limits));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let index = Arc::new(RwLock::new(index));
-    let platform = credit_core::Platform::new(store.clone(), rules, disclosure).with_index(index);
+    let platform = credit_core::Platform::new(store.clone(), rules, disclosure)
+        .with_index(index)
+        .with_evaluation_model(evaluation);
     let context = Context {
         platform: Arc::new(platform),
         admission: Admission::new(config.max_in_flight()),
@@ -303,6 +311,7 @@ pub async fn serve(
         AuditServiceServer<services::AuditApi> = services::AuditApi { context: context.clone() },
         FeedServiceServer<services::FeedApi> = services::FeedApi { context: context.clone() },
         CaseServiceServer<services::CaseApi> = services::CaseApi { context: context.clone() },
+        EvaluationServiceServer<services::EvaluationApi> = services::EvaluationApi { context: context.clone() },
         AdminServiceServer<services::AdminApi> = services::AdminApi { context: context.clone() },
         ImportServiceServer<services::ImportApi> = services::ImportApi { context: context.clone() },
     );

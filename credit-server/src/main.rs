@@ -66,6 +66,9 @@ enum Command {
     /// Disclosure rules: check a file (or the compiled-in rules) and print its rule sets.
     #[command(subcommand)]
     Disclosure(commands::disclosure::DisclosureCommand),
+    /// Public credit evaluation: run (all subjects, or those changed), get one, distribution, check a model.
+    #[command(subcommand)]
+    Evaluate(commands::evaluate::EvaluateCommand),
     /// Write a consistent copy of the store (RocksDB checkpoint).
     Backup(commands::backup::BackupArgs),
     /// Restore a copy written by `backup` into a new data directory.
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Feed(args) => commands::feed::feed(&args),
         Command::Sweep(args) => commands::feed::sweep(&args),
         Command::Disclosure(command) => commands::disclosure::run(&command),
+        Command::Evaluate(command) => commands::evaluate::run(&command),
         Command::Backup(args) => commands::backup::backup(&args),
         Command::Restore(args) => commands::backup::restore(&args),
         Command::Check(args) => commands::check::check(&args),

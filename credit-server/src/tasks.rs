@@ -37,7 +37,7 @@ impl Background {
         let housekeeping = tokio::spawn(housekeeping(context.keys.clone(), limits, context.platform.clone(), every));
         let sweeping = (config.sweep_interval_seconds > 0).then(|| {
             let every = Duration::from_secs(config.sweep_interval_seconds);
-            tokio::spawn(sweeping(context.clone(), every, context.stopping.clone()))
+            tokio::spawn(sweeping(context.clone(), every, config.evaluate_on_sweep, context.stopping.clone()))
         });
         let checkpointing = context.signing.key.clone().map(|key| {
             let every = Duration::from_secs(config.audit_checkpoint_seconds);
@@ -131,17 +131,16 @@ async fn housekeeping(
 /// Writes the feed events of windows and planned removals that ended, then brings the search index's
 /// list memberships up to date: at start (to cover any downtime) and every `every`, until `stop`.
 /// A sweep in progress finishes before this returns, so shutdown awaits it before closing the store.
-async fn sweeping(context: Context, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn sweeping(context: Context, every: Duration, evaluate: bool, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        let context = context.clone();
+        let platform = context.platform.clone();
         let swept =
-            tokio::task::spawn_blocking(move || -> Result<_, ApiError> { Ok(context.platform.sweep(today_cst())?) })
-                .await;
+            tokio::task::spawn_blocking(move || -> Result<_, ApiError> { Ok(platform.sweep(today_cst())?) }).await;
         match swept {
             Ok(Ok(summary)) => tracing::info!(
                 window_ended = summary.window_ended,
@@ -151,6 +150,24 @@ async fn sweeping(context: Context, every: Duration, mut stop: tokio::sync::watc
             ),
             Ok(Err(error)) => tracing::warn!(error = ?error, "feed sweep failed; the next one covers the days missed"),
             Err(error) => tracing::warn!(%error, "feed sweep task failed"),
+        }
+        if !evaluate {
+            continue;
+        }
+        let platform = context.platform.clone();
+        let evaluated = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            Ok(platform.evaluate_changed(&credit_core::Actor::console(None), today_cst())?)
+        })
+        .await;
+        match evaluated {
+            Ok(Ok(run)) => tracing::info!(
+                kind = run.kind,
+                evaluated = run.evaluated,
+                grade_changed = run.grade_changed,
+                "evaluations brought up to date"
+            ),
+            Ok(Err(error)) => tracing::warn!(error = ?error, "evaluation run failed; the next sweep tries again"),
+            Err(error) => tracing::warn!(%error, "evaluation task failed"),
         }
     }
 }

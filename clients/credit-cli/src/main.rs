@@ -6,6 +6,7 @@
 mod cases;
 mod check;
 mod connection;
+mod evaluation;
 mod id_check;
 mod import;
 mod keys;
@@ -42,6 +43,9 @@ enum Command {
     /// API keys (admin key): create, list, revoke.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Public credit evaluation: get one subject's, the grade distribution.
+    #[command(subcommand)]
+    Evaluation(evaluation::EvaluationCommand),
     /// Search subjects by name (any script, pinyin, initials), code or its prefix, ID number, document number.
     Search(search::Args),
     /// Joint check (regulator key): the verdict and the measures for an approval item.
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Get(args) => subject::get(&args, &cli.connection),
         Command::History(args) => subject::history(&args, &cli.connection),
         Command::Keys(command) => keys::run(&command, &cli.connection),
+        Command::Evaluation(command) => evaluation::run(&command, &cli.connection),
         Command::Search(args) => search::run(&args, &cli.connection),
         Command::Feedback(args) => check::feedback(&args, &cli.connection),
         Command::Repair(command) => cases::repair(&command, &cli.connection),

@@ -677,3 +677,26 @@ fn repair_steps_go_through_the_service() {
     assert_eq!(versions.len(), 2, "the approval wrote a version: {page}");
     assert_eq!(versions[1]["content"]["status"], "repaired");
 }
+
+#[test]
+fn evaluations_through_the_service_by_role() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let regulator = token(&server);
+    let public = credit(&["evaluation", "--endpoint", &endpoint, "get", "--json", COMPANY], None);
+    assert_eq!(public.status.code(), Some(0), "{}", stderr(&public));
+    let shown = &lines(&public)[0];
+    assert_eq!(shown["grade_only"], true, "{shown}");
+    assert!(shown.get("indicators").is_none() && shown.get("score").is_none(), "{shown}");
+    let full = credit(&["evaluation", "--endpoint", &endpoint, "--token", &regulator, "get", "--json", COMPANY], None);
+    let explained = &lines(&full)[0];
+    assert!(explained["score"].is_i64() && explained["indicators"].is_array(), "{explained}");
+    assert_eq!(explained["grade"], shown["grade"]);
+    let text = credit(&["evaluation", "--endpoint", &endpoint, "--token", &regulator, "get", COMPANY], None);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("risk class"), "{}", String::from_utf8_lossy(&text.stdout));
+    let refused = credit(&["evaluation", "--endpoint", &endpoint, "distribution"], None);
+    assert_eq!(refused.status.code(), Some(1), "the distribution is for regulators");
+    let distribution =
+        credit(&["evaluation", "--endpoint", &endpoint, "--token", &regulator, "distribution", "--json"], None);
+    assert_eq!(distribution.status.code(), Some(0), "{}", stderr(&distribution));
+}

@@ -381,6 +381,29 @@ impl CreditClient {
         Ok(response.cases)
     }
 
+    /// One subject's evaluation on `as_of` (`YYYY-MM-DD`, empty for today).
+    pub async fn evaluation(&self, identifier: &str, as_of: &str) -> Result<proto::Evaluation, ClientError> {
+        self.with_retries(|| {
+            let mut client =
+                credit_proto::v1::evaluation_service_client::EvaluationServiceClient::new(self.channel.clone());
+            let request = self
+                .request(proto::GetEvaluationRequest { identifier: identifier.to_string(), as_of: as_of.to_string() });
+            async move { client.get_evaluation(request).await }
+        })
+        .await
+    }
+
+    /// The distribution of the stored grades and risk classes (regulators).
+    pub async fn grade_distribution(&self) -> Result<proto::GradeDistribution, ClientError> {
+        self.with_retries(|| {
+            let mut client =
+                credit_proto::v1::evaluation_service_client::EvaluationServiceClient::new(self.channel.clone());
+            let request = self.request(proto::GetGradeDistributionRequest {});
+            async move { client.get_grade_distribution(request).await }
+        })
+        .await
+    }
+
     /// Every version of one record the caller's view shows, oldest first (callers with a key).
     pub async fn record_history(
         &self,

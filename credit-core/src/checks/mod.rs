@@ -147,6 +147,33 @@ pub struct CheckResult {
     pub reasons: Vec<String>,
     pub hits: Vec<Hit>,
     pub measures: Vec<AppliedMeasure>,
+    /// The subject's stored evaluation (its grade and supervision risk class), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<CheckedGrade>,
+}
+
+/// The grade and risk class a check reports, from the latest stored evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedGrade {
+    pub grade: String,
+    pub grade_label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_class: Option<String>,
+    pub model_version: String,
+    /// The day the evaluation was made for.
+    pub as_of: NaiveDate,
+}
+
+impl From<crate::evaluation::Evaluation> for CheckedGrade {
+    fn from(e: crate::evaluation::Evaluation) -> CheckedGrade {
+        CheckedGrade {
+            grade: e.grade,
+            grade_label: e.grade_label,
+            risk_class: e.risk_class,
+            model_version: e.model_version,
+            as_of: e.as_of,
+        }
+    }
 }
 
 /// Why a check could not be answered. All but `Store` are the caller's to fix.
@@ -320,6 +347,7 @@ impl<'s, E: Engine> Checker<'s, E> {
             reasons: Vec::new(),
             hits: Vec::new(),
             measures: Vec::new(),
+            evaluation: None,
         };
         let Some(page) = self.find(&request.identifier)? else {
             result.reasons.push("no subject with this identifier is known to the platform".to_string());
@@ -330,6 +358,7 @@ impl<'s, E: Engine> Checker<'s, E> {
             self.collect_hits(&checked, group, request, &mut result);
         }
         result.subject = Some(checked);
+        result.evaluation = self.store.evaluation(page.subject.id)?.map(CheckedGrade::from);
         decide(&mut result);
         Ok(result)
     }

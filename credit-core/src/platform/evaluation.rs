@@ -37,6 +37,36 @@ pub struct EvaluationRun {
     pub through_batch: Option<u64>,
 }
 
+/// An evaluation as its reader may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ShownEvaluation {
+    Full(Evaluation),
+    /// The grade alone: the score and the indicators would tell of records the public does not see
+    /// (minor penalties, for one).
+    GradeOnly {
+        subject: SubjectId,
+        model_version: String,
+        as_of: NaiveDate,
+        grade: String,
+        grade_label: String,
+        grade_only: bool,
+    },
+}
+
+impl ShownEvaluation {
+    fn grade_only(e: Evaluation) -> ShownEvaluation {
+        ShownEvaluation::GradeOnly {
+            subject: e.subject,
+            model_version: e.model_version,
+            as_of: e.as_of,
+            grade: e.grade,
+            grade_label: e.grade_label,
+            grade_only: true,
+        }
+    }
+}
+
 /// How many stored evaluations have each grade, and each risk class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GradeDistribution {
@@ -53,23 +83,33 @@ impl<E: Engine> Platform<E> {
     }
 
     /// The evaluation of the subject `identifier` names, on `as_of` (default today), explained per
-    /// indicator (regulators and admins, and a subject's own key). `None` when the model does not
-    /// cover the subject's type.
+    /// indicator for regulators, admins and the subject's own key; anyone else gets the grade alone
+    /// ([`ShownEvaluation::grade_only`]), and only for the model's `public_scope` and subjects the public
+    /// may see (otherwise the subject does not exist for them). `None` when the model does not cover the
+    /// subject's type.
     pub fn evaluate_subject(
         &self,
         actor: &Actor,
         identifier: &str,
         as_of: Option<NaiveDate>,
-    ) -> Result<Option<Evaluation>, PlatformError> {
-        let id = self.store.find_subject_id(identifier)?.ok_or_else(|| PlatformError::NoSubject(identifier.into()))?;
-        if !(actor.role.is_regulator() || self.is_own_subject(actor, id)?) {
-            permit(actor, UseCase::RegulatorView)?;
-        }
+    ) -> Result<Option<ShownEvaluation>, PlatformError> {
+        let not_found = || PlatformError::NoSubject(identifier.into());
+        let id = self.store.find_subject_id(identifier)?.ok_or_else(not_found)?;
+        let full = actor.role.is_regulator() || self.is_own_subject(actor, id)?;
         super::refuse_time_travel(actor, "as_of", as_of.is_some())?;
-        let page = self.store.current_page(id)?.ok_or_else(|| PlatformError::NoSubject(identifier.into()))?;
+        let page = self.store.current_page(id)?.ok_or_else(not_found)?;
+        if !full
+            && (!crate::view::is_public(&page.subject)
+                || !self.evaluation.public_scope.contains(&page.subject.subject_type))
+        {
+            return Err(not_found());
+        }
         let records: Vec<_> = page.records.decode()?.into_iter().map(|r| r.current).collect();
         let as_of = as_of.unwrap_or_else(crate::time::today_cst);
-        Ok(self.evaluation.evaluate(&self.disclosure, &page.subject, &records, as_of))
+        let Some(evaluation) = self.evaluation.evaluate(&self.disclosure, &page.subject, &records, as_of) else {
+            return Ok(None);
+        };
+        Ok(Some(if full { ShownEvaluation::Full(evaluation) } else { ShownEvaluation::grade_only(evaluation) }))
     }
 
     /// The grade a check or a public page shows for a subject: its stored evaluation, if any.
@@ -147,6 +187,11 @@ impl<E: Engine> Platform<E> {
             as_of: Some(as_of),
             ..Default::default()
         };
+        if subjects.is_empty() {
+            // Nothing changed: nothing is written, nor audited (the server asks at every sweep).
+            run.through_batch = mark.batch.map(|b| b.0);
+            return Ok(run);
+        }
         let mut pending = Vec::new();
         for subject in subjects {
             let Some(page) = self.store.current_page(subject)? else { continue };

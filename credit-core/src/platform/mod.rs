@@ -24,7 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use admin::AdminAct;
 pub use cases::CaseWithSteps;
 pub use error::PlatformError;
-pub use evaluation::EvaluationRun;
+pub use evaluation::{EvaluationRun, GradeDistribution, ShownEvaluation};
 pub use files::{make_private, private_dir};
 pub use permits::{UseCase, permit};
 

@@ -268,7 +268,17 @@ mod replication {
         let company = platform.store().find_subject_id("91110000600037341L").unwrap().unwrap();
         let stored = platform.stored_evaluation(company).unwrap().expect("stored");
         let live = platform.evaluate_subject(&actor(Role::Regulator), "91110000600037341L", None).unwrap();
-        assert_eq!(live.as_ref().map(|e| (&e.grade, e.score)), Some((&stored.grade, stored.score)));
+        let Some(crate::platform::ShownEvaluation::Full(live)) = live else { panic!("a regulator sees it all") };
+        assert_eq!((&live.grade, live.score), (&stored.grade, stored.score));
+        let public = platform.evaluate_subject(&Actor::anonymous(), "91110000600037341L", None).unwrap();
+        assert!(
+            matches!(&public, Some(crate::platform::ShownEvaluation::GradeOnly { grade, .. }) if *grade == stored.grade),
+            "the public sees the grade alone: {public:?}"
+        );
+        let refused = platform.evaluate_subject(&Actor::anonymous(), "91110000600037341L", Some(on)).unwrap_err();
+        assert!(matches!(refused, PlatformError::TimeTravel { .. }), "{refused}");
+        let shop = platform.evaluate_subject(&Actor::anonymous(), "92340602MA2PBMEM24", None).unwrap_err();
+        assert!(matches!(shop, PlatformError::NoSubject(_)), "individual businesses are not in the public scope");
         assert!(stored.grade != "D", "{stored:?}");
         let unchanged = platform.evaluate_changed(&console, on).unwrap();
         assert_eq!((unchanged.kind, unchanged.evaluated), ("incremental", 0), "nothing changed since");
@@ -290,6 +300,12 @@ mod replication {
         );
         assert_eq!(events[0].change.subject, company);
 
+        // Checks report the stored grade and risk class.
+        let request = CheckRequest { identifier: "91110000600037341L".into(), ..check_request() };
+        let checked = platform.check(&actor(Role::Regulator), &request).unwrap();
+        let grade = checked.evaluation.expect("the check reports the grade");
+        assert_eq!((grade.grade.as_str(), grade.risk_class.as_deref(), grade.as_of), ("D", Some("D"), on));
+
         // A full run now finds nothing to change: the incremental one left what a full one makes.
         let full = platform.evaluate_all(&console, on).unwrap();
         assert_eq!((full.evaluated, full.grade_changed), (3, 0), "{full:?}");
@@ -298,7 +314,11 @@ mod replication {
         assert_eq!(distribution.grades.get("D"), Some(&1));
         assert_eq!(distribution.risk_classes.values().sum::<u64>(), 3);
         let audited = platform.store().audit().query(&AuditQuery::default()).unwrap();
-        assert_eq!(audited.iter().filter(|e| e.entry.event.operation == "evaluate").count(), 4, "every run is audited");
+        assert_eq!(
+            audited.iter().filter(|e| e.entry.event.operation == "evaluate").count(),
+            3,
+            "every run that evaluated something is audited"
+        );
         // Another day is a full run: records age with the day.
         let tomorrow = platform.evaluate_changed(&console, on.succ_opt().unwrap()).unwrap();
         assert_eq!(tomorrow.kind, "full");

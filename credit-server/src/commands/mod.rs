@@ -6,6 +6,7 @@ pub mod backup;
 pub mod cases;
 pub mod check;
 pub mod disclosure;
+pub mod evaluate;
 pub mod feed;
 pub mod get;
 pub mod import;

@@ -8,6 +8,7 @@ mod cases;
 mod checks;
 mod commands;
 mod disclosure;
+mod evaluation;
 mod feed;
 mod grpc;
 mod hardening;

@@ -69,6 +69,9 @@ enum Command {
     /// Public credit evaluation: run (all subjects, or those changed), get one, distribution, check a model.
     #[command(subcommand)]
     Evaluate(commands::evaluate::EvaluateCommand),
+    /// Random inspection plans (双随机): draw subjects per risk class at the model's ratios.
+    #[command(subcommand)]
+    Inspect(commands::inspect::InspectCommand),
     /// Write a consistent copy of the store (RocksDB checkpoint).
     Backup(commands::backup::BackupArgs),
     /// Restore a copy written by `backup` into a new data directory.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => commands::feed::sweep(&args),
         Command::Disclosure(command) => commands::disclosure::run(&command),
         Command::Evaluate(command) => commands::evaluate::run(&command),
+        Command::Inspect(command) => commands::inspect::run(&command),
         Command::Backup(args) => commands::backup::backup(&args),
         Command::Restore(args) => commands::backup::restore(&args),
         Command::Check(args) => commands::check::check(&args),

@@ -51,6 +51,8 @@ pub enum Operation {
     Replay,
     /// An evaluation run (full or incremental) that stored evaluations.
     Evaluate,
+    /// A random inspection plan drawn (its seed, ratios and subjects in the details).
+    InspectionPlan,
 }
 
 impl Operation {
@@ -77,6 +79,7 @@ impl Operation {
             Operation::ApiKeyRevoke => "api_key.revoke",
             Operation::Replay => "replay",
             Operation::Evaluate => "evaluate",
+            Operation::InspectionPlan => "inspection.plan",
         };
         name.into()
     }

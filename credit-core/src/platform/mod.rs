@@ -11,6 +11,7 @@ mod cases;
 mod error;
 mod evaluation;
 mod files;
+mod inspection;
 mod permits;
 mod replay;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use cases::CaseWithSteps;
 pub use error::PlatformError;
 pub use evaluation::{EvaluationRun, GradeDistribution, ShownEvaluation};
 pub use files::{make_private, private_dir};
+pub use inspection::{ClassDraw, Drawn, InspectionPlan, MAX_PLAN_TEXT, PlanRequest};
 pub use permits::{UseCase, permit};
 
 use crate::actor::{Actor, Role};

@@ -324,6 +324,52 @@ mod replication {
         assert_eq!(tomorrow.kind, "full");
     }
 
+    #[test]
+    fn inspection_plans_draw_reproducibly_per_risk_class_at_the_ratios() {
+        let platform = fresh();
+        let dir = tempfile::tempdir().unwrap();
+        // 60 enterprises in 南京市玄武区 (320102) and 20 in 苏州 (320505): one clean, grade B.
+        let mut subjects = String::from("TYSHXYDM,JGMC,ZCDZXZQHDM,CLRQ\n");
+        for i in 0..80u32 {
+            let division = if i < 60 { "320102" } else { "320505" };
+            let code = crate::ident::Uscc::build('9', '1', division, &format!("{:08}", 10_000_000 + i)).unwrap();
+            subjects.push_str(&format!("{},测试企业{i}有限公司,{division},2016-01-01\n", code.as_str()));
+        }
+        import(&platform, &dir, ImportKind::Subject, &subjects, true);
+        let console = Actor::console(None);
+        platform.evaluate_all(&console, NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()).unwrap();
+        let request = crate::platform::PlanRequest {
+            item: "企业年报抽查".into(),
+            department: "南京市市场监督管理局".into(),
+            division: "3201".into(),
+            seed: "2026-12-抽签-1".into(),
+        };
+        let regulator = actor(Role::Regulator);
+        let plan = platform.inspection_plan(&regulator, &request).unwrap();
+        let b = plan.classes.iter().find(|c| c.risk_class == "B").unwrap();
+        assert_eq!((b.population, b.drawn.len()), (60, 3), "5 % of 60, rounded up");
+        assert!(plan.classes.iter().filter(|c| c.risk_class != "B").all(|c| c.population == 0 && c.drawn.is_empty()));
+        assert!(b.drawn.iter().all(|d| d.code.as_deref().is_some_and(|c| &c[2..8] == "320102")), "only the division");
+        let again = platform.inspection_plan(&regulator, &request).unwrap();
+        assert_eq!(again, plan, "the same seed draws the same subjects");
+        let other = crate::platform::PlanRequest { seed: "another".into(), ..request.clone() };
+        let redrawn = platform.inspection_plan(&regulator, &other).unwrap();
+        assert_ne!(redrawn.classes, plan.classes, "another seed draws others");
+        let audited = entries(&platform, "inspection.plan");
+        assert_eq!(audited.len(), 3);
+        assert_eq!(audited[0].detail.get("seed").map(String::as_str), Some("2026-12-抽签-1"));
+        assert!(audited[0].detail["ratios"].contains("B=0.05"), "{:?}", audited[0].detail);
+        let drawn: Vec<String> = b.drawn.iter().map(|d| d.subject.0.to_string()).collect();
+        assert_eq!(audited[0].detail["subjects"], drawn.join(","));
+        let refused = platform.inspection_plan(&actor(Role::Provider), &request).unwrap_err();
+        assert!(matches!(refused, PlatformError::Forbidden { .. }), "{refused}");
+        let bad = crate::platform::PlanRequest { division: "南京".into(), ..request };
+        assert!(matches!(
+            platform.inspection_plan(&regulator, &bad),
+            Err(PlatformError::Invalid { field: "division", .. })
+        ));
+    }
+
     type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
     /// Every family but the node's own records (the check log and the audit chain, and their

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod feed;
 pub mod get;
 pub mod import;
+pub mod inspect;
 pub mod keys;
 pub mod search;
 pub mod signing;

@@ -110,6 +110,32 @@ fn the_embedded_commands_run_get_and_check_models() {
     let distribution = last_json(&run(&["evaluate", "distribution", "--data-dir", d]));
     assert_eq!(distribution["grades"]["D"], 1);
 
+    let plan = |seed: &str| {
+        run(&[
+            "inspect",
+            "plan",
+            "--data-dir",
+            d,
+            "--item",
+            "年报抽查",
+            "--dept",
+            "北京市市场监督管理局",
+            "--division",
+            "11",
+            "--seed",
+            seed,
+        ])
+    };
+    let drawn = last_json(&plan("s1"));
+    let d_class = drawn["classes"].as_array().unwrap().iter().find(|c| c["risk_class"] == "D").unwrap().clone();
+    assert_eq!(
+        (d_class["population"].as_u64(), d_class["drawn"].as_array().map(Vec::len)),
+        (Some(1), Some(1)),
+        "{drawn}"
+    );
+    assert_eq!(last_json(&plan("s1")), drawn, "reproducible");
+    assert_eq!(plan("").status.code(), Some(2), "an empty seed is refused");
+
     let checked = last_json(&run(&["evaluate", "check"]));
     assert_eq!(checked["version"], "local-2026.1");
     let bad = dir.path().join("model.toml");

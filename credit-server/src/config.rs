@@ -48,6 +48,8 @@ pub struct Config {
     /// Whether each sweep also brings the stored evaluations up to date (incremental; a full run when
     /// the day or the model changed).
     pub evaluate_on_sweep: bool,
+    /// Credit statistics: the smallest count shown; smaller ones are suppressed (at least 1).
+    pub statistics_min_cell: u64,
     /// How often the change feed is swept for public windows and planned list removals that ended, in
     /// seconds; 0: never (run `credit-server sweep` instead).
     pub sweep_interval_seconds: u64,
@@ -164,6 +166,7 @@ impl Default for Config {
             disclosure_rules: PathBuf::new(),
             evaluation_model: PathBuf::new(),
             evaluate_on_sweep: true,
+            statistics_min_cell: 5,
             sweep_interval_seconds: 3600,
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),
@@ -237,6 +240,9 @@ impl Config {
         let invalid = |key: &str, reason: &str| Err(ConfigError::Invalid { key: key.into(), reason: reason.into() });
         if self.uploads.max_concurrent == 0 || self.uploads.idle_timeout_seconds == 0 {
             return invalid("uploads", "max_concurrent and idle_timeout_seconds must be at least 1");
+        }
+        if self.statistics_min_cell == 0 {
+            return invalid("statistics_min_cell", "at least 1");
         }
         if self.tls_cert.as_os_str().is_empty() != self.tls_key.as_os_str().is_empty() {
             return invalid("tls_cert", "tls_cert and tls_key go together");

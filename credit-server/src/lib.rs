@@ -38,6 +38,7 @@ use credit_proto::v1::joint_check_service_server::JointCheckServiceServer;
 use credit_proto::v1::record_service_server::RecordServiceServer;
 use credit_proto::v1::report_service_server::ReportServiceServer;
 use credit_proto::v1::search_service_server::SearchServiceServer;
+use credit_proto::v1::statistics_service_server::StatisticsServiceServer;
 use credit_proto::v1::subject_service_server::SubjectServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
@@ -312,6 +313,8 @@ pub async fn serve(
         FeedServiceServer<services::FeedApi> = services::FeedApi { context: context.clone() },
         CaseServiceServer<services::CaseApi> = services::CaseApi { context: context.clone() },
         EvaluationServiceServer<services::EvaluationApi> = services::EvaluationApi { context: context.clone() },
+        StatisticsServiceServer<services::StatisticsApi> =
+            services::StatisticsApi { context: context.clone(), min_cell: config.statistics_min_cell },
         AdminServiceServer<services::AdminApi> = services::AdminApi { context: context.clone() },
         ImportServiceServer<services::ImportApi> = services::ImportApi { context: context.clone() },
     );

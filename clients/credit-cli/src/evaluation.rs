@@ -63,3 +63,49 @@ pub fn run(command: &EvaluationCommand, connection: &Connection) -> Result<ExitC
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// `credit stats`: credit statistics per division (the credit map) or industry.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatsArgs {
+    /// Only subjects whose GB/T 2260 division starts with this.
+    #[arg(long, default_value = "")]
+    division: String,
+    /// division or industry.
+    #[arg(long, default_value = "division")]
+    by: String,
+    /// Digits of the division per cell: 2, 4 or 6.
+    #[arg(long, default_value_t = 6)]
+    level: u32,
+    /// YYYY-MM-DD (default today).
+    #[arg(long)]
+    as_of: Option<String>,
+    /// A larger minimum cell size than the server's.
+    #[arg(long, default_value_t = 0)]
+    min_count: u64,
+    /// The whole answer as one JSON object (suppressed counts null).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn stats(args: &StatsArgs, connection: &Connection) -> Result<ExitCode> {
+    block_on(async {
+        let client = connection.connect().await?;
+        let request = credit_client::proto::GetCreditStatisticsRequest {
+            division: args.division.clone(),
+            by: args.by.clone(),
+            level: args.level,
+            as_of: args.as_of.clone().unwrap_or_default(),
+            min_count: args.min_count,
+        };
+        let stats = client.credit_statistics(request).await?;
+        if args.json {
+            println!("{}", stats.json);
+        } else {
+            let shown = |n: i64| if n < 0 { format!("<{}", stats.min_count) } else { n.to_string() };
+            for cell in &stats.cells {
+                println!("{}  {:<12} {:>8}", cell.key, cell.name, shown(cell.subjects));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

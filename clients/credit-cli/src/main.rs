@@ -46,6 +46,8 @@ enum Command {
     /// Public credit evaluation: get one subject's, the grade distribution.
     #[command(subcommand)]
     Evaluation(evaluation::EvaluationCommand),
+    /// Credit statistics per division (the credit map) or industry; small counts suppressed.
+    Stats(evaluation::StatsArgs),
     /// Search subjects by name (any script, pinyin, initials), code or its prefix, ID number, document number.
     Search(search::Args),
     /// Joint check (regulator key): the verdict and the measures for an approval item.
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::History(args) => subject::history(&args, &cli.connection),
         Command::Keys(command) => keys::run(&command, &cli.connection),
         Command::Evaluation(command) => evaluation::run(&command, &cli.connection),
+        Command::Stats(args) => evaluation::stats(&args, &cli.connection),
         Command::Search(args) => search::run(&args, &cli.connection),
         Command::Feedback(args) => check::feedback(&args, &cli.connection),
         Command::Repair(command) => cases::repair(&command, &cli.connection),

@@ -700,3 +700,29 @@ fn evaluations_through_the_service_by_role() {
         credit(&["evaluation", "--endpoint", &endpoint, "--token", &regulator, "distribution", "--json"], None);
     assert_eq!(distribution.status.code(), Some(0), "{}", stderr(&distribution));
 }
+
+#[test]
+fn the_credit_map_suppresses_small_counts_for_anyone() {
+    let server = demo_server();
+    let endpoint = server.addr.to_string();
+    let stats = credit(&["stats", "--endpoint", &endpoint, "--level", "2", "--json"], None);
+    assert_eq!(stats.status.code(), Some(0), "{}", stderr(&stats));
+    let map = &lines(&stats)[0];
+    let cells = map["cells"].as_array().expect("cells");
+    assert!(!cells.is_empty(), "{map}");
+    let mut shown = 0;
+    for cell in cells {
+        match cell["subjects"].as_u64() {
+            Some(n) => {
+                assert!(n >= 5, "{cell}");
+                shown += 1;
+            }
+            None => assert!(cell["subjects"].is_null(), "{cell}"),
+        }
+    }
+    assert!(shown > 0, "some province has five subjects or more: {map}");
+    let text = credit(&["stats", "--endpoint", &endpoint, "--level", "2"], None);
+    assert!(String::from_utf8_lossy(&text.stdout).lines().count() == cells.len());
+    let bad = credit(&["stats", "--endpoint", &endpoint, "--by", "colour"], None);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+}

@@ -393,6 +393,20 @@ impl CreditClient {
         .await
     }
 
+    /// Credit statistics per division or industry, small counts suppressed (-1); anyone.
+    pub async fn credit_statistics(
+        &self,
+        request: proto::GetCreditStatisticsRequest,
+    ) -> Result<proto::CreditStatistics, ClientError> {
+        self.with_retries(|| {
+            let mut client =
+                credit_proto::v1::statistics_service_client::StatisticsServiceClient::new(self.channel.clone());
+            let request = self.request(request.clone());
+            async move { client.get_credit_statistics(request).await }
+        })
+        .await
+    }
+
     /// The distribution of the stored grades and risk classes (regulators).
     pub async fn grade_distribution(&self) -> Result<proto::GradeDistribution, ClientError> {
         self.with_retries(|| {

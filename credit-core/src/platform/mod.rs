@@ -14,6 +14,7 @@ mod files;
 mod inspection;
 mod permits;
 mod replay;
+mod statistics;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ pub use evaluation::{EvaluationRun, GradeDistribution, ShownEvaluation};
 pub use files::{make_private, private_dir};
 pub use inspection::{ClassDraw, Drawn, InspectionPlan, MAX_PLAN_TEXT, PlanRequest};
 pub use permits::{UseCase, permit};
+pub use statistics::{Count, CreditStatistics, DEFAULT_MIN_CELL, StatsBy, StatsCell, StatsRequest};
 
 use crate::actor::{Actor, Role};
 use crate::audit::{AuditEvent, Operation};

@@ -324,20 +324,81 @@ mod replication {
         assert_eq!(tomorrow.kind, "full");
     }
 
-    #[test]
-    fn inspection_plans_draw_reproducibly_per_risk_class_at_the_ratios() {
+    /// 60 enterprises in 南京市玄武区 (320102) and 20 in 苏州 (320505), all clean (grade B), evaluated on
+    /// 2026-12-04 after `listed` of the first ones went on the serious-violation list.
+    fn eighty_enterprises(listed: &[u32]) -> Platform<MemoryEngine> {
         let platform = fresh();
         let dir = tempfile::tempdir().unwrap();
-        // 60 enterprises in 南京市玄武区 (320102) and 20 in 苏州 (320505): one clean, grade B.
-        let mut subjects = String::from("TYSHXYDM,JGMC,ZCDZXZQHDM,CLRQ\n");
+        let code = |i: u32| {
+            let division = if i < 60 { "320102" } else { "320505" };
+            crate::ident::Uscc::build('9', '1', division, &format!("{:08}", 10_000_000 + i)).unwrap()
+        };
+        let mut subjects = String::from("TYSHXYDM,JGMC,ZCDZXZQHDM,CLRQ,JJHYDM\n");
         for i in 0..80u32 {
             let division = if i < 60 { "320102" } else { "320505" };
-            let code = crate::ident::Uscc::build('9', '1', division, &format!("{:08}", 10_000_000 + i)).unwrap();
-            subjects.push_str(&format!("{},测试企业{i}有限公司,{division},2016-01-01\n", code.as_str()));
+            let industry = if i % 2 == 0 { "C1311" } else { "F5123" };
+            subjects.push_str(&format!("{},测试企业{i}有限公司,{division},2016-01-01,{industry}\n", code(i).as_str()));
         }
         import(&platform, &dir, ImportKind::Subject, &subjects, true);
-        let console = Actor::console(None);
-        platform.evaluate_all(&console, NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()).unwrap();
+        if !listed.is_empty() {
+            let mut lists = String::from("MD_LX,XDR_MC,XDR_SHXYM,RDBM,RDYJ,LRRQ,ZT\n");
+            for i in listed {
+                lists.push_str(&format!(
+                    "SERIOUS_VIOLATION,测试企业{i}有限公司,{},南京市市场监督管理局,宁市监严〔2026〕{i}号,2026-06-01,有效\n",
+                    code(*i).as_str()
+                ));
+            }
+            import(&platform, &dir, ImportKind::List, &lists, true);
+        }
+        platform.evaluate_all(&Actor::console(None), NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()).unwrap();
+        platform
+    }
+
+    #[test]
+    fn statistics_count_by_division_and_industry_and_suppress_small_cells() {
+        let platform = eighty_enterprises(&[0, 1, 2]);
+        let on = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let ask = |division: &str, by, min_count| crate::platform::StatsRequest {
+            division: division.into(),
+            by,
+            as_of: on,
+            min_count,
+        };
+        let anyone = Actor::anonymous();
+        let county = crate::platform::StatsBy::Division { level: 6 };
+        let stats = platform.credit_statistics(&anyone, &ask("", county, 5)).unwrap();
+        let cells: Vec<(&str, Option<u64>)> = stats.cells.iter().map(|c| (c.key.as_str(), c.subjects)).collect();
+        assert_eq!(cells, vec![("320102", Some(60)), ("320505", Some(20))]);
+        let xuanwu = &stats.cells[0];
+        assert_eq!(xuanwu.name.as_deref(), Some("玄武区"));
+        assert_eq!(xuanwu.grades.get("B"), Some(&Some(57)));
+        assert_eq!(xuanwu.grades.get("D"), Some(&None), "three D grades: suppressed");
+        assert_eq!(xuanwu.lists_in_force.get("SERIOUS_VIOLATION"), Some(&None), "three entries: suppressed");
+        let open = platform.credit_statistics(&anyone, &ask("", county, 1)).unwrap();
+        assert_eq!(open.cells[0].lists_in_force.get("SERIOUS_VIOLATION"), Some(&Some(3)));
+        let city = platform
+            .credit_statistics(&anyone, &ask("32", crate::platform::StatsBy::Division { level: 4 }, 5))
+            .unwrap();
+        let keys: Vec<&str> = city.cells.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, vec!["320100", "320500"]);
+        let strict = platform.credit_statistics(&anyone, &ask("3205", county, 25)).unwrap();
+        assert_eq!((strict.cells.len(), strict.cells[0].subjects), (1, None), "20 under 25: suppressed");
+        let industry = platform.credit_statistics(&anyone, &ask("", crate::platform::StatsBy::Industry, 5)).unwrap();
+        let by: Vec<(&str, Option<u64>)> = industry.cells.iter().map(|c| (c.key.as_str(), c.subjects)).collect();
+        assert_eq!(by, vec![("C", Some(40)), ("F", Some(40))]);
+        for (bad, field) in [
+            (ask("南京", county, 5), "division"),
+            (ask("", crate::platform::StatsBy::Division { level: 3 }, 5), "level"),
+            (ask("", county, 0), "min_count"),
+        ] {
+            let refused = platform.credit_statistics(&anyone, &bad).unwrap_err();
+            assert!(matches!(refused, PlatformError::Invalid { field: f, .. } if f == field), "{refused}");
+        }
+    }
+
+    #[test]
+    fn inspection_plans_draw_reproducibly_per_risk_class_at_the_ratios() {
+        let platform = eighty_enterprises(&[]);
         let request = crate::platform::PlanRequest {
             item: "企业年报抽查".into(),
             department: "南京市市场监督管理局".into(),

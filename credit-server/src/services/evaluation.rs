@@ -5,6 +5,7 @@ use credit_core::evaluation::Evaluation;
 use credit_core::platform::{GradeDistribution, ShownEvaluation};
 use credit_proto::v1 as pb;
 use credit_proto::v1::evaluation_service_server::EvaluationService;
+use credit_proto::v1::statistics_service_server::StatisticsService;
 use tonic::{Request, Response, Status};
 
 use super::{Context, UseCase, caller, parse_date, permit, required};
@@ -145,5 +146,65 @@ impl EvaluationService for EvaluationApi {
         let found =
             self.context.blocking(move |context| Ok(context.platform.grade_distribution(&caller.actor())?)).await?;
         Ok(Response::new(distribution(&found)))
+    }
+}
+
+/// `credit.v1.StatisticsService`: suppressed counts for anyone.
+#[derive(Debug, Clone)]
+pub struct StatisticsApi {
+    pub context: Context,
+    /// The configured smallest count shown (`statistics_min_cell`).
+    pub min_cell: u64,
+}
+
+fn counts(map: std::collections::BTreeMap<String, Option<u64>>) -> std::collections::HashMap<String, i64> {
+    map.into_iter().map(|(k, n)| (k, n.map_or(-1, |n| n as i64))).collect()
+}
+
+#[tonic::async_trait]
+impl StatisticsService for StatisticsApi {
+    async fn get_credit_statistics(
+        &self,
+        request: Request<pb::GetCreditStatisticsRequest>,
+    ) -> Result<Response<pb::CreditStatistics>, Status> {
+        use credit_core::platform::{StatsBy, StatsRequest};
+        let caller = caller(&request)?;
+        let m = request.into_inner();
+        let by = match m.by.trim() {
+            "" | "division" => StatsBy::Division { level: if m.level == 0 { 6 } else { m.level as usize } },
+            "industry" => StatsBy::Industry,
+            other => return Err(ApiError::invalid("by", format!("{other:?} is not division or industry")).into()),
+        };
+        let stats = StatsRequest {
+            division: m.division.trim().to_string(),
+            by,
+            as_of: parse_date("as_of", &m.as_of)?.unwrap_or_else(credit_core::time::today_cst),
+            min_count: m.min_count.max(self.min_cell),
+        };
+        let found = self
+            .context
+            .blocking(move |context| Ok(context.platform.credit_statistics(&caller.actor(), &stats)?))
+            .await?;
+        let json = serde_json::to_string(&found).unwrap_or_default();
+        let cells = found
+            .cells
+            .into_iter()
+            .map(|c| pb::StatsCell {
+                key: c.key,
+                name: c.name.unwrap_or_default(),
+                subjects: c.subjects.map_or(-1, |n| n as i64),
+                by_type: counts(c.by_type),
+                grades: counts(c.grades),
+                risk_classes: counts(c.risk_classes),
+                lists_in_force: counts(c.lists_in_force),
+                penalties_by_tier: counts(c.penalties_by_tier),
+            })
+            .collect();
+        Ok(Response::new(pb::CreditStatistics {
+            as_of: found.as_of.to_string(),
+            min_count: found.min_count,
+            cells,
+            json,
+        }))
     }
 }

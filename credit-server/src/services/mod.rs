@@ -33,7 +33,7 @@ pub(crate) use admin::private_dir as private_data_dir;
 pub use audit::AuditApi;
 pub use cases::CaseApi;
 pub use checks::{JointCheckApi, MAX_BATCH_CHECKS};
-pub use evaluation::{EvaluationApi, MAX_BATCH_EVALUATIONS};
+pub use evaluation::{EvaluationApi, MAX_BATCH_EVALUATIONS, StatisticsApi};
 pub use feed::FeedApi;
 pub use identifier::IdentifierApi;
 pub use imports::{ImportApi, MAX_UPLOAD_BYTES};

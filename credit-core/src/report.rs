@@ -46,6 +46,11 @@ pub struct CreditReport {
     pub black_lists: Vec<ListSection>,
     pub commitments: Vec<ReportRecord>,
     pub other_records: Vec<ReportRecord>,
+    /// The public credit evaluation on the day of the report: in full for the regulator view, the grade
+    /// alone for the public (where the model publishes it); absent when the model does not cover the
+    /// subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<crate::evaluation::ShownEvaluation>,
     pub notes: Vec<String>,
 }
 
@@ -124,6 +129,7 @@ pub fn build<E: Engine>(
         black_lists: Vec::new(),
         commitments: Vec::new(),
         other_records: Vec::new(),
+        evaluation: None,
         notes: notes(view),
     };
     (report.subject, report.masked) = view::subject(&stored, view);

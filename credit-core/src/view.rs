@@ -168,6 +168,10 @@ pub struct SubjectPage {
     /// Regulator view, on request: every version of each shown record, record by record, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_history: Option<Vec<RecordVersion>>,
+    /// The public credit evaluation on `as_of`: in full for the regulator view, the grade alone for the
+    /// public where the model publishes it (docs/evaluation.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<crate::evaluation::ShownEvaluation>,
 }
 
 /// One record of a [`SubjectPage`].
@@ -208,6 +212,7 @@ impl SubjectPage {
             records,
             subject_history: None,
             record_history: None,
+            evaluation: None,
         }
     }
 

@@ -579,3 +579,34 @@ pub struct Evaluation {
     /// Indicators that gave or took points, in model order.
     pub indicators: Vec<IndicatorResult>,
 }
+
+/// An evaluation as its reader may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ShownEvaluation {
+    Full(Evaluation),
+    /// The grade alone: the score and the indicators would tell of records the public does not see
+    /// (minor penalties, for one).
+    GradeOnly {
+        subject: SubjectId,
+        model_version: String,
+        as_of: NaiveDate,
+        grade: String,
+        grade_label: String,
+        grade_only: bool,
+    },
+}
+
+impl ShownEvaluation {
+    /// The grade alone, as anyone but regulators and the subject itself sees it.
+    pub fn grade_only(e: Evaluation) -> ShownEvaluation {
+        ShownEvaluation::GradeOnly {
+            subject: e.subject,
+            model_version: e.model_version,
+            as_of: e.as_of,
+            grade: e.grade,
+            grade_label: e.grade_label,
+            grade_only: true,
+        }
+    }
+}

@@ -12,7 +12,7 @@ use super::{Platform, PlatformError, UseCase, permit};
 use crate::actor::Actor;
 use crate::audit::{AuditEvent, Operation};
 use crate::engine::Engine;
-use crate::evaluation::{Evaluation, EvaluationModel};
+use crate::evaluation::{Evaluation, EvaluationModel, ShownEvaluation};
 use crate::model::feed::{Change, ChangeKind, GradeChange};
 use crate::model::{RecordCategory, RecordId, SubjectId};
 use crate::store::{EvaluatedThrough, StoreError};
@@ -35,36 +35,6 @@ pub struct EvaluationRun {
     pub out_of_scope: u64,
     /// The last store batch whose changes the evaluations now reflect.
     pub through_batch: Option<u64>,
-}
-
-/// An evaluation as its reader may see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum ShownEvaluation {
-    Full(Evaluation),
-    /// The grade alone: the score and the indicators would tell of records the public does not see
-    /// (minor penalties, for one).
-    GradeOnly {
-        subject: SubjectId,
-        model_version: String,
-        as_of: NaiveDate,
-        grade: String,
-        grade_label: String,
-        grade_only: bool,
-    },
-}
-
-impl ShownEvaluation {
-    fn grade_only(e: Evaluation) -> ShownEvaluation {
-        ShownEvaluation::GradeOnly {
-            subject: e.subject,
-            model_version: e.model_version,
-            as_of: e.as_of,
-            grade: e.grade,
-            grade_label: e.grade_label,
-            grade_only: true,
-        }
-    }
 }
 
 /// How many stored evaluations have each grade, and each risk class.
@@ -110,6 +80,36 @@ impl<E: Engine> Platform<E> {
             return Ok(None);
         };
         Ok(Some(if full { ShownEvaluation::Full(evaluation) } else { ShownEvaluation::grade_only(evaluation) }))
+    }
+
+    /// A report's evaluation section: in full for the regulator view; the grade alone for the public
+    /// view where the model publishes it.
+    pub(super) fn report_evaluation(
+        &self,
+        subject: &crate::model::Subject,
+        view: crate::view::View,
+        as_of: NaiveDate,
+    ) -> Result<Option<ShownEvaluation>, PlatformError> {
+        let Some(page) = self.store.current_page(subject.id)? else { return Ok(None) };
+        let records: Vec<_> = page.records.decode()?.into_iter().map(|r| r.current).collect();
+        Ok(self.page_evaluation(&page.subject, view, &records, as_of))
+    }
+
+    /// A subject page's evaluation from the records it read: in full for the regulator view (which a
+    /// subject's own key reads too), the grade alone for the public where the model publishes it.
+    pub(super) fn page_evaluation(
+        &self,
+        subject: &crate::model::Subject,
+        view: crate::view::View,
+        records: &[crate::model::RecordVersion],
+        as_of: NaiveDate,
+    ) -> Option<ShownEvaluation> {
+        let public = view == crate::view::View::Public;
+        if public && !self.evaluation.public_scope.contains(&subject.subject_type) {
+            return None;
+        }
+        let evaluation = self.evaluation.evaluate(&self.disclosure, subject, records, as_of)?;
+        Some(if public { ShownEvaluation::grade_only(evaluation) } else { ShownEvaluation::Full(evaluation) })
     }
 
     /// The grade a check or a public page shows for a subject: its stored evaluation, if any.

@@ -23,10 +23,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use crate::evaluation::ShownEvaluation;
 pub use admin::AdminAct;
 pub use cases::CaseWithSteps;
 pub use error::PlatformError;
-pub use evaluation::{EvaluationRun, GradeDistribution, ShownEvaluation};
+pub use evaluation::{EvaluationRun, GradeDistribution};
 pub use files::{make_private, private_dir};
 pub use inspection::{ClassDraw, Drawn, InspectionPlan, MAX_PLAN_TEXT, PlanRequest};
 pub use permits::{UseCase, permit};
@@ -172,7 +173,10 @@ impl<E: Engine> Platform<E> {
         let read = self.subject_records(actor, query, Operation::SubjectRead, |record| {
             query.as_of.is_none_or(|day| record.current.content.in_force_on(day))
         })?;
+        let current: Vec<_> = read.records.iter().map(|r| r.current.clone()).collect();
+        let evaluation = self.page_evaluation(&read.subject, query.view, &current, query.day());
         let mut page = SubjectPage::new(&read.subject, read.records, &self.audience(query.view, query.day()));
+        page.evaluation = evaluation;
         if history {
             page.add_history(&self.store)?;
         }
@@ -415,8 +419,9 @@ impl<E: Engine> Platform<E> {
             return Err(PlatformError::PurposeRequired);
         }
         let (id, now) = (subject.id, Utc::now());
-        let report = crate::report::build(&self.store, &self.rules, &self.disclosure, id, query.view, issuer, now)?
+        let mut report = crate::report::build(&self.store, &self.rules, &self.disclosure, id, query.view, issuer, now)?
             .ok_or_else(|| PlatformError::NoSubject(query.identifier.clone()))?;
+        report.evaluation = self.report_evaluation(&subject, query.view, report.as_of)?;
         let value = serde_json::to_value(&report).map_err(|e| PlatformError::Report(e.to_string()))?;
         let file = credit_sign::sign_report(&value, key).map_err(|e| PlatformError::Report(e.to_string()))?;
         let signed = credit_sign::verify_report(&file, published, now)

@@ -92,6 +92,14 @@ fn the_embedded_commands_run_get_and_check_models() {
     let got = last_json(&run(&["evaluate", "get", "--data-dir", d, "--as-of", "2026-12-04", "91110000600037341L"]));
     assert_eq!((got["score"].as_i64(), got["grade"].as_str()), (Some(90), Some("B")), "{got}");
 
+    let public = last_json(&run(&["get", "--data-dir", d, "--view", "public", "91110000600037341L"]));
+    assert_eq!(
+        (public["evaluation"]["grade"].as_str(), public["evaluation"]["grade_only"].as_bool()),
+        (Some("B"), Some(true))
+    );
+    let full = last_json(&run(&["get", "--data-dir", d, "--view", "regulator", "91110000600037341L"]));
+    assert_eq!(full["evaluation"]["indicators"][0]["id"], "years_established", "{full}");
+
     let lists = dir.path().join("l.csv");
     std::fs::write(
         &lists,

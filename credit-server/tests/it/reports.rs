@@ -74,6 +74,9 @@ async fn reports_verify_offline_and_in_an_independent_implementation() {
     assert_eq!(verified.report["subject"]["name"], super::grpc::COMPANY_NAME);
     let black = verified.report["black_lists"].as_array().unwrap();
     assert!(black.is_empty(), "the company itself is on no list: {black:?}");
+    let evaluation = &verified.report["evaluation"];
+    assert_eq!(evaluation["grade_only"], true, "the public report shows the grade alone: {evaluation}");
+    assert!(evaluation["grade"].is_string() && evaluation.get("indicators").is_none(), "{evaluation}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report.json");
@@ -120,6 +123,18 @@ async fn reports_respect_views_purposes_and_a_missing_key() {
     assert_eq!(value["report"]["subject"]["identifiers"][0]["value"], PERSON, "regulators see the ID number");
     let listed = value["report"]["black_lists"].as_array().unwrap();
     assert!(!listed.is_empty() && !listed[0]["measures"].as_array().unwrap().is_empty(), "{listed:?}");
+    assert!(value["report"].get("evaluation").is_none(), "natural persons are outside the model's scope");
+    let company = reports
+        .get_report(call(report_request(COMPANY, pb::View::Regulator, ""), regulator))
+        .await
+        .unwrap()
+        .into_inner();
+    let value: Value = serde_json::from_slice(&company.file).unwrap();
+    let evaluation = &value["report"]["evaluation"];
+    assert!(
+        evaluation["score"].is_i64() && evaluation["indicators"].is_array(),
+        "the regulator's in full: {evaluation}"
+    );
 
     let public =
         reports.get_report(call(report_request(PERSON, pb::View::Public, ""), None)).await.unwrap().into_inner();

@@ -29,3 +29,6 @@ pub use credit_ident::{division, time};
 pub use division::{Division, DivisionLevel, DivisionTable};
 pub use ident::{IdError, IdWarning, Identifier, IdentifierKind, Recognition};
 pub use platform::{Platform, PlatformError, SubjectQuery};
+
+#[cfg(test)]
+pub(crate) mod test_support;

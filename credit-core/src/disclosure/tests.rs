@@ -340,16 +340,7 @@ mod fuzz {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
         #[test]
         fn any_edit_of_the_rules_file_is_read_or_refused(at in 0usize..20_000, cut in 0usize..40, insert in "[a-z0-9_=\\[\\]\" \n.-]{0,12}") {
-            let text = BUILTIN_TOML;
-            let mut start = at.min(text.len());
-            while !text.is_char_boundary(start) {
-                start -= 1;
-            }
-            let mut end = (start + cut).min(text.len());
-            while !text.is_char_boundary(end) {
-                end += 1;
-            }
-            let edited = format!("{}{insert}{}", &text[..start], &text[end..]);
+            let edited = crate::test_support::spliced(BUILTIN_TOML, at, cut, &insert);
             match DisclosureRules::from_toml(&edited, "edited.toml") {
                 Ok(rules) => {
                     for on in ["2016-01-01", "2023-05-01", "2026-04-01"] {

@@ -160,16 +160,7 @@ mod fuzz {
         /// evaluates any subject within its score bounds.
         #[test]
         fn any_edit_of_the_model_is_read_or_refused(at in 0usize..8_000, cut in 0usize..40, insert in "[a-z0-9_=\\[\\]\" \n.-]{0,12}") {
-            let text = BUILTIN_TOML;
-            let mut start = at.min(text.len());
-            while !text.is_char_boundary(start) {
-                start -= 1;
-            }
-            let mut end = (start + cut).min(text.len());
-            while !text.is_char_boundary(end) {
-                end += 1;
-            }
-            let edited = format!("{}{insert}{}", &text[..start], &text[end..]);
+            let edited = crate::test_support::spliced(BUILTIN_TOML, at, cut, &insert);
             match EvaluationModel::from_toml(&edited, "edited.toml") {
                 Ok(model) => {
                     let records = [penalty(1, "2026-06-01", &["罚款"]), listed(2, "SERIOUS_VIOLATION", "2026-01-01", None)];

@@ -360,6 +360,7 @@ impl<'s, E: Engine> Checker<'s, E> {
         result.subject = Some(checked);
         result.evaluation = self.store.evaluation(page.subject.id)?.map(CheckedGrade::from);
         decide(&mut result);
+        self.grade_rule(&mut result);
         Ok(result)
     }
 
@@ -453,6 +454,23 @@ fn add_measure(measures: &mut Vec<AppliedMeasure>, memorandum: &Memorandum, meas
 }
 
 /// The verdict and its reasons, in the order of [`Verdict`].
+impl<E: Engine> Checker<'_, E> {
+    /// An item's grade-dependent rule: a subject whose stored risk class the item names gets `CAUTION`
+    /// where it would have been `CLEAR` or `PRIORITY`.
+    fn grade_rule(&self, result: &mut CheckResult) {
+        let Some(item) = self.rules.items.get(&result.item) else { return };
+        let Some(class) = result.evaluation.as_ref().and_then(|e| e.risk_class.as_deref()) else { return };
+        if item.caution_risk_classes.iter().any(|c| c == class)
+            && matches!(result.verdict, Verdict::Clear | Verdict::Priority)
+        {
+            result.verdict = Verdict::Caution;
+            result
+                .reasons
+                .push(format!("supervision risk class {class}: item {} asks for caution in this class", item.code));
+        }
+    }
+}
+
 fn decide(result: &mut CheckResult) {
     let black = result.hits.iter().any(Hit::is_black);
     for measure in result.measures.iter_mut().filter(|m| m.kind == MeasureKind::Reward) {

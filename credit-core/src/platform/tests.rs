@@ -397,6 +397,43 @@ mod replication {
     }
 
     #[test]
+    fn an_item_may_ask_for_caution_by_risk_class() {
+        let platform = eighty_enterprises(&[]);
+        let code = crate::ident::Uscc::build('9', '1', "320102", "10000000").unwrap();
+        let request = CheckRequest {
+            identifier: code.as_str().into(),
+            item: "SUBSIDY".into(),
+            as_of: NaiveDate::from_ymd_opt(2026, 12, 4).unwrap(),
+            department: None,
+        };
+        let regulator = actor(Role::Regulator);
+        let plain = platform.check(&regulator, &request).unwrap();
+        assert_eq!(plain.verdict, crate::checks::Verdict::Clear, "no grade rule in the compiled-in items");
+        let files: Vec<(String, String)> = crate::rules::RuleSet::builtin_files()
+            .iter()
+            .map(|(name, text)| {
+                let text = match *name {
+                    "items.toml" => text.replacen(
+                        "code = \"SUBSIDY\"\nname = \"财政补贴与政策支持\"",
+                        "code = \"SUBSIDY\"\nname = \"财政补贴与政策支持\"\ncaution_risk_classes = [\"B\", \"C\", \"D\"]",
+                        1,
+                    ),
+                    _ => text.to_string(),
+                };
+                (name.to_string(), text)
+            })
+            .collect();
+        let rules = Arc::new(crate::rules::RuleSet::from_files(&files).unwrap());
+        assert_eq!(rules.items["SUBSIDY"].caution_risk_classes, vec!["B", "C", "D"], "the edit took");
+        let graded = platform.with_rules(rules);
+        let checked = graded.check(&regulator, &request).unwrap();
+        assert_eq!(checked.verdict, crate::checks::Verdict::Caution, "{:?}", checked.reasons);
+        assert!(checked.reasons.iter().any(|r| r.contains("risk class B")), "{:?}", checked.reasons);
+        let other = CheckRequest { item: "BIDDING".into(), ..request };
+        assert_eq!(graded.check(&regulator, &other).unwrap().verdict, crate::checks::Verdict::Clear, "other items");
+    }
+
+    #[test]
     fn inspection_plans_draw_reproducibly_per_risk_class_at_the_ratios() {
         let platform = eighty_enterprises(&[]);
         let request = crate::platform::PlanRequest {

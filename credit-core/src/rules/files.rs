@@ -67,6 +67,8 @@ struct RawItems {
 struct RawItem {
     code: Spanned<String>,
     name: String,
+    #[serde(default)]
+    caution_risk_classes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -267,7 +269,10 @@ pub(super) fn build(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
                     e.at(raw.code.span(), "code", format!("item {code} is defined twice"));
                     continue;
                 }
-                items.insert(code.clone(), Item { code, name: raw.name });
+                items.insert(
+                    code.clone(),
+                    Item { code, name: raw.name, caution_risk_classes: raw.caution_risk_classes },
+                );
             }
         }
     }

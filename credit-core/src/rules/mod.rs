@@ -115,6 +115,11 @@ pub struct ListType {
 pub struct Item {
     pub code: String,
     pub name: String,
+    /// Supervision risk classes (from the evaluation) for which a check of this item that would be
+    /// `CLEAR` or `PRIORITY` says `CAUTION` instead: a grade-dependent item rule. None in the compiled-in
+    /// rules (no checked source sets one); a province configures its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caution_risk_classes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

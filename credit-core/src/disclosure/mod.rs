@@ -704,10 +704,15 @@ impl DisclosureRules {
 
     /// The classification rule that decides a penalty's tier, if one does.
     pub fn classifier_of(&self, content: &RecordContent) -> Option<&Classifier> {
+        let fields: Vec<&str> = self.fields_of(content).collect();
+        self.classifier_in(content, &fields)
+    }
+
+    /// [`DisclosureRules::classifier_of`] for a penalty of the given fields.
+    fn classifier_in(&self, content: &RecordContent, fields: &[&str]) -> Option<&Classifier> {
         let RecordDetails::Penalty { penalty_types, fine, confiscated, procedure, .. } = &content.details else {
             return None;
         };
-        let fields: Vec<&str> = self.fields_of(content).collect();
         // Records stored before the field existed keep the column among their extras.
         let procedure =
             procedure.or_else(|| crate::import::ImportTables::builtin().procedure_in_extras(&content.extra));
@@ -728,11 +733,16 @@ impl DisclosureRules {
     pub fn tier(&self, content: &RecordContent) -> Option<Tier> {
         match &content.details {
             RecordDetails::Penalty { .. } => {
-                Some(self.classifier_of(content).map_or(self.default_penalty_tier, |c| c.tier))
+                let fields: Vec<&str> = self.fields_of(content).collect();
+                Some(self.penalty_tier(content, &fields))
             }
             RecordDetails::ListEntry { list_type, .. } => self.list_rule(list_type).map(|l| l.tier),
             _ => None,
         }
+    }
+
+    fn penalty_tier(&self, content: &RecordContent, fields: &[&str]) -> Tier {
+        self.classifier_in(content, fields).map_or(self.default_penalty_tier, |c| c.tier)
     }
 
     /// The rule set that decides a record decided on `start`: its track's set in force then when that
@@ -749,19 +759,23 @@ impl DisclosureRules {
     }
 
     pub fn disclosure(&self, content: &RecordContent) -> Disclosure {
-        let Some(tier) = self.tier(content) else {
-            return Disclosure::NotNegative;
-        };
-        if let RecordDetails::ListEntry { list_type, .. } = &content.details {
-            let rule = self.list_rule(list_type).expect("tier() found the list");
-            let quote = rule.quote.as_deref().map(|q| format!("：{q}")).unwrap_or_default();
-            return Disclosure::Listed(Listing {
-                list_type: list_type.clone(),
-                tier,
-                repairable: rule.repairable,
-                basis: format!("{}{quote}", rule.source),
-            });
+        match &content.details {
+            RecordDetails::Penalty { .. } => {}
+            RecordDetails::ListEntry { list_type, .. } => {
+                let Some(rule) = self.list_rule(list_type) else { return Disclosure::NotNegative };
+                let quote = rule.quote.as_deref().map(|q| format!("：{q}")).unwrap_or_default();
+                return Disclosure::Listed(Listing {
+                    list_type: list_type.clone(),
+                    tier: rule.tier,
+                    repairable: rule.repairable,
+                    basis: format!("{}{quote}", rule.source),
+                });
+            }
+            _ => return Disclosure::NotNegative,
         }
+        // The fields decide both the tier and any field minimum: found once.
+        let fields: Vec<&str> = self.fields_of(content).collect();
+        let tier = self.penalty_tier(content, &fields);
         let Some(start) = content.decision_date else {
             return Disclosure::Undated { tier };
         };
@@ -769,7 +783,6 @@ impl DisclosureRules {
         let Some((_, limits)) = set.window(tier) else {
             return Disclosure::Unruled { tier, rule_set: set.id.clone() };
         };
-        let fields: Vec<&str> = self.fields_of(content).collect();
         let field_minimum = set
             .field_minimums
             .iter()

@@ -9,6 +9,7 @@
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Borrow;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
@@ -403,18 +404,30 @@ impl EvaluationModel {
         self.scope.contains(&subject_type)
     }
 
-    /// Evaluates `subject` from its current `records` on `as_of`; `None` when the model does not cover
-    /// its type.
-    pub fn evaluate(
+    /// Evaluates `subject` from its current `records` (owned or borrowed versions) on `as_of`; `None`
+    /// when the model does not cover its type.
+    pub fn evaluate<R: Borrow<RecordVersion>>(
         &self,
         rules: &DisclosureRules,
         subject: &Subject,
-        records: &[RecordVersion],
+        records: &[R],
         as_of: NaiveDate,
     ) -> Option<Evaluation> {
         if !self.covers(subject.subject_type) {
             return None;
         }
+        // Each record's tier, classified once for every indicator that asks.
+        let records: Vec<(&RecordVersion, Option<Tier>)> = records
+            .iter()
+            .map(|r| {
+                let r = r.borrow();
+                let tier = match r.content.details {
+                    RecordDetails::Penalty { .. } => rules.tier(&r.content),
+                    _ => None,
+                };
+                (r, tier)
+            })
+            .collect();
         let mut score = self.base;
         let mut results = Vec::with_capacity(self.indicators.len());
         for indicator in &self.indicators {
@@ -422,8 +435,8 @@ impl EvaluationModel {
                 Some(filter) => {
                     let matched: Vec<RecordId> = records
                         .iter()
-                        .filter(|r| matches(indicator, filter, rules, r, as_of))
-                        .map(|r| r.record)
+                        .filter(|(r, tier)| matches(indicator, filter, r, *tier, as_of))
+                        .map(|(r, _)| r.record)
                         .collect();
                     (matched.len() as i64, matched)
                 }
@@ -449,6 +462,7 @@ impl EvaluationModel {
         for o in &self.overrides {
             let hit: Vec<RecordId> = records
                 .iter()
+                .map(|(r, _)| r)
                 .filter(|r| match &r.content.details {
                     RecordDetails::ListEntry { list_type, .. } => {
                         o.list_types.contains(list_type) && r.content.in_force_on(as_of)
@@ -493,11 +507,12 @@ fn years_since(established: Option<NaiveDate>, as_of: NaiveDate) -> i64 {
     years.max(0)
 }
 
+/// Whether record `r`, of penalty tier `tier`, counts for `indicator` on `as_of`.
 fn matches(
     indicator: &Indicator,
     filter: &RecordFilter,
-    rules: &DisclosureRules,
     r: &RecordVersion,
+    tier: Option<Tier>,
     as_of: NaiveDate,
 ) -> bool {
     let content = &r.content;
@@ -528,7 +543,7 @@ fn matches(
     }
     match &content.details {
         RecordDetails::Penalty { penalty_types, .. } => {
-            indicator.tier.is_none_or(|t| rules.tier(content) == Some(t))
+            indicator.tier.is_none_or(|t| tier == Some(t))
                 && filter.penalty_type.as_ref().is_none_or(|p| penalty_types.iter().any(|t| t.contains(p.as_str())))
         }
         RecordDetails::ListEntry { list_type, .. } => filter.list_type.as_ref().is_none_or(|l| l == list_type),

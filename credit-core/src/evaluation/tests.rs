@@ -76,7 +76,7 @@ fn a_clean_company_scores_its_base_plus_its_years() {
     assert_eq!(points(&e, "years_established"), Some((10, 10, vec![])), "ten whole years, capped at 10");
     assert_eq!((e.score, e.grade.as_str(), e.risk_class.as_deref()), (90, "B", Some("B")));
     let young = EvaluationModel::builtin()
-        .evaluate(&DisclosureRules::builtin(), &company("2024-12-05"), &[], d("2026-12-04"))
+        .evaluate(&DisclosureRules::builtin(), &company("2024-12-05"), &[] as &[RecordVersion], d("2026-12-04"))
         .expect("evaluated");
     assert_eq!(points(&young, "years_established"), Some((1, 1, vec![])), "the anniversary is tomorrow");
 }
@@ -120,7 +120,11 @@ fn a_serious_list_entry_caps_the_grade_and_red_lists_add_points() {
 fn subjects_outside_the_scope_are_not_evaluated() {
     let mut person = company("2000-01-01");
     person.subject_type = SubjectType::NaturalPerson;
-    assert!(EvaluationModel::builtin().evaluate(&DisclosureRules::builtin(), &person, &[], d("2026-12-04")).is_none());
+    assert!(
+        EvaluationModel::builtin()
+            .evaluate(&DisclosureRules::builtin(), &person, &[] as &[RecordVersion], d("2026-12-04"))
+            .is_none()
+    );
 }
 
 #[test]

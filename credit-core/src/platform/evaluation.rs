@@ -14,8 +14,9 @@ use crate::audit::{AuditEvent, Operation};
 use crate::engine::Engine;
 use crate::evaluation::{Evaluation, EvaluationModel, ShownEvaluation};
 use crate::model::feed::{Change, ChangeKind, GradeChange};
-use crate::model::{RecordCategory, RecordId, SubjectId};
+use crate::model::{RecordCategory, RecordId, RecordVersion, Subject, SubjectId};
 use crate::store::{EvaluatedThrough, StoreError};
+use crate::view::View;
 
 /// Evaluations written per batch of a run.
 const RUN_CHUNK: usize = 5_000;
@@ -65,46 +66,47 @@ impl<E: Engine> Platform<E> {
     ) -> Result<Option<ShownEvaluation>, PlatformError> {
         let not_found = || PlatformError::NoSubject(identifier.into());
         let id = self.store.find_subject_id(identifier)?.ok_or_else(not_found)?;
-        let full = actor.role.is_regulator() || self.is_own_subject(actor, id)?;
+        let view =
+            if actor.role.is_regulator() || self.is_own_subject(actor, id)? { View::Regulator } else { View::Public };
         super::refuse_time_travel(actor, "as_of", as_of.is_some())?;
-        let page = self.store.current_page(id)?.ok_or_else(not_found)?;
-        if !full
-            && (!crate::view::is_public(&page.subject)
-                || !self.evaluation.public_scope.contains(&page.subject.subject_type))
+        let (subject, records) = self.current_versions(id)?.ok_or_else(not_found)?;
+        if view == View::Public
+            && (!crate::view::is_public(&subject) || !self.evaluation.public_scope.contains(&subject.subject_type))
         {
             return Err(not_found());
         }
-        let records: Vec<_> = page.records.decode()?.into_iter().map(|r| r.current).collect();
-        let as_of = as_of.unwrap_or_else(crate::time::today_cst);
-        let Some(evaluation) = self.evaluation.evaluate(&self.disclosure, &page.subject, &records, as_of) else {
-            return Ok(None);
-        };
-        Ok(Some(if full { ShownEvaluation::Full(evaluation) } else { ShownEvaluation::grade_only(evaluation) }))
+        Ok(self.page_evaluation(&subject, view, &records, as_of.unwrap_or_else(crate::time::today_cst)))
+    }
+
+    /// A subject and its current record versions, decoded.
+    fn current_versions(&self, id: SubjectId) -> Result<Option<(Subject, Vec<RecordVersion>)>, PlatformError> {
+        let Some(page) = self.store.current_page(id)? else { return Ok(None) };
+        let records = page.records.decode()?.into_iter().map(|r| r.current).collect();
+        Ok(Some((page.subject, records)))
     }
 
     /// A report's evaluation section: in full for the regulator view; the grade alone for the public
     /// view where the model publishes it.
     pub(super) fn report_evaluation(
         &self,
-        subject: &crate::model::Subject,
-        view: crate::view::View,
+        subject: SubjectId,
+        view: View,
         as_of: NaiveDate,
     ) -> Result<Option<ShownEvaluation>, PlatformError> {
-        let Some(page) = self.store.current_page(subject.id)? else { return Ok(None) };
-        let records: Vec<_> = page.records.decode()?.into_iter().map(|r| r.current).collect();
-        Ok(self.page_evaluation(&page.subject, view, &records, as_of))
+        let Some((subject, records)) = self.current_versions(subject)? else { return Ok(None) };
+        Ok(self.page_evaluation(&subject, view, &records, as_of))
     }
 
     /// A subject page's evaluation from the records it read: in full for the regulator view (which a
     /// subject's own key reads too), the grade alone for the public where the model publishes it.
-    pub(super) fn page_evaluation(
+    pub(super) fn page_evaluation<R: std::borrow::Borrow<RecordVersion>>(
         &self,
-        subject: &crate::model::Subject,
-        view: crate::view::View,
-        records: &[crate::model::RecordVersion],
+        subject: &Subject,
+        view: View,
+        records: &[R],
         as_of: NaiveDate,
     ) -> Option<ShownEvaluation> {
-        let public = view == crate::view::View::Public;
+        let public = view == View::Public;
         if public && !self.evaluation.public_scope.contains(&subject.subject_type) {
             return None;
         }
@@ -155,7 +157,7 @@ impl<E: Engine> Platform<E> {
                 None => run.out_of_scope += 1,
             }
             if pending.len() >= RUN_CHUNK
-                && let Err(error) = self.store_evaluations(&mut pending, &mut run)
+                && let Err(error) = self.write_evaluations(&mut pending, &mut run, None)
             {
                 failed = Some(error);
                 return false;
@@ -194,14 +196,13 @@ impl<E: Engine> Platform<E> {
         }
         let mut pending = Vec::new();
         for subject in subjects {
-            let Some(page) = self.store.current_page(subject)? else { continue };
-            let records: Vec<_> = page.records.decode()?.into_iter().map(|r| r.current).collect();
-            match self.evaluation.evaluate(&self.disclosure, &page.subject, &records, as_of) {
+            let Some((subject, records)) = self.current_versions(subject)? else { continue };
+            match self.evaluation.evaluate(&self.disclosure, &subject, &records, as_of) {
                 Some(evaluation) => pending.push(evaluation),
                 None => run.out_of_scope += 1,
             }
             if pending.len() >= RUN_CHUNK {
-                self.store_evaluations(&mut pending, &mut run)?;
+                self.write_evaluations(&mut pending, &mut run, None)?;
             }
         }
         self.finish_run(actor, pending, run, last.or(mark.batch), as_of)
@@ -227,10 +228,6 @@ impl<E: Engine> Platform<E> {
             .detail("grade_changed", run.grade_changed);
         self.audit(vec![event])?;
         Ok(run)
-    }
-
-    fn store_evaluations(&self, pending: &mut Vec<Evaluation>, run: &mut EvaluationRun) -> Result<(), PlatformError> {
-        self.write_evaluations(pending, run, None)
     }
 
     /// Stores `pending` in one batch, with a `grade_changed` event for each subject whose stored grade

@@ -173,7 +173,7 @@ impl<E: Engine> Platform<E> {
         let read = self.subject_records(actor, query, Operation::SubjectRead, |record| {
             query.as_of.is_none_or(|day| record.current.content.in_force_on(day))
         })?;
-        let current: Vec<_> = read.records.iter().map(|r| r.current.clone()).collect();
+        let current: Vec<&RecordVersion> = read.records.iter().map(|r| &r.current).collect();
         let evaluation = self.page_evaluation(&read.subject, query.view, &current, query.day());
         let mut page = SubjectPage::new(&read.subject, read.records, &self.audience(query.view, query.day()));
         page.evaluation = evaluation;
@@ -421,7 +421,7 @@ impl<E: Engine> Platform<E> {
         let (id, now) = (subject.id, Utc::now());
         let mut report = crate::report::build(&self.store, &self.rules, &self.disclosure, id, query.view, issuer, now)?
             .ok_or_else(|| PlatformError::NoSubject(query.identifier.clone()))?;
-        report.evaluation = self.report_evaluation(&subject, query.view, report.as_of)?;
+        report.evaluation = self.report_evaluation(id, query.view, report.as_of)?;
         let value = serde_json::to_value(&report).map_err(|e| PlatformError::Report(e.to_string()))?;
         let file = credit_sign::sign_report(&value, key).map_err(|e| PlatformError::Report(e.to_string()))?;
         let signed = credit_sign::verify_report(&file, published, now)

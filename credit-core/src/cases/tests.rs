@@ -585,3 +585,50 @@ fn deadlines_per_step_list_overdue_cases() {
         "stored due stays"
     );
 }
+
+#[test]
+fn an_application_beyond_its_bounds_is_refused_naming_the_field() {
+    let store = store();
+    let rules = DisclosureRules::builtin();
+    let flow = Workflow::new(&store, &rules);
+    let shop = entry(&store, SHOP, "SERIOUS_VIOLATION");
+    let refused = |application: RepairApplication| match flow.apply(
+        shop,
+        clerk("李四"),
+        "rectified",
+        date("2025-06-01"),
+        application,
+    ) {
+        Err(CaseError::Invalid { field, .. }) => field,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let many = RepairApplication { evidence: vec!["凭证".into(); MAX_EVIDENCE + 1], ..application("2025-06-01") };
+    assert_eq!(refused(many), "evidence");
+    let long = RepairApplication { evidence: vec!["证".repeat(MAX_TEXT + 1)], ..application("2025-06-01") };
+    assert_eq!(refused(long), "evidence");
+    let mut wordy = application("2025-06-01");
+    wordy.commitment.as_mut().expect("commitment").text = "诺".repeat(MAX_COMMITMENT + 1);
+    assert_eq!(refused(wordy), "commitment");
+    for acting_for in [" ".to_string(), "人".repeat(MAX_TEXT + 1)] {
+        assert_eq!(
+            refused(RepairApplication { acting_for: Some(acting_for), ..application("2025-06-01") }),
+            "acting_for"
+        );
+    }
+    let objection = CaseCommand::Open {
+        action: Action::File,
+        record: shop,
+        operator: clerk("张三"),
+        reason: "wrong".into(),
+        on: date("2025-06-01"),
+        application: application("2025-06-01"),
+    };
+    assert!(matches!(flow.run(objection, None), Err(CaseError::Invalid { field: "commitment", .. })));
+    let at_the_bounds = RepairApplication {
+        evidence: vec!["证".repeat(MAX_TEXT); MAX_EVIDENCE],
+        acting_for: Some("人".repeat(MAX_TEXT)),
+        ..application("2025-06-01")
+    };
+    flow.apply(shop, clerk("李四"), "rectified", date("2025-06-01"), at_the_bounds).expect("at the bounds is accepted");
+    assert!(flow.cases_of(shop).expect("cases").len() == 1, "only the one within bounds was opened");
+}

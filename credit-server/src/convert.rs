@@ -261,6 +261,7 @@ pub fn check_result(r: CheckResult) -> pb::CheckResult {
                 mandatory: m.mandatory,
                 hits: m.hits.into_iter().map(|id| id.0).collect(),
                 suppressed: m.suppressed,
+                risk_class: m.risk_class.unwrap_or_default(),
             })
             .collect(),
     }

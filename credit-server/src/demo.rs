@@ -37,6 +37,8 @@ pub enum DemoError {
     Import { kind: &'static str, source: credit_core::import::ImportError },
     #[error(transparent)]
     Keys(#[from] crate::auth::KeyError),
+    #[error("evaluating the demo data: {0}")]
+    Evaluate(String),
 }
 
 /// Loads the demo fixtures when the store has never had a batch; `None` when it already had data.

@@ -95,6 +95,8 @@ pub enum ServeError {
     Evaluation(#[from] credit_core::evaluation::ModelError),
     #[error("loading the rules in {path}: {source}")]
     Rules { path: PathBuf, source: credit_core::rules::RulesError },
+    #[error("the rules and the evaluation model do not fit: {0}")]
+    RulesModel(String),
     #[error("api keys: {0}")]
     Keys(#[from] auth::KeyError),
     #[error("audit log: {0}")]
@@ -240,6 +242,10 @@ pub async fn serve(
         let keys = keys.clone();
         tokio::task::spawn_blocking(move || open_data(&data_dir, &config, options.demo, &keys)).await??
     };
+    let unknown = evaluation.unknown_risk_classes(&rules);
+    if !unknown.is_empty() {
+        return Err(ServeError::RulesModel(unknown.join("; ")));
+    }
     let signing = Arc::new(signing::Signing::load(&signing::KeyPaths::of(&config, &data_dir), options.demo)?);
     match &signing.key {
         Some(key) => tracing::info!(key_id = key.id(), "reports and audit checkpoints are signed"),
@@ -252,8 +258,19 @@ pub async fn serve(
     let platform = credit_core::Platform::new(store.clone(), rules, disclosure)
         .with_index(index)
         .with_evaluation_model(evaluation);
+    let platform = Arc::new(platform);
+    if options.demo {
+        // The demo shows its grades and credit map from the first call, not after the first sweep.
+        let evaluating = platform.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            evaluating.evaluate_changed(&credit_core::Actor::console(None), credit_core::time::today_cst())
+        })
+        .await?
+        .map_err(|error| ServeError::Demo(demo::DemoError::Evaluate(error.to_string())))?;
+        tracing::info!(kind = run.kind, evaluated = run.evaluated, "demo data evaluated");
+    }
     let context = Context {
-        platform: Arc::new(platform),
+        platform,
         admission: Admission::new(config.max_in_flight()),
         limits: limits.clone(),
         signing: signing.clone(),

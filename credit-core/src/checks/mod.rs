@@ -124,6 +124,9 @@ pub struct AppliedMeasure {
     pub mandatory: bool,
     /// The list entries (records) that bring it.
     pub hits: Vec<RecordId>,
+    /// The subject's supervision risk class, when that brings it (a memorandum's `risk_classes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_class: Option<String>,
     /// A reward outranked by a black-list entry: shown, not applied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suppressed: bool,
@@ -354,11 +357,14 @@ impl<'s, E: Engine> Checker<'s, E> {
             return Ok(result);
         };
         let checked = NamedSubject::of(&page.subject);
+        let own_scope =
+            if checked.subject_type == SubjectType::NaturalPerson { Scope::NaturalPerson } else { Scope::Entity };
         for group in page.reach.groups {
             self.collect_hits(&checked, group, request, &mut result);
         }
         result.subject = Some(checked);
         result.evaluation = self.store.evaluation(page.subject.id)?.map(CheckedGrade::from);
+        self.class_measures(own_scope, &mut result);
         decide(&mut result);
         self.grade_rule(&mut result);
         Ok(result)
@@ -449,8 +455,38 @@ fn add_measure(measures: &mut Vec<AppliedMeasure>, memorandum: &Memorandum, meas
         kind: memorandum.kind,
         mandatory: measure.mandatory,
         hits: vec![record],
+        risk_class: None,
         suppressed: false,
     });
+}
+
+impl<E: Engine> Checker<'_, E> {
+    /// The measures memoranda attach to the subject's stored supervision risk class for the item, in
+    /// force on the as-of date; they reach the evaluated subject itself only (`own_scope`).
+    fn class_measures(&self, own_scope: Scope, result: &mut CheckResult) {
+        let Some(class) = result.evaluation.as_ref().and_then(|e| e.risk_class.clone()) else { return };
+        for memorandum in self.rules.memoranda_for_class(&class).filter(|m| m.valid_on(result.as_of)) {
+            for measure in memorandum.measures.iter().filter(|m| applies(m, &result.item, own_scope)) {
+                if result.measures.iter().any(|m| m.measure_id == measure.id) {
+                    continue;
+                }
+                result.measures.push(AppliedMeasure {
+                    measure_id: measure.id.clone(),
+                    memorandum_id: memorandum.id.clone(),
+                    memorandum_title: memorandum.title.clone(),
+                    document_number: memorandum.document_number.clone(),
+                    text: measure.text.clone(),
+                    implementing_department: measure.implementing_department.clone(),
+                    legal_basis: measure.legal_basis.clone(),
+                    kind: memorandum.kind,
+                    mandatory: measure.mandatory,
+                    hits: Vec::new(),
+                    risk_class: Some(class.clone()),
+                    suppressed: false,
+                });
+            }
+        }
+    }
 }
 
 /// The verdict and its reasons, in the order of [`Verdict`].
@@ -477,7 +513,7 @@ fn decide(result: &mut CheckResult) {
         measure.suppressed = black;
     }
     let describe = |measure: &AppliedMeasure, hits: &[Hit]| -> String {
-        let via: Vec<String> = hits
+        let mut via: Vec<String> = hits
             .iter()
             .filter(|h| measure.hits.contains(&h.record_id))
             .map(|h| {
@@ -486,6 +522,9 @@ fn decide(result: &mut CheckResult) {
                 format!("{list}{document} of {}", h.path.describe())
             })
             .collect();
+        if let Some(class) = &measure.risk_class {
+            via.push(format!("the subject's supervision risk class {class}"));
+        }
         format!(
             "{} {} measure {} ({}): {}; by {}",
             if measure.mandatory { "mandatory" } else { "advisory" },

@@ -6,8 +6,11 @@
 //! the day, so the library, the CLI and gRPC give the same answer, and a full run and an incremental one
 //! agree by construction.
 
+mod cube;
 #[cfg(test)]
 mod tests;
+
+pub use cube::{CubeBuilder, CubeCell, StatsCube, StoredEvaluation, Tally, industry_key};
 
 use std::borrow::Borrow;
 use std::path::Path;
@@ -397,6 +400,22 @@ impl EvaluationModel {
             grades,
             risk_classes,
         })
+    }
+
+    /// The supervision risk classes `rules` name (items' `caution_risk_classes`, memoranda's
+    /// `risk_classes`) that this model does not have, each as "FILE: class X is not …": a rule set and a
+    /// model that do not fit each other, refused at startup.
+    pub fn unknown_risk_classes(&self, rules: &crate::rules::RuleSet) -> Vec<String> {
+        let mut unknown: Vec<String> = rules
+            .risk_classes_named()
+            .into_iter()
+            .filter(|(_, class)| !self.risk_classes.iter().any(|r| &r.id == class))
+            .map(|(file, class)| {
+                format!("{file}: risk class {class:?} is not a class of evaluation model {}", self.version)
+            })
+            .collect();
+        unknown.dedup();
+        unknown
     }
 
     /// Whether the model evaluates subjects of this type.

@@ -4,6 +4,7 @@
 //! subjects the store's change log names — with grade changes on the change feed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -12,14 +13,18 @@ use super::{Platform, PlatformError, UseCase, permit};
 use crate::actor::Actor;
 use crate::audit::{AuditEvent, Operation};
 use crate::engine::Engine;
-use crate::evaluation::{Evaluation, EvaluationModel, ShownEvaluation};
+use crate::evaluation::{CubeBuilder, Evaluation, EvaluationModel, ShownEvaluation, StoredEvaluation};
 use crate::model::feed::{Change, ChangeKind, GradeChange};
 use crate::model::{RecordCategory, RecordId, RecordVersion, Subject, SubjectId};
-use crate::store::{EvaluatedThrough, StoreError};
+use crate::store::{EvaluatedThrough, StoreError, decode_stored_evaluation, stored_grade};
 use crate::view::View;
 
-/// Evaluations written per batch of a run.
+/// Evaluations written per batch of a full run.
 const RUN_CHUNK: usize = 5_000;
+
+/// The most subjects an incremental run evaluates, in one batch; more changed, and a full run is
+/// cheaper.
+pub const INCREMENTAL_MAX: usize = 50_000;
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -139,25 +144,26 @@ impl<E: Engine> Platform<E> {
         Ok(distribution)
     }
 
-    /// Evaluates every subject on `as_of` and stores the results (admins, or the console); audited.
+    /// Evaluates every subject on `as_of` and stores the results with the statistics they add up to
+    /// (admins, or the console); audited.
     pub fn evaluate_all(&self, actor: &Actor, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
         permit(actor, UseCase::Administer)?;
         let through = self.store.last_committed_batch()?;
+        // Until this run has finished, nothing may build on the tallies it is replacing.
+        self.write_batch(|guard| guard.clear_evaluated_through())?;
         let mut run = EvaluationRun {
             kind: "full",
             model_version: self.evaluation.version.clone(),
             as_of: Some(as_of),
             ..Default::default()
         };
+        let mut cube = CubeBuilder::default();
         let mut pending = Vec::with_capacity(RUN_CHUNK);
         let mut failed: Option<PlatformError> = None;
         self.store.scan_current_pages(&mut |subject, records| {
-            match self.evaluation.evaluate(&self.disclosure, &subject, &records, as_of) {
-                Some(evaluation) => pending.push(evaluation),
-                None => run.out_of_scope += 1,
-            }
+            pending.push(self.stored_evaluation_of(&subject, &records, as_of));
             if pending.len() >= RUN_CHUNK
-                && let Err(error) = self.write_evaluations(&mut pending, &mut run, None)
+                && let Err(error) = self.write_evaluations(&mut pending, &mut run, &mut cube, false, None)
             {
                 failed = Some(error);
                 return false;
@@ -167,16 +173,19 @@ impl<E: Engine> Platform<E> {
         if let Some(error) = failed {
             return Err(error);
         }
-        self.finish_run(actor, pending, run, through, as_of)
+        self.finish_run(actor, pending, run, cube, false, through, as_of)
     }
 
     /// Evaluates on `as_of` the subjects changed since the stored evaluations were made (from the
-    /// store's change log); a full run when there are none yet, or they were made under another model
-    /// or for another day (records age with the day). Audited.
+    /// store's change log), in one batch with the statistics they change; a full run when there are
+    /// none yet, or they were made under another model or for another day (records age with the day),
+    /// or more than [`INCREMENTAL_MAX`] subjects changed. Audited.
     pub fn evaluate_changed(&self, actor: &Actor, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
         permit(actor, UseCase::Administer)?;
-        let mark = match self.store.evaluated_through()? {
-            Some(mark) if mark.model_version == self.evaluation.version && mark.as_of == as_of => mark,
+        let (mark, cube) = match (self.store.evaluated_through()?, self.store.stats_cube()?) {
+            (Some(mark), Some(cube)) if mark.model_version == self.evaluation.version && mark.as_of == as_of => {
+                (mark, cube)
+            }
             _ => return self.evaluate_all(actor, as_of),
         };
         let (changed, last) = self.store.changes_by_batch_after(mark.batch)?;
@@ -194,31 +203,39 @@ impl<E: Engine> Platform<E> {
             run.through_batch = mark.batch.map(|b| b.0);
             return Ok(run);
         }
-        let mut pending = Vec::new();
+        if subjects.len() > INCREMENTAL_MAX {
+            return self.evaluate_all(actor, as_of);
+        }
+        let mut pending = Vec::with_capacity(subjects.len());
         for subject in subjects {
             let Some((subject, records)) = self.current_versions(subject)? else { continue };
-            match self.evaluation.evaluate(&self.disclosure, &subject, &records, as_of) {
-                Some(evaluation) => pending.push(evaluation),
-                None => run.out_of_scope += 1,
-            }
-            if pending.len() >= RUN_CHUNK {
-                self.write_evaluations(&mut pending, &mut run, None)?;
-            }
+            pending.push(self.stored_evaluation_of(&subject, &records, as_of));
         }
-        self.finish_run(actor, pending, run, last.or(mark.batch), as_of)
+        let cube = CubeBuilder::from_cube(&cube);
+        self.finish_run(actor, pending, run, cube, true, last.or(mark.batch), as_of)
     }
 
-    /// Writes the last evaluations with the run's mark, and audits the run.
+    /// A subject's evaluation (when the model covers it) and its statistics tally on `as_of`.
+    fn stored_evaluation_of(&self, subject: &Subject, records: &[RecordVersion], as_of: NaiveDate) -> StoredEvaluation {
+        let evaluation = self.evaluation.evaluate(&self.disclosure, subject, records, as_of);
+        let tally = self.tally(subject, records, evaluation.as_ref(), as_of);
+        StoredEvaluation { subject: subject.id, tally, evaluation }
+    }
+
+    /// Writes the last evaluations with the run's mark and statistics cube, and audits the run.
+    #[allow(clippy::too_many_arguments)]
     fn finish_run(
         &self,
         actor: &Actor,
-        mut pending: Vec<Evaluation>,
+        mut pending: Vec<StoredEvaluation>,
         mut run: EvaluationRun,
+        mut cube: CubeBuilder,
+        incremental: bool,
         through: Option<crate::model::BatchId>,
         as_of: NaiveDate,
     ) -> Result<EvaluationRun, PlatformError> {
         let mark = EvaluatedThrough { batch: through, model_version: self.evaluation.version.clone(), as_of };
-        self.write_evaluations(&mut pending, &mut run, Some(&mark))?;
+        self.write_evaluations(&mut pending, &mut run, &mut cube, incremental, Some(&mark))?;
         run.through_batch = through.map(|b| b.0);
         let event = AuditEvent::new(actor.clone(), Operation::Evaluate)
             .detail("kind", run.kind)
@@ -231,35 +248,69 @@ impl<E: Engine> Platform<E> {
     }
 
     /// Stores `pending` in one batch, with a `grade_changed` event for each subject whose stored grade
-    /// differs (a first evaluation is not a change), and the run's mark when given.
+    /// differs (a first evaluation is not a change), adding each tally to `cube` (and, `incremental`,
+    /// taking the stored one away); with `mark`, the mark and the finished cube too.
     fn write_evaluations(
         &self,
-        pending: &mut Vec<Evaluation>,
+        pending: &mut Vec<StoredEvaluation>,
         run: &mut EvaluationRun,
+        cube: &mut CubeBuilder,
+        incremental: bool,
         mark: Option<&EvaluatedThrough>,
     ) -> Result<(), PlatformError> {
-        let mut guard = self.store.begin_batch("evaluate", Vec::new(), None, chrono::Utc::now())?;
-        let written = (|| -> Result<(), StoreError> {
-            for evaluation in pending.drain(..) {
-                let before = self.store.evaluation(evaluation.subject)?;
-                if let Some(before) = before
-                    && before.grade != evaluation.grade
-                {
-                    guard.emit(grade_change(&before, &evaluation))?;
-                    run.grade_changed += 1;
+        let written = self.write_batch(|guard| {
+            let subjects: Vec<SubjectId> = pending.iter().map(|p| p.subject).collect();
+            let before = guard.stored_evaluations(&subjects)?;
+            for (stored, before) in pending.drain(..).zip(before) {
+                let subject = stored.subject;
+                let old_grade = match &before {
+                    Some(bytes) if incremental => {
+                        let old = decode_stored_evaluation(bytes)?;
+                        cube.add(&old.tally, -1);
+                        old.evaluation.map(|e| e.grade)
+                    }
+                    Some(bytes) => stored_grade(bytes)?,
+                    None => None,
+                };
+                cube.add(&stored.tally, 1);
+                match &stored.evaluation {
+                    Some(evaluation) => {
+                        if let Some(old) = old_grade
+                            && old != evaluation.grade
+                        {
+                            guard.emit(grade_change(&old, evaluation))?;
+                            run.grade_changed += 1;
+                        }
+                        run.evaluated += 1;
+                    }
+                    None => run.out_of_scope += 1,
                 }
-                guard.put_evaluation(&evaluation)?;
-                run.evaluated += 1;
+                guard.put_evaluation(subject, before.as_deref(), &stored)?;
             }
             if let Some(mark) = mark {
-                guard.set_evaluated_through(mark)?;
+                let finished = std::mem::take(cube).finish(mark.as_of, &mark.model_version, mark.batch.map(|b| b.0));
+                guard.set_evaluated_through(mark, &finished)?;
+                Ok(Some(finished))
+            } else {
+                Ok(None)
             }
-            Ok(())
-        })();
-        match written {
-            Ok(()) => {
+        })?;
+        if let Some(finished) = written {
+            *self.cube.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(finished));
+        }
+        Ok(())
+    }
+
+    /// Runs `write` in one store batch of its own, committed when it succeeds and undone when not.
+    fn write_batch<T>(
+        &self,
+        write: impl FnOnce(&mut crate::store::BatchGuard<'_, E>) -> Result<T, StoreError>,
+    ) -> Result<T, PlatformError> {
+        let mut guard = self.store.begin_batch("evaluate", Vec::new(), None, chrono::Utc::now())?;
+        match write(&mut guard) {
+            Ok(value) => {
                 guard.commit()?;
-                Ok(())
+                Ok(value)
             }
             Err(error) => {
                 guard.abort()?;
@@ -269,7 +320,7 @@ impl<E: Engine> Platform<E> {
     }
 }
 
-fn grade_change(before: &Evaluation, after: &Evaluation) -> Change {
+fn grade_change(before: &str, after: &Evaluation) -> Change {
     Change {
         kind: ChangeKind::GradeChanged,
         subject: after.subject,
@@ -281,7 +332,7 @@ fn grade_change(before: &Evaluation, after: &Evaluation) -> Change {
         effective: Some(after.as_of),
         case: None,
         grade: Some(GradeChange {
-            from: before.grade.clone(),
+            from: before.to_string(),
             to: after.grade.clone(),
             score: after.score,
             risk_class: after.risk_class.clone(),

@@ -58,6 +58,8 @@ pub struct Platform<E: Engine = RocksEngine> {
     index: Option<Arc<RwLock<SearchIndex>>>,
     /// Where the write commands applied here go (a replication transport), if anywhere.
     sink: Option<Arc<dyn CommandSink>>,
+    /// The statistics cube last read or written, while it matches the store's mark.
+    cube: Arc<std::sync::Mutex<Option<Arc<crate::evaluation::StatsCube>>>>,
 }
 
 impl<E: Engine> std::fmt::Debug for Platform<E> {
@@ -99,7 +101,7 @@ pub struct SubjectRead {
 impl<E: Engine> Platform<E> {
     pub fn new(store: Arc<Store<E>>, rules: Arc<RuleSet>, disclosure: Arc<DisclosureRules>) -> Platform<E> {
         let evaluation = crate::evaluation::EvaluationModel::builtin();
-        Platform { store, rules, disclosure, evaluation, index: None, sink: None }
+        Platform { store, rules, disclosure, evaluation, index: None, sink: None, cube: Arc::default() }
     }
 
     /// Under the evaluation model `model` instead of the compiled-in one.

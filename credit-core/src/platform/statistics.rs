@@ -4,6 +4,7 @@
 //! singled out.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{Months, NaiveDate};
 use serde::Serialize;
@@ -11,7 +12,8 @@ use serde::Serialize;
 use super::{Platform, PlatformError};
 use crate::actor::Actor;
 use crate::engine::Engine;
-use crate::model::RecordDetails;
+use crate::evaluation::{Evaluation, StatsCube, Tally, industry_key};
+use crate::model::{RecordDetails, RecordVersion, Subject};
 
 /// The default smallest count shown; smaller ones are suppressed.
 pub const DEFAULT_MIN_CELL: u64 = 5;
@@ -31,7 +33,8 @@ pub struct StatsRequest {
     /// Only subjects whose division starts with this (empty: all).
     pub division: String,
     pub by: StatsBy,
-    pub as_of: NaiveDate,
+    /// The day: `None` for the day of the last evaluation run, the only one kept.
+    pub as_of: Option<NaiveDate>,
     /// Cells under this are suppressed (at least 1).
     pub min_count: u64,
 }
@@ -79,21 +82,131 @@ fn suppress(map: BTreeMap<String, u64>, min: u64) -> BTreeMap<String, Count> {
     map.into_iter().map(|(k, n)| (k, (n >= min).then_some(n))).collect()
 }
 
+impl Raw {
+    fn add_column(&mut self, column: &str, n: u64) {
+        let Some((kind, name)) = column.split_once(':') else { return };
+        let map = match kind {
+            "type" => &mut self.by_type,
+            "grade" => &mut self.grades,
+            "class" => &mut self.risk_classes,
+            "list" => &mut self.lists,
+            "tier" => &mut self.penalties,
+            _ => return,
+        };
+        *map.entry(name.to_string()).or_default() += n;
+    }
+}
+
+/// The cell a subject of `division` and `industry` falls in, when `request` counts it.
+fn cell_key(request: &StatsRequest, division: &str, industry: &str) -> Option<String> {
+    if division.is_empty() || !division.starts_with(&request.division) {
+        return None;
+    }
+    Some(match request.by {
+        StatsBy::Division { level } => format!("{:0<6}", &division[..level.min(division.len())]),
+        StatsBy::Industry => industry.to_string(),
+    })
+}
+
 impl<E: Engine> Platform<E> {
-    /// The statistics `request` asks for (anyone: only suppressed counts leave).
+    /// What `subject` adds to the statistics on `as_of`: its cell, type, grade and class, its list
+    /// entries in force (of lists the disclosure rules know) and its penalties decided in the year
+    /// before, by tier (unless repaired or revoked by then).
+    pub(super) fn tally(
+        &self,
+        subject: &Subject,
+        records: &[RecordVersion],
+        evaluation: Option<&Evaluation>,
+        as_of: NaiveDate,
+    ) -> Tally {
+        let mut columns = vec![format!("type:{}", subject.subject_type.as_str())];
+        if let Some(e) = evaluation {
+            columns.push(format!("grade:{}", e.grade));
+            if let Some(class) = &e.risk_class {
+                columns.push(format!("class:{class}"));
+            }
+        }
+        let year_before = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
+        for content in records.iter().map(|r| &r.content) {
+            match &content.details {
+                RecordDetails::ListEntry { list_type, .. }
+                    if content.in_force_on(as_of) && self.disclosure.list_rule(list_type).is_some() =>
+                {
+                    columns.push(format!("list:{list_type}"));
+                }
+                RecordDetails::Penalty { .. }
+                    if content.decision_date.is_some_and(|d| year_before < d && d <= as_of)
+                        && !crate::model::ended_by_status(content.status, content.status_since, as_of) =>
+                {
+                    if let Some(tier) = self.disclosure.tier(content) {
+                        columns.push(format!("tier:{}", tier.as_str()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Tally {
+            division: subject.division.clone().unwrap_or_default(),
+            industry: industry_key(subject.attributes.get("industry_code").map(String::as_str)),
+            columns,
+        }
+    }
+
+    /// The statistics `request` asks for (anyone: only suppressed counts leave), from the cube the
+    /// last evaluation run kept: for its day only (`as_of` `None` asks for it, whatever it is).
     pub fn credit_statistics(&self, _actor: &Actor, request: &StatsRequest) -> Result<CreditStatistics, PlatformError> {
-        if !request.division.bytes().all(|b| b.is_ascii_digit()) || request.division.len() > 6 {
-            return Err(PlatformError::invalid("division", "a GB/T 2260 code or prefix: up to six digits"));
+        validate(request)?;
+        let cube = self.current_cube()?.ok_or_else(|| {
+            PlatformError::invalid(
+                "as_of",
+                "no statistics yet: an evaluation run keeps them (credit-server evaluate run)",
+            )
+        })?;
+        let kept = cube.as_of.ok_or_else(|| PlatformError::invalid("as_of", "the statistics kept have no day"))?;
+        if request.as_of.is_some_and(|d| d != kept) {
+            return Err(PlatformError::invalid(
+                "as_of",
+                format!("statistics are kept for {kept}, the day of the last evaluation run"),
+            ));
         }
-        if let StatsBy::Division { level } = request.by
-            && !matches!(level, 2 | 4 | 6)
-        {
-            return Err(PlatformError::invalid("level", "2 (province), 4 (city) or 6 (county)"));
+        let mut cells: BTreeMap<String, Raw> = BTreeMap::new();
+        for cell in &cube.cells {
+            let Some(key) = cell_key(request, &cell.division, &cell.industry) else { continue };
+            let raw = cells.entry(key).or_default();
+            raw.subjects += cell.subjects;
+            for (column, n) in cube.columns.iter().zip(&cell.counts) {
+                if *n > 0 {
+                    raw.add_column(column, *n);
+                }
+            }
         }
-        if request.min_count == 0 || request.min_count > 1_000_000 {
-            return Err(PlatformError::invalid("min_count", "from 1 to 1,000,000"));
+        Ok(answer(request, kept, Some(cube.model_version.clone()), cells))
+    }
+
+    /// The cube matching the store's mark: the one in memory, or the one stored (then kept in memory).
+    fn current_cube(&self) -> Result<Option<Arc<StatsCube>>, PlatformError> {
+        let Some(mark) = self.store.evaluated_through()? else { return Ok(None) };
+        let matches = |cube: &StatsCube| {
+            cube.as_of == Some(mark.as_of)
+                && cube.model_version == mark.model_version
+                && cube.batch == mark.batch.map(|b| b.0)
+        };
+        let mut cached = self.cube.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cube) = cached.as_ref().filter(|c| matches(c)) {
+            return Ok(Some(Arc::clone(cube)));
         }
-        let year_before = request.as_of.checked_sub_months(Months::new(12)).unwrap_or(request.as_of);
+        let stored = self.store.stats_cube()?.filter(matches).map(Arc::new);
+        cached.clone_from(&stored);
+        Ok(stored)
+    }
+
+    /// The same statistics computed by reading every subject, the stored evaluations and the records:
+    /// the reference the cube is tested against.
+    #[cfg(test)]
+    pub(crate) fn credit_statistics_scanned(&self, request: &StatsRequest) -> Result<CreditStatistics, PlatformError> {
+        validate(request)?;
+        let as_of = request.as_of.expect("the scan is asked for a day");
+        let year_before = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
         let mut cells: BTreeMap<String, Raw> = BTreeMap::new();
         let mut failed = None;
         self.store.scan_current_pages(&mut |subject, records| {
@@ -128,13 +241,13 @@ impl<E: Engine> Platform<E> {
                 let content = &r.content;
                 match &content.details {
                     RecordDetails::ListEntry { list_type, .. }
-                        if content.in_force_on(request.as_of) && self.disclosure.list_rule(list_type).is_some() =>
+                        if content.in_force_on(as_of) && self.disclosure.list_rule(list_type).is_some() =>
                     {
                         *cell.lists.entry(list_type.clone()).or_default() += 1;
                     }
                     RecordDetails::Penalty { .. }
-                        if content.decision_date.is_some_and(|d| year_before < d && d <= request.as_of)
-                            && !crate::model::ended_by_status(content.status, content.status_since, request.as_of) =>
+                        if content.decision_date.is_some_and(|d| year_before < d && d <= as_of)
+                            && !crate::model::ended_by_status(content.status, content.status_since, as_of) =>
                     {
                         if let Some(tier) = self.disclosure.tier(content) {
                             *cell.penalties.entry(tier.as_str().to_string()).or_default() += 1;
@@ -148,30 +261,48 @@ impl<E: Engine> Platform<E> {
         if let Some(error) = failed {
             return Err(error.into());
         }
-        let min = request.min_count;
-        let table = crate::division::DivisionTable::builtin();
-        let cells = cells
-            .into_iter()
-            .map(|(key, raw)| StatsCell {
-                name: matches!(request.by, StatsBy::Division { .. })
-                    .then(|| table.get(&key).map(|d| d.name.clone()))
-                    .flatten(),
-                key,
-                subjects: (raw.subjects >= min).then_some(raw.subjects),
-                by_type: suppress(raw.by_type, min),
-                grades: suppress(raw.grades, min),
-                risk_classes: suppress(raw.risk_classes, min),
-                lists_in_force: suppress(raw.lists, min),
-                penalties_by_tier: suppress(raw.penalties, min),
-            })
-            .collect();
-        Ok(CreditStatistics {
-            as_of: request.as_of,
-            division: request.division.clone(),
-            by: request.by,
-            min_count: min,
-            model_version: self.store.evaluated_through()?.map(|m| m.model_version),
-            cells,
-        })
+        Ok(answer(request, as_of, self.store.evaluated_through()?.map(|m| m.model_version), cells))
     }
+}
+
+fn validate(request: &StatsRequest) -> Result<(), PlatformError> {
+    if !request.division.bytes().all(|b| b.is_ascii_digit()) || request.division.len() > 6 {
+        return Err(PlatformError::invalid("division", "a GB/T 2260 code or prefix: up to six digits"));
+    }
+    if let StatsBy::Division { level } = request.by
+        && !matches!(level, 2 | 4 | 6)
+    {
+        return Err(PlatformError::invalid("level", "2 (province), 4 (city) or 6 (county)"));
+    }
+    if request.min_count == 0 || request.min_count > 1_000_000 {
+        return Err(PlatformError::invalid("min_count", "from 1 to 1,000,000"));
+    }
+    Ok(())
+}
+
+/// The answer: each cell's counts, those under the minimum suppressed.
+fn answer(
+    request: &StatsRequest,
+    as_of: NaiveDate,
+    model_version: Option<String>,
+    cells: BTreeMap<String, Raw>,
+) -> CreditStatistics {
+    let min = request.min_count;
+    let table = crate::division::DivisionTable::builtin();
+    let cells = cells
+        .into_iter()
+        .map(|(key, raw)| StatsCell {
+            name: matches!(request.by, StatsBy::Division { .. })
+                .then(|| table.get(&key).map(|d| d.name.clone()))
+                .flatten(),
+            key,
+            subjects: (raw.subjects >= min).then_some(raw.subjects),
+            by_type: suppress(raw.by_type, min),
+            grades: suppress(raw.grades, min),
+            risk_classes: suppress(raw.risk_classes, min),
+            lists_in_force: suppress(raw.lists, min),
+            penalties_by_tier: suppress(raw.penalties, min),
+        })
+        .collect();
+    CreditStatistics { as_of, division: request.division.clone(), by: request.by, min_count: min, model_version, cells }
 }

@@ -290,6 +290,7 @@ mod replication {
         import(&platform, &dir, ImportKind::List, listed, false);
         let feed_before = platform.store().feed_end().unwrap();
         let second = platform.evaluate_changed(&console, on).unwrap();
+        cube_matches_scan(&platform, on);
         assert_eq!((second.kind, second.evaluated, second.grade_changed), ("incremental", 1, 1), "{second:?}");
         let events = platform.store().feed(feed_before, 10).unwrap();
         assert_eq!(events.len(), 1);
@@ -309,6 +310,7 @@ mod replication {
         // A full run now finds nothing to change: the incremental one left what a full one makes.
         let full = platform.evaluate_all(&console, on).unwrap();
         assert_eq!((full.evaluated, full.grade_changed), (3, 0), "{full:?}");
+        cube_matches_scan(&platform, on);
         let distribution = platform.grade_distribution(&actor(Role::Regulator)).unwrap();
         assert_eq!(distribution.total, 3);
         assert_eq!(distribution.grades.get("D"), Some(&1));
@@ -322,6 +324,25 @@ mod replication {
         // Another day is a full run: records age with the day.
         let tomorrow = platform.evaluate_changed(&console, on.succ_opt().unwrap()).unwrap();
         assert_eq!(tomorrow.kind, "full");
+    }
+
+    /// The statistics the last run's cube gives equal those read from every subject, for every cut.
+    fn cube_matches_scan(platform: &Platform<MemoryEngine>, on: NaiveDate) {
+        let anyone = Actor::anonymous();
+        for division in ["", "11", "1101", "34"] {
+            for by in [
+                crate::platform::StatsBy::Division { level: 2 },
+                crate::platform::StatsBy::Division { level: 4 },
+                crate::platform::StatsBy::Division { level: 6 },
+                crate::platform::StatsBy::Industry,
+            ] {
+                let request =
+                    crate::platform::StatsRequest { division: division.into(), by, as_of: Some(on), min_count: 1 };
+                let kept = platform.credit_statistics(&anyone, &request).unwrap();
+                let read = platform.credit_statistics_scanned(&request).unwrap();
+                assert_eq!(kept, read, "{division:?} by {by:?}");
+            }
+        }
     }
 
     /// 60 enterprises in 南京市玄武区 (320102) and 20 in 苏州 (320505), all clean (grade B), evaluated on
@@ -361,7 +382,7 @@ mod replication {
         let ask = |division: &str, by, min_count| crate::platform::StatsRequest {
             division: division.into(),
             by,
-            as_of: on,
+            as_of: Some(on),
             min_count,
         };
         let anyone = Actor::anonymous();
@@ -431,6 +452,89 @@ mod replication {
         assert!(checked.reasons.iter().any(|r| r.contains("risk class B")), "{:?}", checked.reasons);
         let other = CheckRequest { item: "BIDDING".into(), ..request };
         assert_eq!(graded.check(&regulator, &other).unwrap().verdict, crate::checks::Verdict::Clear, "other items");
+    }
+
+    /// The compiled-in rule files with `extra` added (relative path, text).
+    fn rules_with(extra: &[(&str, &str)]) -> Result<crate::rules::RuleSet, crate::rules::RulesError> {
+        let mut files: Vec<(String, String)> =
+            crate::rules::RuleSet::builtin_files().iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        files.extend(extra.iter().map(|(n, t)| (n.to_string(), t.to_string())));
+        crate::rules::RuleSet::from_files(&files)
+    }
+
+    const BY_CLASS: &str = r#"
+id = "MEMO-BY-CLASS"
+title = "按信用风险分类的监管措施（测试）"
+document_number = "测试文件"
+kind = "punishment"
+risk_classes = ["B", "D"]
+identifying_department = "市场监督管理部门"
+scope = ["entity"]
+valid_from = 2026-01-01
+
+[[measures]]
+id = "BY-CLASS-INSPECTION"
+text = "提高抽查比例和频次"
+implementing_department = "市场监督管理部门"
+legal_basis = "测试依据"
+mandatory = false
+items = ["INSPECTION"]
+"#;
+
+    #[test]
+    fn a_memorandum_may_attach_measures_to_a_risk_class() {
+        let platform = eighty_enterprises(&[]);
+        let code = crate::ident::Uscc::build('9', '1', "320102", "10000000").unwrap();
+        let request = CheckRequest {
+            identifier: code.as_str().into(),
+            item: "INSPECTION".into(),
+            as_of: NaiveDate::from_ymd_opt(2026, 12, 4).unwrap(),
+            department: None,
+        };
+        let regulator = actor(Role::Regulator);
+        let plain = platform.check(&regulator, &request).unwrap();
+        assert_eq!(plain.verdict, crate::checks::Verdict::Clear, "no memorandum by class is compiled in");
+        assert_eq!(plain.evaluation.as_ref().and_then(|e| e.risk_class.as_deref()), Some("B"));
+
+        let rules = Arc::new(rules_with(&[("memoranda/by_class.toml", BY_CLASS)]).unwrap());
+        assert!(platform.evaluation_model().unknown_risk_classes(&rules).is_empty(), "B and D are model classes");
+        let graded = platform.with_rules(rules);
+        let checked = graded.check(&regulator, &request).unwrap();
+        assert_eq!(checked.verdict, crate::checks::Verdict::Restrict, "{:?}", checked.reasons);
+        let measure = &checked.measures[0];
+        assert_eq!((measure.measure_id.as_str(), measure.risk_class.as_deref()), ("BY-CLASS-INSPECTION", Some("B")));
+        assert!(measure.hits.is_empty(), "no list entry brings it");
+        assert!(checked.reasons[0].contains("supervision risk class B"), "{:?}", checked.reasons);
+        let other = CheckRequest { item: "BIDDING".into(), ..request.clone() };
+        assert_eq!(graded.check(&regulator, &other).unwrap().verdict, crate::checks::Verdict::Clear, "other items");
+        let before = CheckRequest { as_of: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(), ..request.clone() };
+        assert_eq!(graded.check(&regulator, &before).unwrap().verdict, crate::checks::Verdict::Clear, "not yet valid");
+
+        // Another class does not reach it.
+        let d_only = BY_CLASS.replace(r#"risk_classes = ["B", "D"]"#, r#"risk_classes = ["D"]"#);
+        let graded = graded.with_rules(Arc::new(rules_with(&[("memoranda/by_class.toml", &d_only)]).unwrap()));
+        assert_eq!(graded.check(&regulator, &request).unwrap().verdict, crate::checks::Verdict::Clear, "class D only");
+    }
+
+    #[test]
+    fn rules_that_name_risk_classes_are_checked_against_the_model() {
+        let platform = eighty_enterprises(&[]);
+        let unknown = BY_CLASS.replace(r#"risk_classes = ["B", "D"]"#, r#"risk_classes = ["B", "Z"]"#);
+        let rules = rules_with(&[("memoranda/by_class.toml", &unknown)]).unwrap();
+        let misfit = platform.evaluation_model().unknown_risk_classes(&rules);
+        assert_eq!(misfit.len(), 1, "{misfit:?}");
+        assert!(misfit[0].starts_with("memoranda/by_class.toml: risk class \"Z\""), "{misfit:?}");
+        for (bad, reason) in [
+            (BY_CLASS.replace(r#"risk_classes = ["B", "D"]"#, ""), "at least one list type or risk class"),
+            (BY_CLASS.replace(r#"risk_classes = ["B", "D"]"#, r#"risk_classes = []"#), "at least one list type"),
+            (BY_CLASS.replace(r#"risk_classes = ["B", "D"]"#, r#"risk_classes = ["B", "B"]"#), "named twice"),
+            (BY_CLASS.replace(r#"risk_classes = ["B", "D"]"#, r#"risk_classes = [" "]"#), "1 to 32 characters"),
+        ] {
+            let refused = rules_with(&[("memoranda/by_class.toml", &bad)]).unwrap_err();
+            let error = &refused.errors[0];
+            assert_eq!(error.file, "memoranda/by_class.toml");
+            assert!(error.line > 0 && error.reason.contains(reason), "{error:?}");
+        }
     }
 
     #[test]

@@ -78,7 +78,10 @@ struct RawMemorandum {
     title: Spanned<String>,
     document_number: Spanned<String>,
     kind: Spanned<String>,
-    list_types: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    list_types: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    risk_classes: Option<Spanned<Vec<Spanned<String>>>>,
     identifying_department: Spanned<String>,
     scope: Spanned<Vec<Spanned<String>>>,
     valid_from: Spanned<Datetime>,
@@ -325,11 +328,25 @@ fn memorandum(
             MeasureKind::Punishment
         }
     };
-    if raw.list_types.get_ref().is_empty() {
-        e.at(raw.list_types.span(), "list_types", "must name at least one list type");
+    let no_list_types = raw.list_types.as_ref().is_none_or(|l| l.get_ref().is_empty());
+    let no_risk_classes = raw.risk_classes.as_ref().is_none_or(|c| c.get_ref().is_empty());
+    if no_list_types && no_risk_classes {
+        let span = raw.list_types.as_ref().map_or(raw.id.span(), |l| l.span());
+        e.at(span, "list_types", "must name at least one list type or risk class");
+    }
+    let mut classes: Vec<String> = Vec::new();
+    for value in raw.risk_classes.iter().flat_map(|c| c.get_ref()) {
+        let class = value.get_ref().trim();
+        if class.is_empty() || class.len() > 32 {
+            e.at(value.span(), "risk_classes", "a risk class id of 1 to 32 characters");
+        } else if classes.iter().any(|c| c == class) {
+            e.at(value.span(), "risk_classes", format!("risk class {class} is named twice"));
+        } else {
+            classes.push(class.to_string());
+        }
     }
     let mut codes = Vec::new();
-    for value in raw.list_types.get_ref() {
+    for value in raw.list_types.iter().flat_map(|l| l.get_ref()) {
         let code = value.get_ref();
         match list_types.get(code) {
             None => e.at(value.span(), "list_types", format!("unknown list type {code} (not in list_types.toml)")),
@@ -414,6 +431,7 @@ fn memorandum(
         document_number: e.text(&raw.document_number, "document_number"),
         kind,
         list_types: codes,
+        risk_classes: classes,
         identifying_department: e.text(&raw.identifying_department, "identifying_department"),
         scope,
         valid_from: valid_from.unwrap_or(NaiveDate::MIN),

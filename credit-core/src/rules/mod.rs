@@ -141,6 +141,11 @@ pub struct Memorandum {
     pub document_number: String,
     pub kind: MeasureKind,
     pub list_types: Vec<String>,
+    /// Supervision risk classes (from the evaluation, docs/evaluation.md) whose subjects the memorandum
+    /// reaches, itself and never across a related-person link: measures that depend on the grade, such
+    /// as inspection frequency by class.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risk_classes: Vec<String>,
     pub identifying_department: String,
     pub scope: Vec<Scope>,
     pub valid_from: NaiveDate,
@@ -215,6 +220,22 @@ impl RuleSet {
             .map(Vec::as_slice)
             .unwrap_or_default();
         indexes.iter().map(|i| &self.memoranda[*i])
+    }
+
+    /// Memoranda that reach subjects of a supervision risk class, in file order.
+    pub fn memoranda_for_class<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a Memorandum> + 'a {
+        self.memoranda.iter().filter(move |m| m.risk_classes.iter().any(|c| c == class))
+    }
+
+    /// Every supervision risk class the rules name (items' `caution_risk_classes`, memoranda's
+    /// `risk_classes`), with the file that names it: each must be a class of the evaluation model.
+    pub fn risk_classes_named(&self) -> Vec<(String, String)> {
+        let items = self
+            .items
+            .values()
+            .flat_map(|i| i.caution_risk_classes.iter().map(|c| ("items.toml".to_string(), c.clone())));
+        let memoranda = self.memoranda.iter().flat_map(|m| m.risk_classes.iter().map(|c| (m.file.clone(), c.clone())));
+        items.chain(memoranda).collect()
     }
 
     /// A measure and its memorandum.

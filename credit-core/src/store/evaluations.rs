@@ -1,13 +1,36 @@
-//! Stored evaluations: each subject's latest, so a run can tell which grades changed and distributions
-//! need no recomputation, with the mark of how far the store's changes are reflected.
+//! Stored evaluations: each subject's latest with its statistics tally, so a run can tell which grades
+//! changed and distributions need no recomputation; the mark of how far the store's changes are
+//! reflected; and the statistics cube the run left, written with the mark.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchGuard, EncodedRecords, Store, StoreError, from_json, from_stored, keys, to_json};
+use super::{BatchGuard, EncodedRecords, Store, StoreError, from_json, from_stored, keys, to_json, to_msgpack};
 use crate::engine::{Cf, Engine};
-use crate::evaluation::Evaluation;
+use crate::evaluation::{Evaluation, StatsCube, StoredEvaluation};
 use crate::model::{BatchId, RecordVersion, Subject, SubjectId};
+
+/// A stored evaluation's grade alone, decoded without the rest (a run compares grades).
+#[derive(Deserialize)]
+struct GradeOf {
+    #[serde(default)]
+    evaluation: Option<GradeOnly>,
+}
+
+#[derive(Deserialize)]
+struct GradeOnly {
+    grade: String,
+}
+
+/// The grade in a stored evaluation's bytes, if it has an evaluation.
+pub(crate) fn stored_grade(bytes: &[u8]) -> Result<Option<String>, StoreError> {
+    Ok(from_stored::<GradeOf>(bytes)?.evaluation.map(|e| e.grade))
+}
+
+/// A stored evaluation's bytes decoded.
+pub(crate) fn decode_stored_evaluation(bytes: &[u8]) -> Result<StoredEvaluation, StoreError> {
+    from_stored(bytes)
+}
 
 /// How far the stored evaluations go: the last batch whose changes they reflect, under which model
 /// version, for which day.
@@ -22,14 +45,20 @@ pub struct EvaluatedThrough {
 impl<E: Engine> Store<E> {
     /// The latest stored evaluation of a subject.
     pub fn evaluation(&self, subject: SubjectId) -> Result<Option<Evaluation>, StoreError> {
-        self.engine.get(Cf::Evaluations, &keys::subject(subject))?.map(|b| from_json(&b)).transpose()
+        Ok(self.stored_evaluation(subject)?.and_then(|s| s.evaluation))
+    }
+
+    /// The latest stored evaluation of a subject with its statistics tally.
+    pub fn stored_evaluation(&self, subject: SubjectId) -> Result<Option<StoredEvaluation>, StoreError> {
+        self.engine.get(Cf::Evaluations, &keys::subject(subject))?.map(|b| decode_stored_evaluation(&b)).transpose()
     }
 
     /// Every stored evaluation, in subject order, until `visit` says stop.
     pub fn scan_evaluations(&self, visit: &mut dyn FnMut(Evaluation) -> bool) -> Result<(), StoreError> {
         let mut failed = None;
-        self.engine.scan_prefix(Cf::Evaluations, b"", &mut |_, value| match from_json::<Evaluation>(value) {
-            Ok(evaluation) => visit(evaluation),
+        self.engine.scan_prefix(Cf::Evaluations, b"", &mut |_, value| match decode_stored_evaluation(value) {
+            Ok(StoredEvaluation { evaluation: Some(evaluation), .. }) => visit(evaluation),
+            Ok(_) => true,
             Err(error) => {
                 failed = Some(error);
                 false
@@ -40,6 +69,11 @@ impl<E: Engine> Store<E> {
 
     pub fn evaluated_through(&self) -> Result<Option<EvaluatedThrough>, StoreError> {
         self.engine.get(Cf::Meta, keys::EVALUATED_THROUGH)?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// The statistics cube the last run left (written with the mark, so it matches it).
+    pub fn stats_cube(&self) -> Result<Option<StatsCube>, StoreError> {
+        self.engine.get(Cf::Meta, keys::STATS_CUBE)?.map(|b| from_stored(&b)).transpose()
     }
 
     /// Every subject with its current records, in subject order, read in one pass over the current
@@ -93,11 +127,60 @@ impl<E: Engine> Store<E> {
 }
 
 impl<E: Engine> BatchGuard<'_, E> {
-    pub fn put_evaluation(&mut self, evaluation: &Evaluation) -> Result<(), StoreError> {
-        self.writer.put(Cf::Evaluations, keys::subject(evaluation.subject), to_json(evaluation))
+    /// The stored evaluations of `subjects` as this batch left them (raw), in one batched read.
+    pub fn stored_evaluations(&self, subjects: &[SubjectId]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let keys: Vec<Vec<u8>> = subjects.iter().map(|s| keys::subject(*s)).collect();
+        self.writer.multi_get(Cf::Evaluations, &keys)
     }
 
-    pub fn set_evaluated_through(&mut self, mark: &EvaluatedThrough) -> Result<(), StoreError> {
-        self.writer.put(Cf::Meta, keys::EVALUATED_THROUGH.to_vec(), to_json(mark))
+    /// Stores a subject's evaluation over `before`, its stored bytes as [`Self::stored_evaluations`]
+    /// read them.
+    pub fn put_evaluation(
+        &mut self,
+        subject: SubjectId,
+        before: Option<&[u8]>,
+        stored: &StoredEvaluation,
+    ) -> Result<(), StoreError> {
+        self.writer.put_replacing(Cf::Evaluations, keys::subject(subject), before, to_msgpack(stored))
+    }
+
+    /// Records how far the stored evaluations go, with the statistics cube they add up to.
+    pub fn set_evaluated_through(&mut self, mark: &EvaluatedThrough, cube: &StatsCube) -> Result<(), StoreError> {
+        self.writer.put(Cf::Meta, keys::EVALUATED_THROUGH.to_vec(), to_json(mark))?;
+        self.writer.put(Cf::Meta, keys::STATS_CUBE.to_vec(), to_msgpack(cube))
+    }
+
+    /// Forgets the mark and the cube: a full run starts with this, so a run cut short is followed by a
+    /// full one rather than an incremental one over half-written tallies.
+    pub fn clear_evaluated_through(&mut self) -> Result<(), StoreError> {
+        self.writer.delete(Cf::Meta, keys::EVALUATED_THROUGH.to_vec())?;
+        self.writer.delete(Cf::Meta, keys::STATS_CUBE.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{MemoryEngine, WriteBatch};
+
+    #[test]
+    fn schema_9_evaluations_are_dropped_with_their_mark_so_the_next_run_is_full() {
+        let engine = MemoryEngine::new();
+        let mut v9 = WriteBatch::new();
+        v9.put(Cf::Meta, keys::SCHEMA_VERSION, "9");
+        // Schema 9 stored each evaluation as JSON, without a tally.
+        v9.put(Cf::Evaluations, keys::subject(SubjectId(7)), br#"{"subject":7,"grade":"B"}"#.to_vec());
+        let mark = EvaluatedThrough {
+            batch: Some(BatchId(3)),
+            model_version: "local-2026.1".into(),
+            as_of: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        };
+        v9.put(Cf::Meta, keys::EVALUATED_THROUGH, to_json(&mark));
+        engine.write(v9).unwrap();
+        let store = Store::open(engine).unwrap();
+        assert_eq!(store.evaluated_through().unwrap(), None);
+        assert_eq!(store.stats_cube().unwrap(), None);
+        assert!(store.stored_evaluation(SubjectId(7)).unwrap().is_none());
+        assert_eq!(store.stats(NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()).unwrap().schema_version, 10);
     }
 }

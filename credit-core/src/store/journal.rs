@@ -248,7 +248,19 @@ impl<'e> BatchWriter<'e> {
 
     /// Puts a value under a key the caller knows is new (fresh ids): no read needed for the undo entry.
     pub fn put_new(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
-        self.record_undo(cf, &key, None);
+        self.put_replacing(cf, key, None, value)
+    }
+
+    /// Puts a value whose previous value (`before`) the caller read through this batch ([`Self::get`]
+    /// or [`Self::multi_get`]): the undo entry needs no second read.
+    pub fn put_replacing(
+        &mut self,
+        cf: Cf,
+        key: Vec<u8>,
+        before: Option<&[u8]>,
+        value: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.record_undo(cf, &key, before);
         self.remember(cf, &key, Some(&value));
         self.keep_sorted(cf, &key, Some(&value));
         if write_only(cf) {

@@ -4,6 +4,9 @@
 //! |---|---|---|
 //! | meta | `schema_version`, `next_subject`, `next_record`, `next_batch`, `counters`, `next_check`, `next_case`, `next_feed`, `swept_through`, `audit_head`, `next_report` | JSON |
 //! | meta | `batch/` + batch id (8 bytes BE) | [`super::BatchInfo`] JSON |
+//! | meta | `evaluated_through` | [`super::EvaluatedThrough`] JSON |
+//! | meta | `stats_cube` | [`crate::evaluation::StatsCube`]: byte 1 + MessagePack |
+//! | evaluations | subject id | [`crate::evaluation::StoredEvaluation`]: byte 1 + MessagePack |
 //! | subjects | subject id (8 bytes BE) | current [`crate::model::Subject`] JSON |
 //! | subject_versions | subject id + version (4 bytes BE) | [`crate::model::SubjectVersion`] JSON |
 //! | idents | `i/` kind `/` value, or `n/` division `/` name | subject id |
@@ -46,6 +49,8 @@ pub const NEXT_FEED: &[u8] = b"next_feed";
 pub const SWEPT_THROUGH: &[u8] = b"swept_through";
 /// The last batch whose changes the stored evaluations reflect, with the model version and day.
 pub const EVALUATED_THROUGH: &[u8] = b"evaluated_through";
+/// The statistics cube of the stored evaluations ([`crate::evaluation::StatsCube`]), written with the mark.
+pub const STATS_CUBE: &[u8] = b"stats_cube";
 pub const AUDIT_HEAD: &[u8] = b"audit_head";
 pub const NEXT_REPORT: &[u8] = b"next_report";
 pub const AUDIT_ENTRY: u8 = b'e';

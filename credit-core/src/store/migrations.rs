@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     v6_to_v7_current_records,
     v7_to_v8_check_reaches,
     v8_to_v9_evaluations,
+    v9_to_v10_evaluations_with_tallies,
 ];
 
 /// Writes per engine write while migrating.
@@ -216,6 +217,28 @@ fn v7_to_v8_check_reaches(engine: &dyn Engine) -> Result<(), StoreError> {
 /// Schema 9 adds stored evaluations. They start empty: the first evaluation run fills them.
 fn v8_to_v9_evaluations(_engine: &dyn Engine) -> Result<(), StoreError> {
     Ok(())
+}
+
+/// Schema 10 stores each evaluation with its statistics tally (MessagePack), and the statistics cube
+/// with the mark. Evaluations are derived data: schema 9's are dropped with their mark, and the next
+/// run (a full one, since there is no mark) stores them again.
+fn v9_to_v10_evaluations_with_tallies(engine: &dyn Engine) -> Result<(), StoreError> {
+    let mut stale = Vec::new();
+    engine.scan_prefix(Cf::Evaluations, b"", &mut |key, _| {
+        stale.push(key.to_vec());
+        true
+    })?;
+    for chunk in stale.chunks(MIGRATION_CHUNK) {
+        let mut write = WriteBatch::new();
+        for key in chunk {
+            write.delete(Cf::Evaluations, key.clone());
+        }
+        engine.write(write)?;
+    }
+    let mut write = WriteBatch::new();
+    write.delete(Cf::Meta, keys::EVALUATED_THROUGH);
+    write.delete(Cf::Meta, keys::STATS_CUBE);
+    Ok(engine.write(write)?)
 }
 
 /// Writes each subject's `current` value where it is missing.

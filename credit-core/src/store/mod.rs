@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use batches::{BatchGuard, BatchInfo, BatchStatus};
 pub use evaluations::EvaluatedThrough;
+pub(crate) use evaluations::{decode_stored_evaluation, stored_grade};
 pub use journal::Committer;
 pub use reach::CheckPage;
 #[cfg(test)]
@@ -50,7 +51,7 @@ pub(crate) use subjects::decode_subject;
 use crate::engine::{Cf, Engine, EngineError, RocksConfig, RocksEngine, WriteBatch};
 
 /// The on-disk format this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// Memory for decoded current subjects ([`Store::with_subject_cache_bytes`]).
 pub const DEFAULT_SUBJECT_CACHE_BYTES: u64 = 64 << 20;

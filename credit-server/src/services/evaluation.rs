@@ -178,7 +178,7 @@ impl StatisticsService for StatisticsApi {
         let stats = StatsRequest {
             division: m.division.trim().to_string(),
             by,
-            as_of: parse_date("as_of", &m.as_of)?.unwrap_or_else(credit_core::time::today_cst),
+            as_of: parse_date("as_of", &m.as_of)?,
             min_count: m.min_count.max(self.min_cell),
         };
         let found = self

@@ -159,3 +159,86 @@ fn the_embedded_commands_run_get_and_check_models() {
     let refused = run(&["evaluate", "run", "--data-dir", d, "--model", bad.to_str().unwrap()]);
     assert!(!refused.status.success(), "a bad model runs nothing");
 }
+
+/// The compiled-in rules written out, with one more memorandum reaching subjects by risk class.
+fn rules_with_class_memorandum(classes: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in credit_core::rules::RuleSet::builtin_files() {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let memorandum = format!(
+        r#"id = "MEMO-BY-CLASS"
+title = "按信用风险分类的抽查措施（测试）"
+document_number = "测试文件"
+kind = "punishment"
+risk_classes = {classes}
+identifying_department = "市场监督管理部门"
+scope = ["entity"]
+valid_from = 2020-01-01
+
+[[measures]]
+id = "BY-CLASS-INSPECTION"
+text = "按信用风险分类确定抽查比例和频次"
+implementing_department = "市场监督管理部门"
+legal_basis = "测试依据"
+mandatory = false
+items = ["INSPECTION"]
+"#
+    );
+    std::fs::write(dir.path().join("memoranda/by_class.toml"), memorandum).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn measures_by_risk_class_and_the_kept_statistics_reach_callers_over_grpc() {
+    let rules = rules_with_class_memorandum(r#"["A", "B", "C", "D"]"#);
+    let rules_dir = rules.path().to_path_buf();
+    let server = start_with(move |config| {
+        config.evaluate_on_sweep = false;
+        config.rules_dir = rules_dir;
+        let out = run(&["evaluate", "run", "--data-dir", config.data_dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+    .await;
+    let regulator = Some(server.tokens.regulator.as_str());
+    let mut checks = JointCheckServiceClient::new(server.channel.clone());
+    let check = pb::CheckRequest { identifier: COMPANY.into(), item: "INSPECTION".into(), ..Default::default() };
+    let result = checks.check(call(check, regulator)).await.unwrap().into_inner().result.unwrap();
+    let measure = result.measures.iter().find(|m| m.measure_id == "BY-CLASS-INSPECTION").expect("the class measure");
+    assert!(!result.risk_class.is_empty(), "{result:?}");
+    assert_eq!(measure.risk_class, result.risk_class, "the subject's class brings it");
+    assert!(measure.hits.is_empty(), "no list entry brings it: {measure:?}");
+    assert!(result.reasons.iter().any(|r| r.contains("supervision risk class")), "{:?}", result.reasons);
+
+    // The statistics the run kept: for its day, and only for it.
+    let mut statistics =
+        credit_proto::v1::statistics_service_client::StatisticsServiceClient::new(server.channel.clone());
+    let ask = |as_of: &str| pb::GetCreditStatisticsRequest { level: 2, as_of: as_of.into(), ..Default::default() };
+    let kept = statistics.get_credit_statistics(call(ask(""), None)).await.unwrap().into_inner();
+    assert!(!kept.cells.is_empty(), "{kept:?}");
+    assert_eq!(kept.as_of, credit_core::time::today_cst().to_string(), "the day of the run");
+    let same = statistics.get_credit_statistics(call(ask(&kept.as_of), None)).await.unwrap().into_inner();
+    assert_eq!(same.cells, kept.cells);
+    let other = statistics.get_credit_statistics(call(ask("2020-01-01"), None)).await.unwrap_err();
+    assert_eq!(other.code(), Code::InvalidArgument);
+    assert!(other.message().contains(&kept.as_of), "names the day kept: {}", other.message());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_server_refuses_rules_naming_a_risk_class_the_model_lacks() {
+    let rules = rules_with_class_memorandum(r#"["B", "Z"]"#);
+    let data = tempfile::tempdir().unwrap();
+    let config = credit_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().join("data"),
+        rules_dir: rules.path().to_path_buf(),
+        ..Default::default()
+    };
+    let refused = credit_server::serve(credit_server::ServeOptions { config, demo: false }, async {}).await;
+    let Err(error) = refused else { panic!("a rule set and a model that do not fit are refused") };
+    let message = error.to_string();
+    assert!(message.contains("memoranda/by_class.toml") && message.contains("\"Z\""), "{message}");
+}

@@ -55,6 +55,13 @@ for run in $(seq "$runs"); do
 done
 store=$work/store
 
+# 1b. Evaluation: full runs over every subject of the imported store (each replaces the last; the cube of
+# statistics the last one keeps is what the statistics workload reads).
+for run in $(seq "$runs"); do
+	log "evaluation run, $run of $runs"
+	record "{\"figure\":\"evaluation_run\",\"run\":$run,\"result\":$("$bin/credit-server" evaluate run --data-dir "$store" 2>/dev/null | tail -n1)}"
+done
+
 # 2. Search: a full index build, then labelled queries over it.
 # Run RUNS times like the rest: a single build's time moved by a third between runs on this kind of VM.
 for run in $(seq "$runs"); do
@@ -153,12 +160,17 @@ median_rps() {
 		sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 for run in $(seq "$runs"); do
-	for workload in echo get-subject search check batch-check report; do
+	for workload in echo get-subject search check batch-check report get-evaluation; do
 		target=127.0.0.1:$port
 		[ "$workload" = echo ] && target=127.0.0.1:$echo_port
 		log "load: $workload, run $run of $runs"
 		record "{\"figure\":\"load\",\"run\":$run,\"result\":$(load "$target" "$workload" "$concurrency")}"
 	done
+done
+# Statistics: the latency of one call at a time (the target is per call, not a rate).
+for run in $(seq "$runs"); do
+	log "statistics latency, run $run of $runs"
+	record "{\"figure\":\"statistics_latency\",\"run\":$run,\"result\":$(load "127.0.0.1:$port" statistics 1)}"
 done
 for workload in get-subject check; do
 	rate=$(awk "BEGIN {printf \"%d\", $(median_rps "$workload") / 2}")

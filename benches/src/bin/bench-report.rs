@@ -13,7 +13,7 @@ const BEGIN: &str = "<!-- suite:begin: written by `make bench` (benches/suite.sh
 const END: &str = "<!-- suite:end -->";
 
 /// The gRPC workloads in the order the tables list them.
-const WORKLOADS: &[&str] = &["echo", "get-subject", "search", "check", "batch-check", "report"];
+const WORKLOADS: &[&str] = &["echo", "get-subject", "search", "check", "batch-check", "report", "get-evaluation"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -272,6 +272,15 @@ fn section(results: &Results, machine: &Machine, commit: Option<&str>) -> Result
             ),
             "echo" => "the ceiling".to_string(),
             "search" => format!("≥ 15 % of echo (issue 24): {}", verdict(ratio.map(|r| r >= 0.15))),
+            "get-evaluation" => {
+                // Within a tenth of GetSubject in the same run: "the same speed" with the noise of a run.
+                let of_subject = rps.zip(results.load("get-subject", "/result/rps")).map(|(r, s)| r / s);
+                format!(
+                    "as fast as `get-subject` (issue 26): {} of it, {}",
+                    of_subject.map_or("–".into(), |r| format!("{:.0} %", r * 100.0)),
+                    verdict(of_subject.map(|r| r >= 0.9))
+                )
+            }
             _ => String::new(),
         };
         let mut name = format!("`{workload}`");
@@ -383,10 +392,44 @@ fn section(results: &Results, machine: &Machine, commit: Option<&str>) -> Result
         results.all("cold_start").len(),
         verdict(cold.map(|s| s < 3.0)),
     )?;
+    evaluation(w, results)?;
     writeln!(w)?;
     peer(w, results)?;
     writeln!(w, "{END}")?;
     Ok(out)
+}
+
+/// Issue 26's figures: the full evaluation run's throughput and the latency of the kept statistics.
+fn evaluation(w: &mut String, results: &Results) -> Result<()> {
+    let runs = results.all("evaluation_run");
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let speed = results.median("evaluation_run", "/result/subjects_per_second", |_| true);
+    let seconds = results.median("evaluation_run", "/result/seconds", |_| true);
+    let evaluated = runs[0]["result"]["evaluated"].as_f64();
+    let out_of_scope = runs[0]["result"]["out_of_scope"].as_f64();
+    writeln!(
+        w,
+        "| full evaluation run (`credit-server evaluate run`: every subject with its records, evaluations, tallies and the statistics cube stored; {} evaluated, {} outside the model), subjects/s | {} ({} s) | {} | ≥ 100,000 (issue 26): {} |",
+        evaluated.map_or("?".into(), thousands),
+        out_of_scope.map_or("?".into(), thousands),
+        speed.map_or("–".into(), thousands),
+        or_dash(seconds, 1),
+        runs.len(),
+        verdict(speed.map(|s| s >= 100_000.0)),
+    )?;
+    let p50 = results.median("statistics_latency", "/result/p50_ms", |_| true);
+    let p99 = results.median("statistics_latency", "/result/p99_ms", |_| true);
+    writeln!(
+        w,
+        "| statistics of a province by county (`credit-loadgen --workload statistics --concurrency 1`), median / p99 ms | {} / {} | {} | < 50 ms (issue 26): {} |",
+        or_dash(p50, 2),
+        or_dash(p99, 2),
+        results.all("statistics_latency").len(),
+        verdict(p99.map(|p| p < 50.0)),
+    )?;
+    Ok(())
 }
 
 /// The PostgreSQL figures of the same run beside ours.

@@ -78,10 +78,6 @@ struct Raw {
     penalties: BTreeMap<String, u64>,
 }
 
-fn suppress(map: BTreeMap<String, u64>, min: u64) -> BTreeMap<String, Count> {
-    map.into_iter().map(|(k, n)| (k, (n >= min).then_some(n))).collect()
-}
-
 impl Raw {
     fn add_column(&mut self, column: &str, n: u64) {
         let Some((kind, name)) = column.split_once(':') else { return };
@@ -289,20 +285,217 @@ fn answer(
 ) -> CreditStatistics {
     let min = request.min_count;
     let table = crate::division::DivisionTable::builtin();
-    let cells = cells
+    let keys: Vec<String> = cells.keys().cloned().collect();
+    let columns: Vec<Columns> = cells.values().map(Raw::columns).collect();
+    // Cells that add up to one cell of a coarser request: the counties of a city, the cities of a
+    // province, the provinces or the industries of everything asked.
+    let parent = |key: &str| match request.by {
+        StatsBy::Division { level } if level > 2 => key[..level - 2].to_string(),
+        _ => String::new(),
+    };
+    let mut siblings: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        siblings.entry(parent(key)).or_default().push(i);
+    }
+    let siblings: Vec<Vec<usize>> = siblings.into_values().collect();
+    let withheld = withheld(&columns, &siblings, min);
+    let cells = keys
         .into_iter()
-        .map(|(key, raw)| StatsCell {
-            name: matches!(request.by, StatsBy::Division { .. })
-                .then(|| table.get(&key).map(|d| d.name.clone()))
-                .flatten(),
-            key,
-            subjects: (raw.subjects >= min).then_some(raw.subjects),
-            by_type: suppress(raw.by_type, min),
-            grades: suppress(raw.grades, min),
-            risk_classes: suppress(raw.risk_classes, min),
-            lists_in_force: suppress(raw.lists, min),
-            penalties_by_tier: suppress(raw.penalties, min),
+        .zip(columns)
+        .zip(withheld)
+        .map(|((key, columns), withheld)| {
+            let mut cell = StatsCell {
+                name: matches!(request.by, StatsBy::Division { .. })
+                    .then(|| table.get(&key).map(|d| d.name.clone()))
+                    .flatten(),
+                key,
+                ..StatsCell::default()
+            };
+            for (column, n) in columns {
+                let shown = (!withheld.contains(&column)).then_some(n);
+                let Some((kind, name)) = column.split_once(':') else {
+                    cell.subjects = shown;
+                    continue;
+                };
+                let map = match kind {
+                    "type" => &mut cell.by_type,
+                    "grade" => &mut cell.grades,
+                    "class" => &mut cell.risk_classes,
+                    "list" => &mut cell.lists_in_force,
+                    _ => &mut cell.penalties_by_tier,
+                };
+                map.insert(name.to_string(), shown);
+            }
+            cell
         })
         .collect();
     CreditStatistics { as_of, division: request.division.clone(), by: request.by, min_count: min, model_version, cells }
+}
+
+/// A cell's counts by column: `subjects`, then `type:…`, `grade:…`, `class:…`, `list:…`, `tier:…`.
+type Columns = BTreeMap<String, u64>;
+
+impl Raw {
+    fn columns(&self) -> Columns {
+        let mut columns = Columns::new();
+        columns.insert(SUBJECTS.to_string(), self.subjects);
+        for (kind, map) in [
+            ("type", &self.by_type),
+            ("grade", &self.grades),
+            ("class", &self.risk_classes),
+            ("list", &self.lists),
+            ("tier", &self.penalties),
+        ] {
+            columns.extend(map.iter().map(|(name, n)| (format!("{kind}:{name}"), *n)));
+        }
+        columns
+    }
+}
+
+const SUBJECTS: &str = "subjects";
+
+/// Counts that add up to a total someone can learn: a cell's `total` column, or (`None`) a total not
+/// in this answer but known otherwise (the grades add up to the evaluated types shown; siblings add up
+/// to their parent's cell in a coarser request).
+struct Partition {
+    total: Option<(usize, String)>,
+    parts: Vec<(usize, String)>,
+}
+
+/// Which counts of each cell to withhold: every count under `min` (primary suppression), then enough
+/// others that none of them can be recovered by subtraction (complementary suppression), until nothing
+/// changes: where a total is known, never exactly one of its parts withheld (the smallest other part
+/// goes too); where a total is withheld, never all of its parts shown.
+fn withheld(cells: &[Columns], siblings: &[Vec<usize>], min: u64) -> Vec<std::collections::BTreeSet<String>> {
+    let mut withheld: Vec<std::collections::BTreeSet<String>> =
+        cells.iter().map(|c| c.iter().filter(|(_, n)| **n < min).map(|(k, _)| k.clone()).collect()).collect();
+    let of_kind = |i: usize, kind: &str| -> Vec<(usize, String)> {
+        cells[i].keys().filter(|k| k.starts_with(kind)).map(|k| (i, k.clone())).collect()
+    };
+    let mut partitions = Vec::new();
+    for i in 0..cells.len() {
+        partitions.push(Partition { total: Some((i, SUBJECTS.to_string())), parts: of_kind(i, "type:") });
+        partitions.push(Partition { total: None, parts: of_kind(i, "grade:") });
+        partitions.push(Partition { total: None, parts: of_kind(i, "class:") });
+    }
+    for group in siblings {
+        let columns: std::collections::BTreeSet<&String> = group.iter().flat_map(|i| cells[*i].keys()).collect();
+        for column in columns {
+            let parts =
+                group.iter().filter(|i| cells[**i].get(column).is_some_and(|n| *n > 0)).map(|i| (*i, column.clone()));
+            partitions.push(Partition { total: None, parts: parts.collect() });
+        }
+    }
+    loop {
+        let mut changed = false;
+        for partition in &partitions {
+            let hidden = partition.parts.iter().filter(|(i, c)| withheld[*i].contains(c)).count();
+            let total_hidden = partition.total.as_ref().is_some_and(|(i, c)| withheld[*i].contains(c));
+            let needs_another = if total_hidden { hidden == 0 } else { hidden == 1 };
+            if !needs_another {
+                continue;
+            }
+            let smallest =
+                partition.parts.iter().filter(|(i, c)| !withheld[*i].contains(c)).min_by_key(|(i, c)| cells[*i][c]);
+            if let Some((i, c)) = smallest {
+                withheld[*i].insert(c.clone());
+                changed = true;
+            }
+        }
+        if !changed {
+            return withheld;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(counts: &[(&str, u64)]) -> Columns {
+        counts.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    }
+
+    fn hidden(withheld: &[std::collections::BTreeSet<String>], i: usize) -> Vec<&str> {
+        withheld[i].iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_small_count_takes_the_smallest_other_part_of_a_known_total_with_it() {
+        // 57 B and 3 D of 60 evaluated enterprises: D alone withheld would be 60 − 57.
+        let cells = [cell(&[("subjects", 60), ("type:enterprise", 60), ("grade:B", 57), ("grade:D", 3)])];
+        let withheld = super::withheld(&cells, &[vec![0]], 5);
+        assert_eq!(hidden(&withheld, 0), vec!["grade:B", "grade:D"]);
+
+        // 50 enterprises and 4 individual businesses of 54 subjects: the type withheld takes the other.
+        let cells = [cell(&[("subjects", 54), ("type:enterprise", 50), ("type:individual_business", 4)])];
+        assert_eq!(
+            hidden(&super::withheld(&cells, &[vec![0]], 5), 0),
+            vec!["type:enterprise", "type:individual_business"]
+        );
+
+        // Two small parts hide each other: nothing more goes.
+        let cells = [cell(&[("subjects", 60), ("grade:A", 2), ("grade:B", 55), ("grade:D", 3)])];
+        assert_eq!(hidden(&super::withheld(&cells, &[vec![0]], 5), 0), vec!["grade:A", "grade:D"]);
+    }
+
+    #[test]
+    fn siblings_of_one_parent_never_leave_exactly_one_withheld() {
+        // Three counties of one city: the city's count (a coarser request) minus two shown counties
+        // would give the third. The smallest other county goes with it; the cascade reaches its types.
+        let cells = [
+            cell(&[("subjects", 3), ("type:enterprise", 3)]),
+            cell(&[("subjects", 40), ("type:enterprise", 40)]),
+            cell(&[("subjects", 9), ("type:enterprise", 9)]),
+        ];
+        let withheld = super::withheld(&cells, &[vec![0, 1, 2]], 5);
+        assert_eq!(hidden(&withheld, 0), vec!["subjects", "type:enterprise"]);
+        assert_eq!(hidden(&withheld, 2), vec!["subjects", "type:enterprise"], "the smallest other county");
+        assert!(hidden(&withheld, 1).is_empty(), "two withheld hide each other: {withheld:?}");
+
+        // Cells of different parents do not cover each other.
+        let withheld = super::withheld(&cells, &[vec![0], vec![1, 2]], 5);
+        assert!(hidden(&withheld, 2).is_empty() && hidden(&withheld, 1).is_empty(), "{withheld:?}");
+    }
+
+    #[test]
+    fn no_withheld_count_can_be_recovered_by_subtraction() {
+        // Whatever the counts, in every partition with a known total, either none or at least two
+        // parts are withheld, and a withheld total has a withheld part.
+        let mut state = 7u64;
+        let mut next = |bound: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for _ in 0..300 {
+            let cells: Vec<Columns> = (0..1 + next(5))
+                .map(|_| {
+                    let (e, b) = (next(30), next(8));
+                    let mut c =
+                        cell(&[("subjects", e + b + 1), ("type:enterprise", e), ("type:individual_business", b)]);
+                    c.insert("type:farmer_cooperative".into(), 1);
+                    c.retain(|_, n| *n > 0);
+                    c
+                })
+                .collect();
+            let group: Vec<usize> = (0..cells.len()).collect();
+            let withheld = super::withheld(&cells, &[group.clone()], 5);
+            for (i, c) in cells.iter().enumerate() {
+                let types: Vec<&String> = c.keys().filter(|k| k.starts_with("type:")).collect();
+                let hidden_types = types.iter().filter(|k| withheld[i].contains(**k)).count();
+                if withheld[i].contains("subjects") {
+                    assert!(hidden_types >= 1, "{c:?} {:?}", withheld[i]);
+                } else {
+                    assert_ne!(hidden_types, 1, "{c:?} {:?}", withheld[i]);
+                }
+            }
+            let columns: std::collections::BTreeSet<&String> = cells.iter().flat_map(|c| c.keys()).collect();
+            for column in columns {
+                let hidden = group.iter().filter(|i| cells[**i].contains_key(column) && withheld[**i].contains(column));
+                let shown_parts = group.iter().filter(|i| cells[**i].contains_key(column)).count();
+                let hidden = hidden.count();
+                assert!(hidden != 1 || shown_parts == 1, "{column}: {cells:?} {withheld:?}");
+            }
+        }
+    }
 }

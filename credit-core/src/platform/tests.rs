@@ -392,8 +392,9 @@ mod replication {
         assert_eq!(cells, vec![("320102", Some(60)), ("320505", Some(20))]);
         let xuanwu = &stats.cells[0];
         assert_eq!(xuanwu.name.as_deref(), Some("玄武区"));
-        assert_eq!(xuanwu.grades.get("B"), Some(&Some(57)));
         assert_eq!(xuanwu.grades.get("D"), Some(&None), "three D grades: suppressed");
+        assert_eq!(xuanwu.grades.get("B"), Some(&None), "60 enterprises − 57 B would give the 3 D away: withheld too");
+        assert_eq!(xuanwu.by_type.get("enterprise"), Some(&Some(60)));
         assert_eq!(xuanwu.lists_in_force.get("SERIOUS_VIOLATION"), Some(&None), "three entries: suppressed");
         let open = platform.credit_statistics(&anyone, &ask("", county, 1)).unwrap();
         assert_eq!(open.cells[0].lists_in_force.get("SERIOUS_VIOLATION"), Some(&Some(3)));

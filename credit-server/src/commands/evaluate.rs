@@ -67,11 +67,18 @@ pub fn run(command: &EvaluateCommand) -> Result<i32> {
         EvaluateCommand::Run { data_dir, as_of, changed, model } => {
             let platform = platform(data_dir, model)?;
             let day = as_of.unwrap_or_else(today_cst);
+            let started = std::time::Instant::now();
             let run =
                 if *changed { platform.evaluate_changed(&actor, day)? } else { platform.evaluate_all(&actor, day)? };
+            let seconds = started.elapsed().as_secs_f64();
             super::checkpoint(platform.store(), data_dir)?;
             eprintln!("evaluate: {} run, {} evaluated, {} grades changed", run.kind, run.evaluated, run.grade_changed);
-            super::print_json(&run)?;
+            // The run's own time (the store already open), and subjects read per second: the benchmark's.
+            let mut shown = serde_json::to_value(&run)?;
+            shown["seconds"] = serde_json::json!((seconds * 1000.0).round() / 1000.0);
+            let subjects = (run.evaluated + run.out_of_scope) as f64;
+            shown["subjects_per_second"] = serde_json::json!((subjects / seconds.max(1e-9)).round() as u64);
+            super::print_json(&shown)?;
         }
         EvaluateCommand::Get { data_dir, as_of, identifier, model } => {
             let platform = platform(data_dir, model)?;

@@ -6,9 +6,11 @@ use anyhow::{Context, Result, bail};
 use credit_benches::echo::EchoRequest;
 use credit_benches::echo::echo_service_client::EchoServiceClient;
 use credit_proto::v1 as pb;
+use credit_proto::v1::evaluation_service_client::EvaluationServiceClient;
 use credit_proto::v1::joint_check_service_client::JointCheckServiceClient;
 use credit_proto::v1::report_service_client::ReportServiceClient;
 use credit_proto::v1::search_service_client::SearchServiceClient;
+use credit_proto::v1::statistics_service_client::StatisticsServiceClient;
 use credit_proto::v1::subject_service_client::SubjectServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -30,6 +32,11 @@ pub enum Workload {
     BatchCheck,
     /// `ReportService.GetReport`: a signed report of a random organisation.
     Report,
+    /// `EvaluationService.GetEvaluation` of a random organisation (computed from its current records).
+    GetEvaluation,
+    /// `StatisticsService.GetCreditStatistics`: the credit map of a random organisation's province, by
+    /// county (the statistics the last evaluation run kept).
+    Statistics,
     /// `credit.bench.v1.EchoService.Echo` on `credit-echo-server`: the ceiling.
     Echo,
     /// `grpc.health.v1.Health.Check`: OK once the server reports SERVING (a readiness probe).
@@ -44,6 +51,8 @@ impl Workload {
             Workload::Check => "check",
             Workload::BatchCheck => "batch-check",
             Workload::Report => "report",
+            Workload::GetEvaluation => "get-evaluation",
+            Workload::Statistics => "statistics",
             Workload::Echo => "echo",
             Workload::Health => "health",
         }
@@ -187,6 +196,22 @@ impl Caller {
             Workload::Report => {
                 let message = pb::GetReportRequest { identifier: pool.code(draw).to_string(), ..Default::default() };
                 ReportServiceClient::new(channel).get_report(self.request(message)).await.map(drop)
+            }
+            Workload::GetEvaluation => {
+                let message =
+                    pb::GetEvaluationRequest { identifier: pool.code(draw).to_string(), as_of: String::new() };
+                EvaluationServiceClient::new(channel).get_evaluation(self.request(message)).await.map(drop)
+            }
+            Workload::Statistics => {
+                // A unified code's characters 3-4 are its province (GB 32100: the division from character 3).
+                let province: String = pool.code(draw).chars().skip(2).take(2).collect();
+                let message = pb::GetCreditStatisticsRequest {
+                    division: province,
+                    by: "division".into(),
+                    level: 6,
+                    ..Default::default()
+                };
+                StatisticsServiceClient::new(channel).get_credit_statistics(self.request(message)).await.map(drop)
             }
             Workload::Echo => {
                 let message = EchoRequest { payload: self.payload.clone() };

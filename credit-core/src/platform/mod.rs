@@ -413,10 +413,15 @@ impl<E: Engine> Platform<E> {
         if query.as_of.is_some() || query.known_at.is_some() {
             return Err(PlatformError::invalid("as_of", "a report is of today's data"));
         }
-        if query.view == View::Regulator {
+        // A subject's own key may have its own full report, as it reads its own full record.
+        let own_view = query.view == View::Regulator && actor.role == Role::Subject;
+        if query.view == View::Regulator && !own_view {
             permit(actor, UseCase::RegulatorView)?;
         }
         let subject = self.visible_subject(query)?;
+        if own_view && !actor.is_subject_of(subject.identifiers.iter().map(|i| i.value.as_str())) {
+            return Err(PlatformError::Forbidden { what: "the full report of another subject", role: actor.role });
+        }
         if needs_purpose(query.view, &subject) && query.purpose.is_none() {
             return Err(PlatformError::PurposeRequired);
         }

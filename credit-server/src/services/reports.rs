@@ -6,7 +6,7 @@ use credit_proto::v1::report_service_server::ReportService;
 use credit_sign::keys::KeyStatus;
 use tonic::{Request, Response, Status};
 
-use super::{Context, caller, purpose, required, resolve_view, view_to_proto};
+use super::{Context, caller, purpose, required, resolve_own_view, view_to_proto};
 use crate::convert;
 use crate::error::{ApiError, ErrorCode};
 
@@ -25,7 +25,7 @@ impl ReportService for ReportApi {
         let purpose = purpose(&request, &request.get_ref().purpose);
         let message = request.into_inner();
         let identifier = required("identifier", &message.identifier)?;
-        let view = resolve_view(&caller, message.view)?;
+        let view = resolve_own_view(&caller, message.view)?;
         let Some(key) = self.context.signing.key.clone() else {
             return Err(ApiError::new(
                 ErrorCode::SigningUnavailable,

@@ -346,3 +346,39 @@ async fn the_server_refuses_a_readable_signing_key_and_demo_creates_a_private_on
     let mode = std::fs::metadata(fresh.join(SIGNING_KEY_FILE)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// A subject key bound to the company: its own full report with the evaluation explained, nobody
+/// else's full report.
+#[tokio::test]
+async fn a_subject_key_gets_its_own_full_report_and_no_other() {
+    let mut token = String::new();
+    let server = start_with(|config| {
+        SigningKey::generate().unwrap().write_new(&config.data_dir.join(SIGNING_KEY_FILE)).unwrap();
+        let keys = credit_server::auth::KeyFile::in_dir(&config.data_dir);
+        let role = credit_server::auth::Role::Subject;
+        token = keys.create_bound(role, None, Some("本公司".into()), Some(COMPANY.into())).unwrap().token;
+    })
+    .await;
+    let mut reports = ReportServiceClient::new(server.channel.clone());
+    let own = Some(token.as_str());
+    let report = reports
+        .get_report(call(report_request(COMPANY, pb::View::Regulator, ""), own))
+        .await
+        .expect("its own full report")
+        .into_inner();
+    assert_eq!(report.view, pb::View::Regulator as i32);
+    let value: Value = serde_json::from_slice(&report.file).unwrap();
+    assert_eq!(value["report"]["view"], "regulator");
+    let evaluation = &value["report"]["evaluation"];
+    assert!(evaluation["score"].is_i64() && evaluation["indicators"].is_array(), "explained: {evaluation}");
+    let other =
+        reports.get_report(call(report_request("914690307314943315", pb::View::Regulator, ""), own)).await.unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied, "{other:?}");
+    let person = reports.get_report(call(report_request(PERSON, pb::View::Regulator, "核查"), own)).await.unwrap_err();
+    assert_eq!(person.code(), Code::PermissionDenied, "a purpose opens nothing for a subject key: {person:?}");
+    reports
+        .get_report(call(report_request("914690307314943315", pb::View::Public, ""), own))
+        .await
+        .expect("anyone's public report");
+    server.shutdown().await;
+}

@@ -218,9 +218,14 @@ impl From<credit_core::PlatformError> for ApiError {
             }
             E::Import(error) => ApiError::invalid("data", error.to_string()),
             E::Cancelled(cancelled) => cancelled.into(),
-            E::NoIndex | E::Backup(_) | E::Report(_) | E::Store(_) | E::Audit(_) | E::Publish(_) | E::Replay { .. } => {
-                ApiError::internal(&error)
-            }
+            E::NoIndex
+            | E::Backup(_)
+            | E::Report(_)
+            | E::Store(_)
+            | E::Audit(_)
+            | E::Publish(_)
+            | E::Replay { .. }
+            | E::RunFailed(_) => ApiError::internal(&error),
         }
     }
 }

@@ -55,6 +55,9 @@ pub enum PlatformError {
     /// Another store's commands could not be applied here (out of order, or not as they were there).
     #[error("replaying batch {batch}: {reason}")]
     Replay { batch: u64, reason: String },
+    /// An evaluation run that failed inside (a panic); its batch was rolled back whole.
+    #[error("the evaluation run failed and was rolled back: {0}")]
+    RunFailed(String),
 }
 
 impl PlatformError {
@@ -71,6 +74,7 @@ impl PlatformError {
             PlatformError::Import(e) => !matches!(e, ImportError::Panicked(_) | ImportError::Frames(_)),
             PlatformError::Cancelled(_)
             | PlatformError::NoIndex
+            | PlatformError::RunFailed(_)
             | PlatformError::Backup(_)
             | PlatformError::Report(_)
             | PlatformError::Store(_)

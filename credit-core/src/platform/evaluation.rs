@@ -13,14 +13,14 @@ use super::{Platform, PlatformError, UseCase, permit};
 use crate::actor::Actor;
 use crate::audit::{AuditEvent, Operation};
 use crate::engine::Engine;
-use crate::evaluation::{CubeBuilder, Evaluation, EvaluationModel, ShownEvaluation, StoredEvaluation};
+use crate::evaluation::{CubeBuilder, Evaluation, EvaluationModel, ShownEvaluation, StatsCube, StoredEvaluation};
 use crate::model::feed::{Change, ChangeKind, GradeChange};
 use crate::model::{RecordCategory, RecordId, RecordVersion, Subject, SubjectId};
-use crate::store::{EvaluatedThrough, StoreError, decode_stored_evaluation, stored_grade};
+use crate::store::{BatchGuard, Committer, EvaluatedThrough, StoreError, decode_stored_evaluation, stored_grade};
 use crate::view::View;
 
-/// Evaluations written per batch of a full run.
-const RUN_CHUNK: usize = 5_000;
+/// Evaluations a full run reads the stored grades of at once.
+const RUN_CHUNK: usize = if cfg!(test) { 16 } else { 5_000 };
 
 /// The most subjects an incremental run evaluates, in one batch; more changed, and a full run is
 /// cheaper.
@@ -145,35 +145,12 @@ impl<E: Engine> Platform<E> {
     }
 
     /// Evaluates every subject on `as_of` and stores the results with the statistics they add up to
-    /// (admins, or the console); audited.
+    /// (admins, or the console), in one batch: a run lands whole or not at all. Audited.
     pub fn evaluate_all(&self, actor: &Actor, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
         permit(actor, UseCase::Administer)?;
-        let through = self.store.last_committed_batch()?;
-        // Until this run has finished, nothing may build on the tallies it is replacing.
-        self.write_batch(|guard| guard.clear_evaluated_through())?;
-        let mut run = EvaluationRun {
-            kind: "full",
-            model_version: self.evaluation.version.clone(),
-            as_of: Some(as_of),
-            ..Default::default()
-        };
-        let mut cube = CubeBuilder::default();
-        let mut pending = Vec::with_capacity(RUN_CHUNK);
-        let mut failed: Option<PlatformError> = None;
-        self.store.scan_current_pages(&mut |subject, records| {
-            pending.push(self.stored_evaluation_of(&subject, &records, as_of));
-            if pending.len() >= RUN_CHUNK
-                && let Err(error) = self.write_evaluations(&mut pending, &mut run, &mut cube, false, None)
-            {
-                failed = Some(error);
-                return false;
-            }
-            true
-        })?;
-        if let Some(error) = failed {
-            return Err(error);
-        }
-        self.finish_run(actor, pending, run, cube, false, through, as_of)
+        let run = self.full_run(None, as_of)?;
+        self.audit_run(actor, &run, as_of)?;
+        Ok(run)
     }
 
     /// Evaluates on `as_of` the subjects changed since the stored evaluations were made (from the
@@ -182,11 +159,76 @@ impl<E: Engine> Platform<E> {
     /// or more than [`INCREMENTAL_MAX`] subjects changed. Audited.
     pub fn evaluate_changed(&self, actor: &Actor, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
         permit(actor, UseCase::Administer)?;
+        let run = match self.incremental_run(None, as_of)? {
+            Some(run) if run.evaluated + run.out_of_scope == 0 => {
+                // Nothing changed: nothing is written, nor audited (the server asks at every sweep).
+                return Ok(run);
+            }
+            Some(run) => run,
+            None => self.full_run(None, as_of)?,
+        };
+        self.audit_run(actor, &run, as_of)?;
+        Ok(run)
+    }
+
+    /// The full run, in batch `id` (a replayed command's) or the next.
+    fn full_run(&self, id: Option<crate::model::BatchId>, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
+        let mut run = EvaluationRun {
+            kind: "full",
+            model_version: self.evaluation.version.clone(),
+            as_of: Some(as_of),
+            ..Default::default()
+        };
+        let mut guard = self.store.begin_batch_as(id, "evaluate", Vec::new(), None, chrono::Utc::now())?;
+        // Nothing else commits while the batch runs: its changes are all the run can see.
+        let through = self.store.last_committed_batch()?;
+        let outcome = std::thread::scope(|scope| -> Result<StatsCube, PlatformError> {
+            // Chunks land on their own thread while the next subjects are evaluated.
+            guard.set_committer(Committer::spawn(scope, self.store.engine()));
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut cube = CubeBuilder::default();
+                let mut pending = Vec::with_capacity(RUN_CHUNK);
+                let mut failed: Option<PlatformError> = None;
+                self.store.scan_current_pages(&mut |subject, records| {
+                    pending.push(self.stored_evaluation_of(&subject, &records, as_of));
+                    if pending.len() >= RUN_CHUNK
+                        && let Err(error) = write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, false)
+                    {
+                        failed = Some(error.into());
+                        return false;
+                    }
+                    true
+                })?;
+                if let Some(error) = failed {
+                    return Err(error);
+                }
+                write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, false)?;
+                Ok(self.set_mark(&mut guard, cube, through, as_of)?)
+            }));
+            // The committer thread must end inside the scope, even after a panic.
+            let stopped = guard.stop_committer();
+            let written =
+                written.map_err(|panic| PlatformError::RunFailed(crate::import::panic_message(panic.as_ref())))??;
+            stopped?;
+            Ok(written)
+        });
+        self.land(guard, outcome)?;
+        run.through_batch = through.map(|b| b.0);
+        Ok(run)
+    }
+
+    /// The incremental run, in batch `id` (a replayed command's) or the next; `None` when it has to be
+    /// a full one. Nothing is written when nothing changed.
+    fn incremental_run(
+        &self,
+        id: Option<crate::model::BatchId>,
+        as_of: NaiveDate,
+    ) -> Result<Option<EvaluationRun>, PlatformError> {
         let (mark, cube) = match (self.store.evaluated_through()?, self.store.stats_cube()?) {
             (Some(mark), Some(cube)) if mark.model_version == self.evaluation.version && mark.as_of == as_of => {
                 (mark, cube)
             }
-            _ => return self.evaluate_all(actor, as_of),
+            _ => return Ok(None),
         };
         let (changed, last) = self.store.changes_by_batch_after(mark.batch)?;
         let mut subjects: Vec<SubjectId> = changed.into_iter().map(|(_, s)| s).collect();
@@ -196,23 +238,69 @@ impl<E: Engine> Platform<E> {
             kind: "incremental",
             model_version: self.evaluation.version.clone(),
             as_of: Some(as_of),
+            through_batch: mark.batch.map(|b| b.0),
             ..Default::default()
         };
         if subjects.is_empty() {
-            // Nothing changed: nothing is written, nor audited (the server asks at every sweep).
-            run.through_batch = mark.batch.map(|b| b.0);
-            return Ok(run);
+            return Ok(Some(run));
         }
         if subjects.len() > INCREMENTAL_MAX {
-            return self.evaluate_all(actor, as_of);
+            return Ok(None);
         }
         let mut pending = Vec::with_capacity(subjects.len());
         for subject in subjects {
             let Some((subject, records)) = self.current_versions(subject)? else { continue };
             pending.push(self.stored_evaluation_of(&subject, &records, as_of));
         }
-        let cube = CubeBuilder::from_cube(&cube);
-        self.finish_run(actor, pending, run, cube, true, last.or(mark.batch), as_of)
+        let mut cube = CubeBuilder::from_cube(&cube);
+        let through = last.or(mark.batch);
+        let mut guard = self.store.begin_batch_as(id, "evaluate", Vec::new(), None, chrono::Utc::now())?;
+        let outcome = (|| -> Result<StatsCube, PlatformError> {
+            write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, true)?;
+            Ok(self.set_mark(&mut guard, cube, through, as_of)?)
+        })();
+        self.land(guard, outcome)?;
+        run.through_batch = through.map(|b| b.0);
+        Ok(Some(run))
+    }
+
+    /// Writes the run's mark and its finished statistics cube into the batch.
+    fn set_mark(
+        &self,
+        guard: &mut BatchGuard<'_, E>,
+        cube: CubeBuilder,
+        through: Option<crate::model::BatchId>,
+        as_of: NaiveDate,
+    ) -> Result<StatsCube, StoreError> {
+        let mark = EvaluatedThrough { batch: through, model_version: self.evaluation.version.clone(), as_of };
+        let finished = cube.finish(as_of, &mark.model_version, through.map(|b| b.0));
+        guard.set_evaluated_through(&mark, &finished)?;
+        Ok(finished)
+    }
+
+    /// Commits a run's batch and keeps its cube in memory, or undoes the batch.
+    fn land(&self, guard: BatchGuard<'_, E>, outcome: Result<StatsCube, PlatformError>) -> Result<(), PlatformError> {
+        match outcome {
+            Ok(cube) => {
+                guard.commit()?;
+                *self.cube.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(cube));
+                Ok(())
+            }
+            Err(error) => {
+                guard.abort()?;
+                Err(error)
+            }
+        }
+    }
+
+    fn audit_run(&self, actor: &Actor, run: &EvaluationRun, as_of: NaiveDate) -> Result<(), PlatformError> {
+        let event = AuditEvent::new(actor.clone(), Operation::Evaluate)
+            .detail("kind", run.kind)
+            .detail("model_version", &run.model_version)
+            .detail("as_of", as_of)
+            .detail("evaluated", run.evaluated)
+            .detail("grade_changed", run.grade_changed);
+        self.audit(vec![event])
     }
 
     /// A subject's evaluation (when the model covers it) and its statistics tally on `as_of`.
@@ -221,103 +309,46 @@ impl<E: Engine> Platform<E> {
         let tally = self.tally(subject, records, evaluation.as_ref(), as_of);
         StoredEvaluation { subject: subject.id, tally, evaluation }
     }
+}
 
-    /// Writes the last evaluations with the run's mark and statistics cube, and audits the run.
-    #[allow(clippy::too_many_arguments)]
-    fn finish_run(
-        &self,
-        actor: &Actor,
-        mut pending: Vec<StoredEvaluation>,
-        mut run: EvaluationRun,
-        mut cube: CubeBuilder,
-        incremental: bool,
-        through: Option<crate::model::BatchId>,
-        as_of: NaiveDate,
-    ) -> Result<EvaluationRun, PlatformError> {
-        let mark = EvaluatedThrough { batch: through, model_version: self.evaluation.version.clone(), as_of };
-        self.write_evaluations(&mut pending, &mut run, &mut cube, incremental, Some(&mark))?;
-        run.through_batch = through.map(|b| b.0);
-        let event = AuditEvent::new(actor.clone(), Operation::Evaluate)
-            .detail("kind", run.kind)
-            .detail("model_version", &run.model_version)
-            .detail("as_of", as_of)
-            .detail("evaluated", run.evaluated)
-            .detail("grade_changed", run.grade_changed);
-        self.audit(vec![event])?;
-        Ok(run)
-    }
-
-    /// Stores `pending` in one batch, with a `grade_changed` event for each subject whose stored grade
-    /// differs (a first evaluation is not a change), adding each tally to `cube` (and, `incremental`,
-    /// taking the stored one away); with `mark`, the mark and the finished cube too.
-    fn write_evaluations(
-        &self,
-        pending: &mut Vec<StoredEvaluation>,
-        run: &mut EvaluationRun,
-        cube: &mut CubeBuilder,
-        incremental: bool,
-        mark: Option<&EvaluatedThrough>,
-    ) -> Result<(), PlatformError> {
-        let written = self.write_batch(|guard| {
-            let subjects: Vec<SubjectId> = pending.iter().map(|p| p.subject).collect();
-            let before = guard.stored_evaluations(&subjects)?;
-            for (stored, before) in pending.drain(..).zip(before) {
-                let subject = stored.subject;
-                let old_grade = match &before {
-                    Some(bytes) if incremental => {
-                        let old = decode_stored_evaluation(bytes)?;
-                        cube.add(&old.tally, -1);
-                        old.evaluation.map(|e| e.grade)
-                    }
-                    Some(bytes) => stored_grade(bytes)?,
-                    None => None,
-                };
-                cube.add(&stored.tally, 1);
-                match &stored.evaluation {
-                    Some(evaluation) => {
-                        if let Some(old) = old_grade
-                            && old != evaluation.grade
-                        {
-                            guard.emit(grade_change(&old, evaluation))?;
-                            run.grade_changed += 1;
-                        }
-                        run.evaluated += 1;
-                    }
-                    None => run.out_of_scope += 1,
+/// Stores `pending` in the run's batch, with a `grade_changed` event for each subject whose stored
+/// grade differs (a first evaluation is not a change), adding each tally to `cube` (and, `incremental`,
+/// taking the stored one away).
+fn write_evaluations<E: Engine>(
+    guard: &mut BatchGuard<'_, E>,
+    pending: &mut Vec<StoredEvaluation>,
+    run: &mut EvaluationRun,
+    cube: &mut CubeBuilder,
+    incremental: bool,
+) -> Result<(), StoreError> {
+    let subjects: Vec<SubjectId> = pending.iter().map(|p| p.subject).collect();
+    let before = guard.stored_evaluations(&subjects)?;
+    for (stored, before) in pending.drain(..).zip(before) {
+        let old_grade = match &before {
+            Some(bytes) if incremental => {
+                let old = decode_stored_evaluation(bytes)?;
+                cube.add(&old.tally, -1);
+                old.evaluation.map(|e| e.grade)
+            }
+            Some(bytes) => stored_grade(bytes)?,
+            None => None,
+        };
+        cube.add(&stored.tally, 1);
+        match &stored.evaluation {
+            Some(evaluation) => {
+                if let Some(old) = old_grade
+                    && old != evaluation.grade
+                {
+                    guard.emit(grade_change(&old, evaluation))?;
+                    run.grade_changed += 1;
                 }
-                guard.put_evaluation(subject, before.as_deref(), &stored)?;
+                run.evaluated += 1;
             }
-            if let Some(mark) = mark {
-                let finished = std::mem::take(cube).finish(mark.as_of, &mark.model_version, mark.batch.map(|b| b.0));
-                guard.set_evaluated_through(mark, &finished)?;
-                Ok(Some(finished))
-            } else {
-                Ok(None)
-            }
-        })?;
-        if let Some(finished) = written {
-            *self.cube.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(finished));
+            None => run.out_of_scope += 1,
         }
-        Ok(())
+        guard.put_evaluation(stored.subject, before.as_deref(), &stored)?;
     }
-
-    /// Runs `write` in one store batch of its own, committed when it succeeds and undone when not.
-    fn write_batch<T>(
-        &self,
-        write: impl FnOnce(&mut crate::store::BatchGuard<'_, E>) -> Result<T, StoreError>,
-    ) -> Result<T, PlatformError> {
-        let mut guard = self.store.begin_batch("evaluate", Vec::new(), None, chrono::Utc::now())?;
-        match write(&mut guard) {
-            Ok(value) => {
-                guard.commit()?;
-                Ok(value)
-            }
-            Err(error) => {
-                guard.abort()?;
-                Err(error.into())
-            }
-        }
-    }
+    Ok(())
 }
 
 fn grade_change(before: &str, after: &Evaluation) -> Change {

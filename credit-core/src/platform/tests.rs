@@ -419,6 +419,28 @@ mod replication {
     }
 
     #[test]
+    fn a_full_run_that_fails_part_way_leaves_the_last_run_as_it_was() {
+        let platform = eighty_enterprises(&[]);
+        let on = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let store = platform.store();
+        let (mark, cube) = (store.evaluated_through().unwrap(), store.stats_cube().unwrap());
+        let first = store.find_subject_id(crate::ident::Uscc::build('9', '1', "320102", "10000000").unwrap().as_str());
+        let first = first.unwrap().unwrap();
+        let before = store.stored_evaluation(first).unwrap();
+        // A new day would rewrite every evaluation; the last subject's current value is unreadable, so
+        // the run fails after it has written several chunks.
+        let last = store.find_subject_id(crate::ident::Uscc::build('9', '1', "320505", "10000079").unwrap().as_str());
+        let mut corrupt = crate::engine::WriteBatch::new();
+        corrupt.put(crate::engine::Cf::Current, crate::store::keys::subject(last.unwrap().unwrap()), b"?".to_vec());
+        store.engine().write(corrupt).unwrap();
+        let failed = platform.evaluate_all(&Actor::console(None), on.succ_opt().unwrap());
+        assert!(failed.is_err(), "{failed:?}");
+        assert_eq!(store.evaluated_through().unwrap(), mark, "the mark is the last run's");
+        assert_eq!(store.stats_cube().unwrap(), cube, "so are the statistics");
+        assert_eq!(store.stored_evaluation(first).unwrap(), before, "the chunks written were rolled back");
+    }
+
+    #[test]
     fn an_item_may_ask_for_caution_by_risk_class() {
         let platform = eighty_enterprises(&[]);
         let code = crate::ident::Uscc::build('9', '1', "320102", "10000000").unwrap();

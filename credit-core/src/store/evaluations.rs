@@ -149,13 +149,6 @@ impl<E: Engine> BatchGuard<'_, E> {
         self.writer.put(Cf::Meta, keys::EVALUATED_THROUGH.to_vec(), to_json(mark))?;
         self.writer.put(Cf::Meta, keys::STATS_CUBE.to_vec(), to_msgpack(cube))
     }
-
-    /// Forgets the mark and the cube: a full run starts with this, so a run cut short is followed by a
-    /// full one rather than an incremental one over half-written tallies.
-    pub fn clear_evaluated_through(&mut self) -> Result<(), StoreError> {
-        self.writer.delete(Cf::Meta, keys::EVALUATED_THROUGH.to_vec())?;
-        self.writer.delete(Cf::Meta, keys::STATS_CUBE.to_vec())
-    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,10 @@ pub enum Command {
     Feedback { stamp: Stamp, feedback: Feedback },
     /// Windows and planned list removals that ended, through a day.
     Sweep { stamp: Stamp, through: NaiveDate },
+    /// An evaluation run (full, or over the subjects changed since the last): a replica runs the same
+    /// model over the same store at the same point of the command stream, so its evaluations, statistics
+    /// and `grade_changed` events are the origin's, under the same feed sequence numbers.
+    Evaluate { stamp: Stamp, full: bool, as_of: NaiveDate, model_version: String },
 }
 
 impl Command {
@@ -50,7 +54,10 @@ impl Command {
                     *batch
                 }
             },
-            Command::Case { stamp, .. } | Command::Feedback { stamp, .. } | Command::Sweep { stamp, .. } => stamp.batch,
+            Command::Case { stamp, .. }
+            | Command::Feedback { stamp, .. }
+            | Command::Sweep { stamp, .. }
+            | Command::Evaluate { stamp, .. } => stamp.batch,
         }
     }
 
@@ -61,6 +68,7 @@ impl Command {
             Command::Case { .. } => "case",
             Command::Feedback { .. } => "feedback",
             Command::Sweep { .. } => "sweep",
+            Command::Evaluate { .. } => "evaluate",
         }
     }
 }
@@ -104,6 +112,7 @@ pub enum Replayed {
     Case(Case),
     Feedback(Feedback),
     Sweep(SweepSummary),
+    Evaluate(crate::platform::EvaluationRun),
     /// Applied here before (its batch is behind this store's next batch): nothing done.
     Skipped(BatchId),
 }

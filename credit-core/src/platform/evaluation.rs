@@ -15,7 +15,7 @@ use crate::audit::{AuditEvent, Operation};
 use crate::engine::Engine;
 use crate::evaluation::{CubeBuilder, Evaluation, EvaluationModel, ShownEvaluation, StatsCube, StoredEvaluation};
 use crate::model::feed::{Change, ChangeKind, GradeChange};
-use crate::model::{RecordCategory, RecordId, RecordVersion, Subject, SubjectId};
+use crate::model::{BatchId, RecordCategory, RecordId, RecordVersion, Stamp, Subject, SubjectId};
 use crate::store::{BatchGuard, Committer, EvaluatedThrough, StoreError, decode_stored_evaluation, stored_grade};
 use crate::view::View;
 
@@ -41,6 +41,18 @@ pub struct EvaluationRun {
     pub out_of_scope: u64,
     /// The last store batch whose changes the evaluations now reflect.
     pub through_batch: Option<u64>,
+    /// The batch the run wrote in, and when it began (none when it wrote nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The subjects an incremental run evaluates, the cube it starts from and the mark it leaves.
+struct IncrementalPlan {
+    subjects: Vec<SubjectId>,
+    cube: StatsCube,
+    through: Option<BatchId>,
 }
 
 /// How many stored evaluations have each grade, and each risk class.
@@ -149,6 +161,7 @@ impl<E: Engine> Platform<E> {
     pub fn evaluate_all(&self, actor: &Actor, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
         permit(actor, UseCase::Administer)?;
         let run = self.full_run(None, as_of)?;
+        self.publish_run(&run, as_of)?;
         self.audit_run(actor, &run, as_of)?;
         Ok(run)
     }
@@ -167,19 +180,31 @@ impl<E: Engine> Platform<E> {
             Some(run) => run,
             None => self.full_run(None, as_of)?,
         };
+        self.publish_run(&run, as_of)?;
         self.audit_run(actor, &run, as_of)?;
         Ok(run)
     }
 
-    /// The full run, in batch `id` (a replayed command's) or the next.
-    fn full_run(&self, id: Option<crate::model::BatchId>, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
+    /// Hands a run that wrote something to the replication sink, if there is one.
+    fn publish_run(&self, run: &EvaluationRun, as_of: NaiveDate) -> Result<(), PlatformError> {
+        let (Some(batch), Some(at)) = (run.batch, run.at) else { return Ok(()) };
+        self.publish(|| crate::command::Command::Evaluate {
+            stamp: Stamp { batch: BatchId(batch), at },
+            full: run.kind == "full",
+            as_of,
+            model_version: run.model_version.clone(),
+        })
+    }
+
+    /// The full run, in the batch `stamp` names (a replayed command's) or the next.
+    pub(super) fn full_run(&self, stamp: Option<Stamp>, as_of: NaiveDate) -> Result<EvaluationRun, PlatformError> {
         let mut run = EvaluationRun {
             kind: "full",
             model_version: self.evaluation.version.clone(),
             as_of: Some(as_of),
             ..Default::default()
         };
-        let mut guard = self.store.begin_batch_as(id, "evaluate", Vec::new(), None, chrono::Utc::now())?;
+        let mut guard = self.begin_run(stamp)?;
         // Nothing else commits while the batch runs: its changes are all the run can see.
         let through = self.store.last_committed_batch()?;
         let outcome = std::thread::scope(|scope| -> Result<StatsCube, PlatformError> {
@@ -212,18 +237,69 @@ impl<E: Engine> Platform<E> {
             stopped?;
             Ok(written)
         });
+        (run.batch, run.at) = (Some(guard.info().id.0), Some(guard.info().started_at));
         self.land(guard, outcome)?;
         run.through_batch = through.map(|b| b.0);
         Ok(run)
     }
 
-    /// The incremental run, in batch `id` (a replayed command's) or the next; `None` when it has to be
-    /// a full one. Nothing is written when nothing changed.
-    fn incremental_run(
+    /// The incremental run, in the batch `stamp` names (a replayed command's) or the next; `None` when
+    /// it has to be a full one. Nothing is written when nothing changed.
+    pub(super) fn incremental_run(
         &self,
-        id: Option<crate::model::BatchId>,
+        stamp: Option<Stamp>,
         as_of: NaiveDate,
     ) -> Result<Option<EvaluationRun>, PlatformError> {
+        let mut run = EvaluationRun {
+            kind: "incremental",
+            model_version: self.evaluation.version.clone(),
+            as_of: Some(as_of),
+            ..Default::default()
+        };
+        if stamp.is_none() {
+            // A look without the writer first: the server asks at every sweep, and mostly nothing changed.
+            match self.incremental_plan(as_of)? {
+                None => return Ok(None),
+                Some(plan) if plan.subjects.is_empty() => {
+                    run.through_batch = plan.through.map(|b| b.0);
+                    return Ok(Some(run));
+                }
+                Some(_) => {}
+            }
+        }
+        // Under the writer, nothing commits in between: the plan read now is the one carried out.
+        let mut guard = self.begin_run(stamp)?;
+        let plan = match self.incremental_plan(as_of) {
+            Ok(Some(plan)) => plan,
+            Ok(None) => {
+                guard.abort()?;
+                return Ok(None);
+            }
+            Err(error) => {
+                guard.abort()?;
+                return Err(error);
+            }
+        };
+        let outcome = (|| -> Result<StatsCube, PlatformError> {
+            let mut pending = Vec::with_capacity(plan.subjects.len());
+            for subject in &plan.subjects {
+                let Some((subject, records)) = self.current_versions(*subject)? else { continue };
+                pending.push(self.stored_evaluation_of(&subject, &records, as_of));
+            }
+            let mut cube = CubeBuilder::from_cube(&plan.cube);
+            write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, true)?;
+            Ok(self.set_mark(&mut guard, cube, plan.through, as_of)?)
+        })();
+        (run.batch, run.at) = (Some(guard.info().id.0), Some(guard.info().started_at));
+        self.land(guard, outcome)?;
+        run.through_batch = plan.through.map(|b| b.0);
+        Ok(Some(run))
+    }
+
+    /// What an incremental run on `as_of` would evaluate: the subjects changed since the mark, and the
+    /// mark it leaves; `None` when it has to be a full run (no mark or cube, another model or day, or
+    /// more than [`INCREMENTAL_MAX`] subjects changed).
+    fn incremental_plan(&self, as_of: NaiveDate) -> Result<Option<IncrementalPlan>, PlatformError> {
         let (mark, cube) = match (self.store.evaluated_through()?, self.store.stats_cube()?) {
             (Some(mark), Some(cube)) if mark.model_version == self.evaluation.version && mark.as_of == as_of => {
                 (mark, cube)
@@ -234,34 +310,19 @@ impl<E: Engine> Platform<E> {
         let mut subjects: Vec<SubjectId> = changed.into_iter().map(|(_, s)| s).collect();
         subjects.sort_unstable();
         subjects.dedup();
-        let mut run = EvaluationRun {
-            kind: "incremental",
-            model_version: self.evaluation.version.clone(),
-            as_of: Some(as_of),
-            through_batch: mark.batch.map(|b| b.0),
-            ..Default::default()
-        };
-        if subjects.is_empty() {
-            return Ok(Some(run));
-        }
         if subjects.len() > INCREMENTAL_MAX {
             return Ok(None);
         }
-        let mut pending = Vec::with_capacity(subjects.len());
-        for subject in subjects {
-            let Some((subject, records)) = self.current_versions(subject)? else { continue };
-            pending.push(self.stored_evaluation_of(&subject, &records, as_of));
-        }
-        let mut cube = CubeBuilder::from_cube(&cube);
-        let through = last.or(mark.batch);
-        let mut guard = self.store.begin_batch_as(id, "evaluate", Vec::new(), None, chrono::Utc::now())?;
-        let outcome = (|| -> Result<StatsCube, PlatformError> {
-            write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, true)?;
-            Ok(self.set_mark(&mut guard, cube, through, as_of)?)
-        })();
-        self.land(guard, outcome)?;
-        run.through_batch = through.map(|b| b.0);
-        Ok(Some(run))
+        Ok(Some(IncrementalPlan { subjects, cube, through: last.or(mark.batch) }))
+    }
+
+    /// The batch of a run: `stamp`'s (a replayed command's) or the next, now.
+    fn begin_run(&self, stamp: Option<Stamp>) -> Result<BatchGuard<'_, E>, PlatformError> {
+        let (id, at) = match stamp {
+            Some(stamp) => (Some(stamp.batch), stamp.at),
+            None => (None, chrono::Utc::now()),
+        };
+        Ok(self.store.begin_batch_as(id, "evaluate", Vec::new(), None, at)?)
     }
 
     /// Writes the run's mark and its finished statistics cube into the batch.

@@ -89,6 +89,29 @@ impl<E: Engine> Platform<E> {
                         Err(e) => return Err(failed(e.to_string())),
                     }
                 }
+                Command::Evaluate { stamp, full, as_of, model_version } => {
+                    if model_version != self.evaluation.version {
+                        return Err(failed(format!(
+                            "the origin evaluated under model {model_version}, this node has {}",
+                            self.evaluation.version
+                        )));
+                    }
+                    let run = if full {
+                        self.full_run(Some(stamp), as_of).map(Some)
+                    } else {
+                        self.incremental_run(Some(stamp), as_of)
+                    };
+                    match run {
+                        Ok(Some(run)) => Replayed::Evaluate(run),
+                        Ok(None) => {
+                            return Err(failed(
+                                "the origin ran an incremental evaluation this node's stored ones do not allow".into(),
+                            ));
+                        }
+                        Err(PlatformError::Store(StoreError::AlreadyApplied { .. })) => Replayed::Skipped(batch),
+                        Err(e) => return Err(failed(e.to_string())),
+                    }
+                }
                 Command::Sweep { stamp, through } => {
                     match crate::feed::sweep_as(&self.store, &self.disclosure, through, Some(stamp.batch), stamp.at) {
                         Ok(summary) => Replayed::Sweep(summary),

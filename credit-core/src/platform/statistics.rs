@@ -479,7 +479,7 @@ mod tests {
                 })
                 .collect();
             let group: Vec<usize> = (0..cells.len()).collect();
-            let withheld = super::withheld(&cells, &[group.clone()], 5);
+            let withheld = super::withheld(&cells, std::slice::from_ref(&group), 5);
             for (i, c) in cells.iter().enumerate() {
                 let types: Vec<&String> = c.keys().filter(|k| k.starts_with("type:")).collect();
                 let hidden_types = types.iter().filter(|k| withheld[i].contains(**k)).count();

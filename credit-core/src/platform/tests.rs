@@ -673,6 +673,18 @@ items = ["INSPECTION"]
         let swept = origin.sweep(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()).unwrap();
         assert!(swept.batch.is_some());
 
+        // A full evaluation run, then the company goes on a serious list and an incremental run lowers
+        // its grade (a grade_changed event on the feed).
+        let (console, day) = (Actor::console(None), NaiveDate::from_ymd_opt(2026, 12, 4).unwrap());
+        assert_eq!(origin.evaluate_all(&console, day).unwrap().kind, "full");
+        let listed = "MD_LX,XDR_MC,XDR_SHXYM,RDBM,RDYJ,LRRQ,ZT
+SERIOUS_VIOLATION,北京某某科技有限公司,91110000600037341L,北京市市场监督管理局,京市监严〔2026〕3号,2026-11-01,有效
+";
+        import(&origin, &dir, ImportKind::List, listed, false);
+        let incremental = origin.evaluate_changed(&console, day).unwrap();
+        assert_eq!((incremental.kind, incremental.grade_changed), ("incremental", 1), "{incremental:?}");
+        assert_eq!(origin.evaluate_changed(&console, day).unwrap().batch, None, "nothing changed: nothing published");
+
         let commands = recorder.take();
         let carried: Vec<Command> =
             commands.iter().map(|c| serde_json::from_str(&serde_json::to_string(c).unwrap()).unwrap()).collect();
@@ -684,7 +696,7 @@ items = ["INSPECTION"]
     fn the_commands_of_one_store_make_the_same_store_elsewhere() {
         let (origin, commands) = origin();
         let kinds: Vec<&str> = commands.iter().map(Command::kind).collect();
-        for kind in ["import", "case", "feedback", "sweep"] {
+        for kind in ["import", "case", "feedback", "sweep", "evaluate"] {
             assert!(kinds.contains(&kind), "{kind} is published: {kinds:?}");
         }
         let ends: Vec<bool> = commands
@@ -694,7 +706,7 @@ items = ["INSPECTION"]
                 _ => None,
             })
             .collect();
-        assert_eq!(ends, [true, true, true, false, true], "the strict import's end says it rolled back");
+        assert_eq!(ends, [true, true, true, false, true, true], "the strict import's end says it rolled back");
 
         let dir = tempfile::tempdir().unwrap();
         let index = crate::search::SearchIndex::open(dir.path()).unwrap();
@@ -709,6 +721,7 @@ items = ["INSPECTION"]
         assert_eq!(replica.indexed_subjects(), origin.store().counters().unwrap().subjects);
 
         // Delivered twice: nothing changes. The batch that rolled back runs (and rolls back) again.
+        let commands_again = commands.clone();
         let again = replica.replay(&Actor::console(None), &mut commands.into_iter()).unwrap();
         let rerun = |r: &Replayed| matches!(r, Replayed::Import(summary) if !summary.committed);
         assert!(again.iter().all(|r| matches!(r, Replayed::Skipped(_)) || rerun(r)), "{again:?}");
@@ -716,7 +729,14 @@ items = ["INSPECTION"]
         assert!(dump(&replica) == b);
         let logged = entries(&replica, "replay");
         assert_eq!(logged.len(), 2);
-        assert_eq!((logged[0].detail["applied"].as_str(), logged[1].detail["applied"].as_str()), ("10", "1"));
+        assert_eq!((logged[0].detail["applied"].as_str(), logged[1].detail["applied"].as_str()), ("13", "1"));
+
+        // A node under another evaluation model cannot take the origin's runs.
+        let text = crate::evaluation::BUILTIN_TOML.replace("version = \"local-2026.1\"", "version = \"other-1\"");
+        let other = crate::evaluation::EvaluationModel::from_toml(&text, "other.toml").unwrap();
+        let misfit = fresh().with_evaluation_model(Arc::new(other));
+        let refused = misfit.replay(&Actor::console(None), &mut commands_again.into_iter()).unwrap_err();
+        assert!(refused.to_string().contains("model local-2026.1, this node has other-1"), "{refused}");
     }
 
     #[test]

@@ -72,7 +72,8 @@ pub struct StatsCube {
 pub struct CubeBuilder {
     columns: Vec<String>,
     column_index: HashMap<String, usize>,
-    cells: HashMap<(String, String), (i64, Vec<i64>)>,
+    /// Division → industry → (subjects, counts per column).
+    cells: HashMap<String, HashMap<String, (i64, Vec<i64>)>>,
 }
 
 impl CubeBuilder {
@@ -81,14 +82,15 @@ impl CubeBuilder {
         let mut builder = CubeBuilder {
             columns: cube.columns.clone(),
             column_index: cube.columns.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect(),
-            cells: HashMap::with_capacity(cube.cells.len()),
+            cells: HashMap::new(),
         };
         for cell in &cube.cells {
             let counts = cell.counts.iter().map(|&n| i64::try_from(n).unwrap_or(i64::MAX)).collect();
-            builder.cells.insert(
-                (cell.division.clone(), cell.industry.clone()),
-                (i64::try_from(cell.subjects).unwrap_or(i64::MAX), counts),
-            );
+            builder
+                .cells
+                .entry(cell.division.clone())
+                .or_default()
+                .insert(cell.industry.clone(), (i64::try_from(cell.subjects).unwrap_or(i64::MAX), counts));
         }
         builder
     }
@@ -99,7 +101,15 @@ impl CubeBuilder {
             return;
         }
         let indexes: Vec<usize> = tally.columns.iter().map(|c| self.column(c)).collect();
-        let cell = self.cells.entry((tally.division.clone(), tally.industry.clone())).or_default();
+        // Looked up by reference: a subject's cell mostly exists already.
+        if !self.cells.contains_key(&tally.division) {
+            self.cells.insert(tally.division.clone(), HashMap::new());
+        }
+        let industries = self.cells.get_mut(&tally.division).expect("inserted above");
+        if !industries.contains_key(&tally.industry) {
+            industries.insert(tally.industry.clone(), (0, Vec::new()));
+        }
+        let cell = industries.get_mut(&tally.industry).expect("inserted above");
         cell.0 += sign;
         for i in indexes {
             if cell.1.len() <= i {
@@ -125,6 +135,9 @@ impl CubeBuilder {
         let mut cells: Vec<CubeCell> = self
             .cells
             .into_iter()
+            .flat_map(|(division, industries)| {
+                industries.into_iter().map(move |(i, cell)| ((division.clone(), i), cell))
+            })
             .filter(|(_, (subjects, _))| *subjects > 0)
             .map(|((division, industry), (subjects, counts))| {
                 let mut counts: Vec<u64> = counts.into_iter().map(unsigned).collect();

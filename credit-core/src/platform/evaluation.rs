@@ -4,7 +4,7 @@
 //! subjects the store's change log names — with grade changes on the change feed.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -19,8 +19,20 @@ use crate::model::{BatchId, RecordCategory, RecordId, RecordVersion, Stamp, Subj
 use crate::store::{BatchGuard, Committer, EvaluatedThrough, StoreError, decode_stored_evaluation, stored_grade};
 use crate::view::View;
 
-/// Evaluations a full run reads the stored grades of at once.
-const RUN_CHUNK: usize = if cfg!(test) { 16 } else { 5_000 };
+/// Evaluations a full run's part hands to the writer at once (the writer reads their stored grades in
+/// one batched read).
+const RUN_CHUNK: usize = if cfg!(test) { 16 } else { 2_000 };
+
+/// The parts a full run reads and evaluates on threads of their own. Fixed, not the machine's core
+/// count: the order of a run's writes depends on it, and a replica must write in the origin's order.
+const RUN_PARTS: u64 = 2;
+
+/// What a part of a full run hands to the writer.
+enum Chunk {
+    Evaluated(Vec<StoredEvaluation>),
+    Done,
+    Failed(PlatformError),
+}
 
 /// The most subjects an incremental run evaluates, in one batch; more changed, and a full run is
 /// cheaper.
@@ -212,22 +224,34 @@ impl<E: Engine> Platform<E> {
             guard.set_committer(Committer::spawn(scope, self.store.engine()));
             let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut cube = CubeBuilder::default();
-                let mut pending = Vec::with_capacity(RUN_CHUNK);
-                let mut failed: Option<PlatformError> = None;
-                self.store.scan_current_pages(&mut |subject, records| {
-                    pending.push(self.stored_evaluation_of(&subject, &records, as_of));
-                    if pending.len() >= RUN_CHUNK
-                        && let Err(error) = write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, false)
-                    {
-                        failed = Some(error.into());
-                        return false;
+                // Each part of the subjects is read and evaluated on a thread of its own; their chunks
+                // are written here in turn, part 0, part 1, part 0, …, so the order of the writes (and
+                // of the feed events) depends on the store alone, and a replica's run is the origin's.
+                let bound = self.store.subject_id_bound()?;
+                let mut parts: Vec<mpsc::Receiver<Chunk>> = (0..RUN_PARTS)
+                    .map(|part| {
+                        let (start, end) = (bound * part / RUN_PARTS, bound * (part + 1) / RUN_PARTS);
+                        let (chunks, received) = mpsc::sync_channel(2);
+                        scope.spawn(move || self.evaluate_part(SubjectId(start), SubjectId(end), as_of, chunks));
+                        received
+                    })
+                    .collect();
+                while !parts.is_empty() {
+                    let mut ended = Vec::new();
+                    for (i, part) in parts.iter().enumerate() {
+                        match part.recv() {
+                            Ok(Chunk::Evaluated(mut pending)) => {
+                                write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, false)?;
+                            }
+                            Ok(Chunk::Done) => ended.push(i),
+                            Ok(Chunk::Failed(error)) => return Err(error),
+                            Err(_) => return Err(PlatformError::RunFailed("a part of the run ended early".into())),
+                        }
                     }
-                    true
-                })?;
-                if let Some(error) = failed {
-                    return Err(error);
+                    for i in ended.into_iter().rev() {
+                        parts.remove(i);
+                    }
                 }
-                write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, false)?;
                 Ok(self.set_mark(&mut guard, cube, through, as_of)?)
             }));
             // The committer thread must end inside the scope, even after a panic.
@@ -241,6 +265,31 @@ impl<E: Engine> Platform<E> {
         self.land(guard, outcome)?;
         run.through_batch = through.map(|b| b.0);
         Ok(run)
+    }
+
+    /// Reads and evaluates the subjects from `start` up to `end`, handing them on in chunks of
+    /// [`RUN_CHUNK`], then [`Chunk::Done`]; stops when the writer has gone.
+    fn evaluate_part(&self, start: SubjectId, end: SubjectId, as_of: NaiveDate, chunks: mpsc::SyncSender<Chunk>) {
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<bool, StoreError> {
+            let mut pending = Vec::with_capacity(RUN_CHUNK);
+            let mut writer_gone = false;
+            self.store.scan_current_pages_between(start, Some(end), &mut |subject, records| {
+                pending.push(self.stored_evaluation_of(&subject, &records, as_of));
+                if pending.len() >= RUN_CHUNK {
+                    let chunk = std::mem::replace(&mut pending, Vec::with_capacity(RUN_CHUNK));
+                    writer_gone = chunks.send(Chunk::Evaluated(chunk)).is_err();
+                }
+                !writer_gone
+            })?;
+            Ok(writer_gone || (!pending.is_empty() && chunks.send(Chunk::Evaluated(pending)).is_err()))
+        }));
+        let last = match read {
+            Ok(Ok(true)) => return,
+            Ok(Ok(false)) => Chunk::Done,
+            Ok(Err(error)) => Chunk::Failed(error.into()),
+            Err(panic) => Chunk::Failed(PlatformError::RunFailed(crate::import::panic_message(panic.as_ref()))),
+        };
+        let _ = chunks.send(last);
     }
 
     /// The incremental run, in the batch `stamp` names (a replayed command's) or the next; `None` when

@@ -82,6 +82,22 @@ impl<E: Engine> Store<E> {
         &self,
         visit: &mut dyn FnMut(Subject, Vec<RecordVersion>) -> bool,
     ) -> Result<(), StoreError> {
+        self.scan_current_pages_between(SubjectId(0), None, visit)
+    }
+
+    /// The ids subjects have so far: every one is below this.
+    pub fn subject_id_bound(&self) -> Result<u64, StoreError> {
+        self.next_id(keys::NEXT_SUBJECT)
+    }
+
+    /// As [`Self::scan_current_pages`], for the subjects from `start` up to (not including) `end`: the
+    /// part of a scan one thread reads.
+    pub fn scan_current_pages_between(
+        &self,
+        start: SubjectId,
+        end: Option<SubjectId>,
+        visit: &mut dyn FnMut(Subject, Vec<RecordVersion>) -> bool,
+    ) -> Result<(), StoreError> {
         let mut failed: Option<StoreError> = None;
         let mut subject: Option<Vec<u8>> = None;
         let mut records: Vec<Vec<u8>> = Vec::new();
@@ -93,8 +109,11 @@ impl<E: Engine> Store<E> {
         };
         let mut current_id: Option<u64> = None;
         let mut stopped = false;
-        self.engine.scan_prefix(Cf::Current, b"", &mut |key, value| {
+        self.engine.scan_from(Cf::Current, &keys::subject(start), &mut |key, value| {
             let Some(id) = keys::u64_at(key, 0) else { return true };
+            if end.is_some_and(|end| id >= end.0) {
+                return false;
+            }
             if current_id != Some(id) {
                 match flush(subject.take(), std::mem::take(&mut records)) {
                     Ok(true) => {}

@@ -86,6 +86,12 @@ fn write_only(cf: Cf) -> bool {
     matches!(cf, Cf::Versions | Cf::SubjectVersions | Cf::Feed)
 }
 
+/// Families a batch reads a key of only before it writes it, once (an evaluation run reads each
+/// subject's stored evaluation, then replaces it): their writes stay out of the read overlay too.
+fn read_before_written(cf: Cf) -> bool {
+    matches!(cf, Cf::Evaluations)
+}
+
 /// Families a batch scans a subject at a time while it runs ([`BatchWriter::scan_prefix`]): what
 /// reaches a subject's joint checks is rebuilt from its list entries and its links.
 fn scanned(cf: Cf) -> bool {
@@ -263,7 +269,7 @@ impl<'e> BatchWriter<'e> {
         self.record_undo(cf, &key, before);
         self.remember(cf, &key, Some(&value));
         self.keep_sorted(cf, &key, Some(&value));
-        if write_only(cf) {
+        if write_only(cf) || read_before_written(cf) {
             self.pending.put(cf, key, value);
         } else {
             self.pending.put(cf, key.clone(), value.clone());

@@ -6,7 +6,8 @@
 //! takes a changed subject's old tally away and adds its new one, so the cube it leaves equals the one
 //! a full run would build.
 
-use std::collections::HashMap;
+// Millions of lookups a run: a fast, seeded hash.
+use foldhash::{HashMap, HashMapExt};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

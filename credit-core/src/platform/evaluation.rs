@@ -27,6 +27,9 @@ const RUN_CHUNK: usize = if cfg!(test) { 16 } else { 2_000 };
 /// count: the order of a run's writes depends on it, and a replica must write in the origin's order.
 const RUN_PARTS: u64 = 2;
 
+/// The stripes of the subject id range the parts take in turn.
+const RUN_STRIPES: u64 = 64;
+
 /// What a part of a full run hands to the writer.
 enum Chunk {
     Evaluated(Vec<StoredEvaluation>),
@@ -230,9 +233,14 @@ impl<E: Engine> Platform<E> {
                 let bound = self.store.subject_id_bound()?;
                 let mut parts: Vec<mpsc::Receiver<Chunk>> = (0..RUN_PARTS)
                     .map(|part| {
-                        let (start, end) = (bound * part / RUN_PARTS, bound * (part + 1) / RUN_PARTS);
+                        // Stripes of the id range, dealt out in turn: subjects with many records and
+                        // those with few (persons were often registered first) spread over both.
+                        let stripes: Vec<(SubjectId, SubjectId)> = (part..RUN_STRIPES)
+                            .step_by(RUN_PARTS as usize)
+                            .map(|s| (SubjectId(bound * s / RUN_STRIPES), SubjectId(bound * (s + 1) / RUN_STRIPES)))
+                            .collect();
                         let (chunks, received) = mpsc::sync_channel(2);
-                        scope.spawn(move || self.evaluate_part(SubjectId(start), SubjectId(end), as_of, chunks));
+                        scope.spawn(move || self.evaluate_part(&stripes, as_of, chunks));
                         received
                     })
                     .collect();
@@ -267,21 +275,26 @@ impl<E: Engine> Platform<E> {
         Ok(run)
     }
 
-    /// Reads and evaluates the subjects from `start` up to `end`, handing them on in chunks of
+    /// Reads and evaluates the subjects of `stripes` (from, up to), handing them on in chunks of
     /// [`RUN_CHUNK`], then [`Chunk::Done`]; stops when the writer has gone.
-    fn evaluate_part(&self, start: SubjectId, end: SubjectId, as_of: NaiveDate, chunks: mpsc::SyncSender<Chunk>) {
+    fn evaluate_part(&self, stripes: &[(SubjectId, SubjectId)], as_of: NaiveDate, chunks: mpsc::SyncSender<Chunk>) {
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<bool, StoreError> {
             let mut pending = Vec::with_capacity(RUN_CHUNK);
             let mut writer_gone = false;
-            self.store.scan_current_pages_between(start, Some(end), &mut |subject, records| {
-                pending.push(self.stored_evaluation_of(&subject, &records, as_of));
-                if pending.len() >= RUN_CHUNK {
-                    let chunk = std::mem::replace(&mut pending, Vec::with_capacity(RUN_CHUNK));
-                    writer_gone = chunks.send(Chunk::Evaluated(chunk)).is_err();
+            for (start, end) in stripes {
+                self.store.scan_current_pages_between(*start, Some(*end), &mut |subject, records| {
+                    pending.push(self.stored_evaluation_of(&subject, &records, as_of));
+                    if pending.len() >= RUN_CHUNK {
+                        let chunk = std::mem::replace(&mut pending, Vec::with_capacity(RUN_CHUNK));
+                        writer_gone = chunks.send(Chunk::Evaluated(chunk)).is_err();
+                    }
+                    !writer_gone
+                })?;
+                if writer_gone {
+                    return Ok(true);
                 }
-                !writer_gone
-            })?;
-            Ok(writer_gone || (!pending.is_empty() && chunks.send(Chunk::Evaluated(pending)).is_err()))
+            }
+            Ok(!pending.is_empty() && chunks.send(Chunk::Evaluated(pending)).is_err())
         }));
         let last = match read {
             Ok(Ok(true)) => return,
@@ -456,7 +469,7 @@ fn write_evaluations<E: Engine>(
             }
             None => run.out_of_scope += 1,
         }
-        guard.put_evaluation(stored.subject, before.as_deref(), &stored)?;
+        guard.put_evaluation(before.as_deref(), stored)?;
     }
     Ok(())
 }

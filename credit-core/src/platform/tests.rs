@@ -322,8 +322,14 @@ mod replication {
             "every run that evaluated something is audited"
         );
         // Another day is a full run: records age with the day.
-        let tomorrow = platform.evaluate_changed(&console, on.succ_opt().unwrap()).unwrap();
+        let next_day = on.succ_opt().unwrap();
+        let tomorrow = platform.evaluate_changed(&console, next_day).unwrap();
         assert_eq!(tomorrow.kind, "full");
+        // Evaluations that did not change are not written again, yet read as of the new day.
+        let kept = platform.stored_evaluation(company).unwrap().expect("stored");
+        assert_eq!((kept.as_of, kept.grade.as_str()), (next_day, "D"));
+        let checked = platform.check(&actor(Role::Regulator), &request).unwrap();
+        assert_eq!(checked.evaluation.map(|g| g.as_of), Some(next_day));
     }
 
     /// The statistics the last run's cube gives equal those read from every subject, for every cut.

@@ -10,6 +10,10 @@ use crate::engine::{Cf, Engine};
 use crate::evaluation::{Evaluation, StatsCube, StoredEvaluation};
 use crate::model::{BatchId, RecordVersion, Subject, SubjectId};
 
+/// The day written in every stored evaluation: the real one is the mark's ([`EvaluatedThrough::as_of`]),
+/// since a run stores all of them for its day, and reads put it back.
+const STORED_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+
 /// A stored evaluation's grade alone, decoded without the rest (a run compares grades).
 #[derive(Deserialize)]
 struct GradeOf {
@@ -50,14 +54,28 @@ impl<E: Engine> Store<E> {
 
     /// The latest stored evaluation of a subject with its statistics tally.
     pub fn stored_evaluation(&self, subject: SubjectId) -> Result<Option<StoredEvaluation>, StoreError> {
-        self.engine.get(Cf::Evaluations, &keys::subject(subject))?.map(|b| decode_stored_evaluation(&b)).transpose()
+        let Some(bytes) = self.engine.get(Cf::Evaluations, &keys::subject(subject))? else { return Ok(None) };
+        let mut stored = decode_stored_evaluation(&bytes)?;
+        if let Some(evaluation) = stored.evaluation.as_mut() {
+            evaluation.as_of = self.evaluated_day()?;
+        }
+        Ok(Some(stored))
+    }
+
+    /// The day every stored evaluation is of: the mark's ([`STORED_DAY`] without one).
+    fn evaluated_day(&self) -> Result<NaiveDate, StoreError> {
+        Ok(self.evaluated_through()?.map_or(STORED_DAY, |m| m.as_of))
     }
 
     /// Every stored evaluation, in subject order, until `visit` says stop.
     pub fn scan_evaluations(&self, visit: &mut dyn FnMut(Evaluation) -> bool) -> Result<(), StoreError> {
         let mut failed = None;
+        let day = self.evaluated_day()?;
         self.engine.scan_prefix(Cf::Evaluations, b"", &mut |_, value| match decode_stored_evaluation(value) {
-            Ok(StoredEvaluation { evaluation: Some(evaluation), .. }) => visit(evaluation),
+            Ok(StoredEvaluation { evaluation: Some(mut evaluation), .. }) => {
+                evaluation.as_of = day;
+                visit(evaluation)
+            }
             Ok(_) => true,
             Err(error) => {
                 failed = Some(error);
@@ -153,14 +171,20 @@ impl<E: Engine> BatchGuard<'_, E> {
     }
 
     /// Stores a subject's evaluation over `before`, its stored bytes as [`Self::stored_evaluations`]
-    /// read them.
-    pub fn put_evaluation(
-        &mut self,
-        subject: SubjectId,
-        before: Option<&[u8]>,
-        stored: &StoredEvaluation,
-    ) -> Result<(), StoreError> {
-        self.writer.put_replacing(Cf::Evaluations, keys::subject(subject), before, to_msgpack(stored))
+    /// read them; not at all when it is the same evaluation again. The day is left out (it is the
+    /// mark's), so a subject whose evaluation did not change from one day's run to the next is not
+    /// written again.
+    pub fn put_evaluation(&mut self, before: Option<&[u8]>, mut stored: StoredEvaluation) -> Result<(), StoreError> {
+        if let Some(evaluation) = stored.evaluation.as_mut() {
+            evaluation.as_of = STORED_DAY;
+        }
+        let subject = stored.subject;
+        let value = to_msgpack(&stored);
+        if before == Some(value.as_slice()) {
+            // The same evaluation again: nothing to write, nothing to undo.
+            return Ok(());
+        }
+        self.writer.put_replacing(Cf::Evaluations, keys::subject(subject), before, value)
     }
 
     /// Records how far the stored evaluations go, with the statistics cube they add up to.

@@ -444,20 +444,27 @@ fn add_measure(measures: &mut Vec<AppliedMeasure>, memorandum: &Memorandum, meas
         }
         return;
     }
-    measures.push(AppliedMeasure {
-        measure_id: measure.id.clone(),
-        memorandum_id: memorandum.id.clone(),
-        memorandum_title: memorandum.title.clone(),
-        document_number: memorandum.document_number.clone(),
-        text: measure.text.clone(),
-        implementing_department: measure.implementing_department.clone(),
-        legal_basis: measure.legal_basis.clone(),
-        kind: memorandum.kind,
-        mandatory: measure.mandatory,
-        hits: vec![record],
-        risk_class: None,
-        suppressed: false,
-    });
+    measures.push(AppliedMeasure::of(memorandum, measure, vec![record], None));
+}
+
+impl AppliedMeasure {
+    /// A measure of `memorandum` brought by list entries (`hits`) or by the subject's `risk_class`.
+    fn of(memorandum: &Memorandum, measure: &Measure, hits: Vec<RecordId>, risk_class: Option<String>) -> Self {
+        AppliedMeasure {
+            measure_id: measure.id.clone(),
+            memorandum_id: memorandum.id.clone(),
+            memorandum_title: memorandum.title.clone(),
+            document_number: memorandum.document_number.clone(),
+            text: measure.text.clone(),
+            implementing_department: measure.implementing_department.clone(),
+            legal_basis: measure.legal_basis.clone(),
+            kind: memorandum.kind,
+            mandatory: measure.mandatory,
+            hits,
+            risk_class,
+            suppressed: false,
+        }
+    }
 }
 
 impl<E: Engine> Checker<'_, E> {
@@ -470,20 +477,7 @@ impl<E: Engine> Checker<'_, E> {
                 if result.measures.iter().any(|m| m.measure_id == measure.id) {
                     continue;
                 }
-                result.measures.push(AppliedMeasure {
-                    measure_id: measure.id.clone(),
-                    memorandum_id: memorandum.id.clone(),
-                    memorandum_title: memorandum.title.clone(),
-                    document_number: memorandum.document_number.clone(),
-                    text: measure.text.clone(),
-                    implementing_department: measure.implementing_department.clone(),
-                    legal_basis: measure.legal_basis.clone(),
-                    kind: memorandum.kind,
-                    mandatory: measure.mandatory,
-                    hits: Vec::new(),
-                    risk_class: Some(class.clone()),
-                    suppressed: false,
-                });
+                result.measures.push(AppliedMeasure::of(memorandum, measure, Vec::new(), Some(class.clone())));
             }
         }
     }

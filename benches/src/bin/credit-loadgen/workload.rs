@@ -203,8 +203,9 @@ impl Caller {
                 EvaluationServiceClient::new(channel).get_evaluation(self.request(message)).await.map(drop)
             }
             Workload::Statistics => {
-                // A unified code's characters 3-4 are its province (GB 32100: the division from character 3).
-                let province: String = pool.code(draw).chars().skip(2).take(2).collect();
+                // A unified code's characters 3-4 are its province (GB 32100: the division from character 3);
+                // codes delivered in full-width digits give theirs in ASCII.
+                let province: String = pool.code(draw).chars().skip(2).take(2).map(ascii_digit).collect();
                 let message = pb::GetCreditStatisticsRequest {
                     division: province,
                     by: "division".into(),
@@ -230,6 +231,14 @@ impl Caller {
             Ok(()) => tonic::Code::Ok,
             Err(status) => status.code(),
         }
+    }
+}
+
+/// `０`…`９` as `0`…`9`; anything else as it is.
+fn ascii_digit(c: char) -> char {
+    match c {
+        '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c),
+        _ => c,
     }
 }
 
@@ -269,6 +278,13 @@ mod tests {
     fn a_file_without_the_columns_is_refused_by_name() {
         let error = Pool::from_csv("A,B\n1,2\n".as_bytes(), "x.csv").expect_err("no columns");
         assert!(error.to_string().contains("no column TYSHXYDM"), "{error}");
+    }
+
+    #[test]
+    fn full_width_digits_become_ascii() {
+        let province: String = "９１３２０１".chars().skip(2).take(2).map(ascii_digit).collect();
+        assert_eq!(province, "32");
+        assert_eq!(ascii_digit('M'), 'M');
     }
 
     #[test]

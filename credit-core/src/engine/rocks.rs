@@ -22,6 +22,9 @@ impl std::fmt::Debug for RocksEngine {
     }
 }
 
+/// The evaluations family's memtable, at least.
+const EVALUATIONS_WRITE_BUFFER_BYTES: usize = 128 << 20;
+
 /// Tuning that matters for this workload; everything else stays at RocksDB's defaults.
 #[derive(Debug, Clone)]
 pub struct RocksConfig {
@@ -71,7 +74,13 @@ impl RocksEngine {
             block.set_data_block_hash_ratio(0.75);
             let mut options = Options::default();
             options.set_block_based_table_factory(&block);
-            options.set_write_buffer_size(config.write_buffer_bytes);
+            options.set_write_buffer_size(if *cf == Cf::Evaluations {
+                // An evaluation run writes a value per subject in one batch (hundreds of MB for a
+                // million): fewer, larger flushes of this family, and with atomic flush, of all the others.
+                config.write_buffer_bytes.max(EVALUATIONS_WRITE_BUFFER_BYTES)
+            } else {
+                config.write_buffer_bytes
+            });
             // Most reads while importing look for keys that do not exist yet (new identifiers, undo
             // entries): a whole-key bloom filter on the memtable answers those without walking it.
             options.set_memtable_whole_key_filtering(true);

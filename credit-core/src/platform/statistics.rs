@@ -68,31 +68,6 @@ pub struct CreditStatistics {
     pub cells: Vec<StatsCell>,
 }
 
-#[derive(Default)]
-struct Raw {
-    subjects: u64,
-    by_type: BTreeMap<String, u64>,
-    grades: BTreeMap<String, u64>,
-    risk_classes: BTreeMap<String, u64>,
-    lists: BTreeMap<String, u64>,
-    penalties: BTreeMap<String, u64>,
-}
-
-impl Raw {
-    fn add_column(&mut self, column: &str, n: u64) {
-        let Some((kind, name)) = column.split_once(':') else { return };
-        let map = match kind {
-            "type" => &mut self.by_type,
-            "grade" => &mut self.grades,
-            "class" => &mut self.risk_classes,
-            "list" => &mut self.lists,
-            "tier" => &mut self.penalties,
-            _ => return,
-        };
-        *map.entry(name.to_string()).or_default() += n;
-    }
-}
-
 /// The cell a subject of `division` and `industry` falls in, when `request` counts it.
 fn cell_key(request: &StatsRequest, division: &str, industry: &str) -> Option<String> {
     if division.is_empty() || !division.starts_with(&request.division) {
@@ -165,15 +140,13 @@ impl<E: Engine> Platform<E> {
                 format!("statistics are kept for {kept}, the day of the last evaluation run"),
             ));
         }
-        let mut cells: BTreeMap<String, Raw> = BTreeMap::new();
+        let mut cells: BTreeMap<String, Columns> = BTreeMap::new();
         for cell in &cube.cells {
             let Some(key) = cell_key(request, &cell.division, &cell.industry) else { continue };
-            let raw = cells.entry(key).or_default();
-            raw.subjects += cell.subjects;
-            for (column, n) in cube.columns.iter().zip(&cell.counts) {
-                if *n > 0 {
-                    raw.add_column(column, *n);
-                }
+            let counts = cells.entry(key).or_default();
+            *counts.entry(SUBJECTS.to_string()).or_default() += cell.subjects;
+            for (column, n) in cube.columns.iter().zip(&cell.counts).filter(|(_, n)| **n > 0) {
+                *counts.entry(column.clone()).or_default() += n;
             }
         }
         Ok(answer(request, kept, Some(cube.model_version.clone()), cells))
@@ -203,7 +176,7 @@ impl<E: Engine> Platform<E> {
         validate(request)?;
         let as_of = request.as_of.expect("the scan is asked for a day");
         let year_before = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
-        let mut cells: BTreeMap<String, Raw> = BTreeMap::new();
+        let mut cells: BTreeMap<String, Columns> = BTreeMap::new();
         let mut failed = None;
         self.store.scan_current_pages(&mut |subject, records| {
             let Some(division) = subject.division.as_deref().filter(|d| d.starts_with(&request.division)) else {
@@ -218,13 +191,14 @@ impl<E: Engine> Platform<E> {
                 },
             };
             let cell = cells.entry(key).or_default();
-            cell.subjects += 1;
-            *cell.by_type.entry(subject.subject_type.as_str().to_string()).or_default() += 1;
+            let mut count = |column: String| *cell.entry(column).or_default() += 1;
+            count(SUBJECTS.to_string());
+            count(format!("type:{}", subject.subject_type.as_str()));
             match self.store.evaluation(subject.id) {
                 Ok(Some(e)) => {
-                    *cell.grades.entry(e.grade).or_default() += 1;
+                    count(format!("grade:{}", e.grade));
                     if let Some(class) = e.risk_class {
-                        *cell.risk_classes.entry(class).or_default() += 1;
+                        count(format!("class:{class}"));
                     }
                 }
                 Ok(None) => {}
@@ -239,14 +213,14 @@ impl<E: Engine> Platform<E> {
                     RecordDetails::ListEntry { list_type, .. }
                         if content.in_force_on(as_of) && self.disclosure.list_rule(list_type).is_some() =>
                     {
-                        *cell.lists.entry(list_type.clone()).or_default() += 1;
+                        count(format!("list:{list_type}"));
                     }
                     RecordDetails::Penalty { .. }
                         if content.decision_date.is_some_and(|d| year_before < d && d <= as_of)
                             && !crate::model::ended_by_status(content.status, content.status_since, as_of) =>
                     {
                         if let Some(tier) = self.disclosure.tier(content) {
-                            *cell.penalties.entry(tier.as_str().to_string()).or_default() += 1;
+                            count(format!("tier:{}", tier.as_str()));
                         }
                     }
                     _ => {}
@@ -281,12 +255,11 @@ fn answer(
     request: &StatsRequest,
     as_of: NaiveDate,
     model_version: Option<String>,
-    cells: BTreeMap<String, Raw>,
+    cells: BTreeMap<String, Columns>,
 ) -> CreditStatistics {
     let min = request.min_count;
     let table = crate::division::DivisionTable::builtin();
-    let keys: Vec<String> = cells.keys().cloned().collect();
-    let columns: Vec<Columns> = cells.values().map(Raw::columns).collect();
+    let (keys, columns): (Vec<String>, Vec<Columns>) = cells.into_iter().unzip();
     // Cells that add up to one cell of a coarser request: the counties of a city, the cities of a
     // province, the provinces or the industries of everything asked.
     let parent = |key: &str| match request.by {
@@ -334,23 +307,6 @@ fn answer(
 
 /// A cell's counts by column: `subjects`, then `type:…`, `grade:…`, `class:…`, `list:…`, `tier:…`.
 type Columns = BTreeMap<String, u64>;
-
-impl Raw {
-    fn columns(&self) -> Columns {
-        let mut columns = Columns::new();
-        columns.insert(SUBJECTS.to_string(), self.subjects);
-        for (kind, map) in [
-            ("type", &self.by_type),
-            ("grade", &self.grades),
-            ("class", &self.risk_classes),
-            ("list", &self.lists),
-            ("tier", &self.penalties),
-        ] {
-            columns.extend(map.iter().map(|(name, n)| (format!("{kind}:{name}"), *n)));
-        }
-        columns
-    }
-}
 
 const SUBJECTS: &str = "subjects";
 

@@ -66,7 +66,7 @@ pub struct EvaluationRun {
 /// The subjects an incremental run evaluates, the cube it starts from and the mark it leaves.
 struct IncrementalPlan {
     subjects: Vec<SubjectId>,
-    cube: StatsCube,
+    cube: Arc<StatsCube>,
     through: Option<BatchId>,
 }
 
@@ -269,9 +269,7 @@ impl<E: Engine> Platform<E> {
             stopped?;
             Ok(written)
         });
-        (run.batch, run.at) = (Some(guard.info().id.0), Some(guard.info().started_at));
-        self.land(guard, outcome)?;
-        run.through_batch = through.map(|b| b.0);
+        self.land(&mut run, guard, outcome, through)?;
         Ok(run)
     }
 
@@ -352,9 +350,7 @@ impl<E: Engine> Platform<E> {
             write_evaluations(&mut guard, &mut pending, &mut run, &mut cube, true)?;
             Ok(self.set_mark(&mut guard, cube, plan.through, as_of)?)
         })();
-        (run.batch, run.at) = (Some(guard.info().id.0), Some(guard.info().started_at));
-        self.land(guard, outcome)?;
-        run.through_batch = plan.through.map(|b| b.0);
+        self.land(&mut run, guard, outcome, plan.through)?;
         Ok(Some(run))
     }
 
@@ -362,12 +358,12 @@ impl<E: Engine> Platform<E> {
     /// mark it leaves; `None` when it has to be a full run (no mark or cube, another model or day, or
     /// more than [`INCREMENTAL_MAX`] subjects changed).
     fn incremental_plan(&self, as_of: NaiveDate) -> Result<Option<IncrementalPlan>, PlatformError> {
-        let (mark, cube) = match (self.store.evaluated_through()?, self.store.stats_cube()?) {
-            (Some(mark), Some(cube)) if mark.model_version == self.evaluation.version && mark.as_of == as_of => {
-                (mark, cube)
-            }
+        let mark = match self.store.evaluated_through()? {
+            Some(mark) if mark.model_version == self.evaluation.version && mark.as_of == as_of => mark,
             _ => return Ok(None),
         };
+        // The cube in memory, not decoded from the store again at every sweep.
+        let Some(cube) = self.cube_of(&mark)? else { return Ok(None) };
         let (changed, last) = self.store.changes_by_batch_after(mark.batch)?;
         let mut subjects: Vec<SubjectId> = changed.into_iter().map(|(_, s)| s).collect();
         subjects.sort_unstable();
@@ -401,11 +397,20 @@ impl<E: Engine> Platform<E> {
         Ok(finished)
     }
 
-    /// Commits a run's batch and keeps its cube in memory, or undoes the batch.
-    fn land(&self, guard: BatchGuard<'_, E>, outcome: Result<StatsCube, PlatformError>) -> Result<(), PlatformError> {
+    /// Commits a run's batch and keeps its cube in memory, noting in `run` the batch it wrote and the
+    /// mark it left (`through`); or undoes the batch.
+    fn land(
+        &self,
+        run: &mut EvaluationRun,
+        guard: BatchGuard<'_, E>,
+        outcome: Result<StatsCube, PlatformError>,
+        through: Option<BatchId>,
+    ) -> Result<(), PlatformError> {
         match outcome {
             Ok(cube) => {
+                (run.batch, run.at) = (Some(guard.info().id.0), Some(guard.info().started_at));
                 guard.commit()?;
+                run.through_batch = through.map(|b| b.0);
                 *self.cube.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(cube));
                 Ok(())
             }

@@ -14,6 +14,7 @@ use crate::actor::Actor;
 use crate::engine::Engine;
 use crate::evaluation::{Evaluation, StatsCube, Tally, industry_key};
 use crate::model::{RecordDetails, RecordVersion, Subject};
+use crate::store::EvaluatedThrough;
 
 /// The default smallest count shown; smaller ones are suppressed.
 pub const DEFAULT_MIN_CELL: u64 = 5;
@@ -155,6 +156,12 @@ impl<E: Engine> Platform<E> {
     /// The cube matching the store's mark: the one in memory, or the one stored (then kept in memory).
     fn current_cube(&self) -> Result<Option<Arc<StatsCube>>, PlatformError> {
         let Some(mark) = self.store.evaluated_through()? else { return Ok(None) };
+        self.cube_of(&mark)
+    }
+
+    /// The cube the run that left `mark` wrote with it: the one in memory, or the one stored (then kept
+    /// in memory).
+    pub(super) fn cube_of(&self, mark: &EvaluatedThrough) -> Result<Option<Arc<StatsCube>>, PlatformError> {
         let matches = |cube: &StatsCube| {
             cube.as_of == Some(mark.as_of)
                 && cube.model_version == mark.model_version

@@ -140,6 +140,24 @@ fn subject_scans_see_every_table_file(engine: &dyn Engine) {
         })
         .unwrap();
     assert_eq!(from, written.iter().filter(|k| k.as_slice() >= subject(2).as_slice()).cloned().collect::<Vec<_>>());
+    let range = |start: &[u8], end: Option<&[u8]>| {
+        let mut keys = Vec::new();
+        engine
+            .scan_range(Cf::Current, start, end, &mut |k, _| {
+                keys.push(k.to_vec());
+                true
+            })
+            .unwrap();
+        keys
+    };
+    let between = |start: &[u8], end: &[u8]| -> Vec<Vec<u8>> {
+        written.iter().filter(|k| start <= k.as_slice() && k.as_slice() < end).cloned().collect()
+    };
+    assert_eq!(range(&subject(2), Some(&subject(3))), two, "the end is not included");
+    assert_eq!(range(&subject(1), Some(&key(2, 10))), between(&subject(1), &key(2, 10)));
+    assert_eq!(range(&subject(2), None), from, "no end: to the last key");
+    assert!(range(&subject(3), Some(&subject(3))).is_empty());
+    assert!(range(&subject(3), Some(&subject(2))).is_empty(), "an end before the start");
 }
 
 fn empty_batches_are_fine(engine: &dyn Engine) {

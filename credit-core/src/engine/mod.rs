@@ -188,7 +188,8 @@ pub trait Engine: Send + Sync + 'static {
         keys.iter().map(|key| self.get(cf, key)).collect()
     }
 
-    /// Calls `visit` with each key starting with `prefix`, in key order, until it returns `false`.
+    /// Calls `visit` with each key starting with `prefix`, in key order, until it returns `false`. An
+    /// empty prefix reads the whole family, as [`Engine::scan_range`] does.
     fn scan_prefix(
         &self,
         cf: Cf,
@@ -198,6 +199,19 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Calls `visit` with each key from `start` on, in key order, until it returns `false`.
     fn scan_from(&self, cf: Cf, start: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), EngineError>;
+
+    /// Calls `visit` with each key from `start` up to `end` (not included; `None`: to the last), in key
+    /// order, until it returns `false`: a bulk read of a whole range, whose blocks an engine with a
+    /// cache does not keep (they would push out what point reads use).
+    fn scan_range(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), EngineError> {
+        self.scan_from(cf, start, &mut |k, v| end.is_none_or(|end| k < end) && visit(k, v))
+    }
 
     /// Applies the batch atomically; when this returns `Ok`, the batch survives a crash.
     fn write(&self, batch: WriteBatch) -> Result<(), EngineError>;

@@ -127,11 +127,9 @@ impl<E: Engine> Store<E> {
         };
         let mut current_id: Option<u64> = None;
         let mut stopped = false;
-        self.engine.scan_from(Cf::Current, &keys::subject(start), &mut |key, value| {
+        let end = end.map(keys::subject);
+        self.engine.scan_range(Cf::Current, &keys::subject(start), end.as_deref(), &mut |key, value| {
             let Some(id) = keys::u64_at(key, 0) else { return true };
-            if end.is_some_and(|end| id >= end.0) {
-                return false;
-            }
             if current_id != Some(id) {
                 match flush(subject.take(), std::mem::take(&mut records)) {
                     Ok(true) => {}

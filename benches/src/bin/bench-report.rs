@@ -413,11 +413,12 @@ fn evaluation(w: &mut String, results: &Results) -> Result<()> {
     );
     writeln!(
         w,
-        "| full evaluation run, the first (`credit-server evaluate run`: every subject read with its records and evaluated, {} in the model and {} outside it; every evaluation, tally and the statistics cube written), subjects/s | {} ({} s) | 1 | – |",
+        "| full evaluation run, the first (`credit-server evaluate run`: every subject read with its records and evaluated, {} in the model and {} outside it; every evaluation, tally and the statistics cube written), subjects/s | {} ({} s) | 1 | ≥ 100,000 (issue 26): {} |",
         first("/result/evaluated").map_or("?".into(), thousands),
         first("/result/out_of_scope").map_or("?".into(), thousands),
         first("/result/subjects_per_second").map_or("–".into(), thousands),
         or_dash(first("/result/seconds"), 1),
+        verdict(first("/result/subjects_per_second").map(|s| s >= 100_000.0)),
     )?;
     writeln!(
         w,

@@ -467,7 +467,10 @@ fn write_evaluations<E: Engine>(
                 if let Some(old) = old_grade
                     && old != evaluation.grade
                 {
-                    guard.emit(grade_change(&old, evaluation))?;
+                    // The code a follower knows the subject by (read for the few whose grade moved).
+                    let subject = guard.store().subject(evaluation.subject)?;
+                    let code = subject.as_ref().and_then(|s| s.primary_code()).map(str::to_string);
+                    guard.emit(grade_change(&old, evaluation, code))?;
                     run.grade_changed += 1;
                 }
                 run.evaluated += 1;
@@ -479,11 +482,12 @@ fn write_evaluations<E: Engine>(
     Ok(())
 }
 
-fn grade_change(before: &str, after: &Evaluation) -> Change {
+/// A `grade_changed` event: about the subject, not a record (record 0, category `other`).
+fn grade_change(before: &str, after: &Evaluation, code: Option<String>) -> Change {
     Change {
         kind: ChangeKind::GradeChanged,
         subject: after.subject,
-        code: None,
+        code,
         record: RecordId(0),
         version: 0,
         category: RecordCategory::Other,

@@ -300,6 +300,7 @@ mod replication {
             (ChangeKind::GradeChanged, stored.grade.as_str(), "D")
         );
         assert_eq!(events[0].change.subject, company);
+        assert_eq!(events[0].change.code.as_deref(), Some("91110000600037341L"), "followers know it by its code");
 
         // Checks report the stored grade and risk class.
         let request = CheckRequest { identifier: "91110000600037341L".into(), ..check_request() };

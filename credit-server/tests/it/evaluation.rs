@@ -115,6 +115,7 @@ fn the_embedded_commands_run_get_and_check_models() {
         (last["kind"].as_str(), last["grade"]["from"].as_str(), last["grade"]["to"].as_str()),
         (Some("grade_changed"), Some("B"), Some("D"))
     );
+    assert_eq!(last["code"], "91110000600037341L", "{last}");
     let distribution = last_json(&run(&["evaluate", "distribution", "--data-dir", d]));
     assert_eq!(distribution["grades"]["D"], 1);
 

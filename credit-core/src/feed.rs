@@ -11,8 +11,7 @@ use serde::Serialize;
 use crate::disclosure::{Disclosure, DisclosureRules};
 use crate::engine::Engine;
 use crate::model::{
-    BatchId, IdentifierKind, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, StoredIdentifier,
-    SubjectId, UsageScope,
+    BatchId, RecordCategory, RecordContent, RecordDetails, RecordId, RecordStatus, SubjectId, UsageScope,
 };
 use crate::store::{Store, StoreError};
 
@@ -65,7 +64,7 @@ pub fn record_change(
     Change {
         kind,
         subject,
-        code: preferred_code(&after.subject_identifiers),
+        code: crate::model::shown_code(&after.subject_identifiers).map(str::to_string),
         record,
         version,
         category: after.category(),
@@ -77,13 +76,6 @@ pub fn record_change(
         case: None,
         grade: None,
     }
-}
-
-fn preferred_code(identifiers: &[StoredIdentifier]) -> Option<String> {
-    [IdentifierKind::Uscc, IdentifierKind::Ric, IdentifierKind::OrgCode, IdentifierKind::Gs15, IdentifierKind::Tax]
-        .iter()
-        .find_map(|kind| identifiers.iter().find(|i| i.kind == *kind))
-        .map(|i| i.value.clone())
 }
 
 /// What one sweep did.

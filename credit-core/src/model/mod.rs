@@ -209,6 +209,15 @@ pub struct Subject {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// The code shown for a subject among `identifiers` (a subject's, or those a record names it by): the
+/// unified code, else the resident ID number, the organisation code, the 15-digit registration number,
+/// the tax registration number.
+pub fn shown_code(identifiers: &[StoredIdentifier]) -> Option<&str> {
+    const ORDER: [IdentifierKind; 5] =
+        [IdentifierKind::Uscc, IdentifierKind::Ric, IdentifierKind::OrgCode, IdentifierKind::Gs15, IdentifierKind::Tax];
+    ORDER.iter().find_map(|kind| identifiers.iter().find(|i| i.kind == *kind)).map(|i| i.value.as_str())
+}
+
 impl Subject {
     /// A subject known only from a record or as someone's related person: flagged provisional until a
     /// subject row completes it in place.
@@ -241,11 +250,9 @@ impl Subject {
         self.identifiers.iter().find(|i| i.kind == kind).map(|i| i.value.as_str())
     }
 
-    /// The code shown for the subject: the unified code, else the ID number, else any identifier.
+    /// The code shown for the subject ([`shown_code`] of its identifiers).
     pub fn primary_code(&self) -> Option<&str> {
-        self.identifier(IdentifierKind::Uscc)
-            .or_else(|| self.identifier(IdentifierKind::Ric))
-            .or_else(|| self.identifiers.first().map(|i| i.value.as_str()))
+        shown_code(&self.identifiers)
     }
 
     /// The related persons linked to a subject of the platform, with their roles, in the order named.
@@ -665,6 +672,27 @@ pub fn hash_json(bytes: &[u8]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_shown_follows_one_order_whatever_the_order_delivered() {
+        let id = |kind, value: &str| StoredIdentifier { kind, value: value.into() };
+        let all = [
+            id(IdentifierKind::Tax, "T"),
+            id(IdentifierKind::Gs15, "G"),
+            id(IdentifierKind::OrgCode, "O"),
+            id(IdentifierKind::Ric, "R"),
+            id(IdentifierKind::Uscc, "U"),
+        ];
+        for (from, shown) in ["U", "R", "O", "G", "T"].into_iter().enumerate() {
+            // Without the kinds ahead of it in the order, each kind is the one shown.
+            let rest: Vec<StoredIdentifier> = all[..all.len() - from].to_vec();
+            assert_eq!(shown_code(&rest), Some(shown), "{rest:?}");
+            let mut reversed = rest.clone();
+            reversed.reverse();
+            assert_eq!(shown_code(&reversed), Some(shown), "{reversed:?}");
+        }
+        assert_eq!(shown_code(&[]), None);
+    }
 
     #[test]
     fn amounts_are_exact() {

@@ -226,8 +226,9 @@ fn hit(h: Hit) -> pb::CheckHit {
     }
 }
 
-pub fn check_result(r: CheckResult) -> pb::CheckResult {
-    let json = serde_json::to_string(&r).unwrap_or_default();
+/// A check's result, with its JSON copy unless `omit_json`.
+pub fn check_result(r: CheckResult, omit_json: bool) -> pb::CheckResult {
+    let json = if omit_json { String::new() } else { serde_json::to_string(&r).unwrap_or_default() };
     let grade = r.evaluation.clone();
     pb::CheckResult {
         json,

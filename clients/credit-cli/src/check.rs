@@ -62,6 +62,7 @@ pub fn check(args: &CheckArgs, connection: &Connection) -> Result<ExitCode> {
                 item: args.item.clone(),
                 as_of: args.as_of.clone().unwrap_or_default(),
                 department: args.department.clone().unwrap_or_default(),
+                omit_json: !args.json,
             };
             match client.check(request).await {
                 Ok(result) if args.json => println!("{}", result.json),

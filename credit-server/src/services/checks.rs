@@ -47,9 +47,11 @@ impl JointCheckService for JointCheckApi {
     async fn check(&self, request: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
         let caller = caller(&request)?;
         permit(&caller, UseCase::Check)?;
-        let check = check_request(&caller, request.into_inner())?;
+        let message = request.into_inner();
+        let omit_json = message.omit_json;
+        let check = check_request(&caller, message)?;
         let result = self.context.blocking(move |context| Ok(context.platform.check(&caller.actor(), &check)?)).await?;
-        Ok(Response::new(pb::CheckResponse { result: Some(convert::check_result(result)) }))
+        Ok(Response::new(pb::CheckResponse { result: Some(convert::check_result(result, omit_json)) }))
     }
 
     async fn batch_check(
@@ -75,21 +77,26 @@ impl JointCheckService for JointCheckApi {
             return Err(crate::limits::too_heavy(caller.role, weight).into());
         }
         self.context.limits.charge(&caller, weight - 1)?;
-        let parsed: Vec<Result<CheckRequest, ApiError>> =
-            checks.into_iter().map(|message| check_request(&caller, message)).collect();
+        let parsed: Vec<(Result<CheckRequest, ApiError>, bool)> = checks
+            .into_iter()
+            .map(|message| (message.omit_json, message))
+            .map(|(omit, m)| (check_request(&caller, m), omit))
+            .collect();
         let results = self
             .context
             .blocking(move |context| {
-                let valid: Vec<CheckRequest> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+                let valid: Vec<CheckRequest> = parsed.iter().filter_map(|(p, _)| p.as_ref().ok().cloned()).collect();
                 let answers = context.platform.check_batch(&caller.actor(), &valid, &context.cancel)?;
                 let mut answers = answers.into_iter();
                 let mut entries = Vec::with_capacity(parsed.len());
-                for request in parsed {
+                for (request, omit_json) in parsed {
                     let entry = match request {
                         Err(error) => failure(error),
                         Ok(_) => match answers.next() {
                             Some(Ok(result)) => pb::BatchCheckEntry {
-                                outcome: Some(pb::batch_check_entry::Outcome::Result(convert::check_result(result))),
+                                outcome: Some(pb::batch_check_entry::Outcome::Result(convert::check_result(
+                                    result, omit_json,
+                                ))),
                             },
                             Some(Err(error)) => failure(error.into()),
                             None => {

@@ -146,6 +146,7 @@ fn check(identifier: &str) -> pb::CheckRequest {
         item: "GOV_PROCUREMENT".into(),
         as_of: "2026-06-01".into(),
         department: String::new(),
+        omit_json: false,
     }
 }
 
@@ -295,6 +296,25 @@ async fn every_rpc_answers_a_regulator() {
     assert_eq!(stats.checks, 3);
     assert_eq!(stats.verdicts["BLOCK"], 3);
     assert_eq!(stats.total.unwrap().applied, 1);
+
+    // Without the JSON copy, asked for: the same typed answer, alone or in a batch, and recorded as ever.
+    let lean = pb::CheckRequest { omit_json: true, ..check(COMPANY) };
+    let alone = server.checks().check(call(lean.clone(), token)).await.unwrap().into_inner().result.unwrap();
+    let typed =
+        |r: &pb::CheckResult| pb::CheckResult { json: String::new(), check_id: 0, checked_at: None, ..r.clone() };
+    assert!(alone.json.is_empty() && !result.json.is_empty());
+    assert_eq!(typed(&alone), typed(&result));
+    assert!(alone.check_id > result.check_id, "recorded in the check log");
+    let mixed = pb::BatchCheckRequest { checks: vec![lean, check(COMPANY)] };
+    let mixed = server.checks().batch_check(call(mixed, token)).await.unwrap().into_inner();
+    let [Some(Outcome::Result(lean)), Some(Outcome::Result(full))] =
+        [&mixed.results[0].outcome, &mixed.results[1].outcome]
+    else {
+        panic!("{mixed:?}")
+    };
+    assert!(lean.json.is_empty() && !full.json.is_empty(), "per entry");
+    assert_eq!(typed(lean), typed(&result));
+    assert_eq!(typed(full), typed(&result));
 
     // The identifier service is still there.
     let client = CreditClient::connect(ClientConfig::new(server.addr.to_string())).await.unwrap();

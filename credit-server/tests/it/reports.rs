@@ -165,7 +165,7 @@ async fn audited_calls_are_in_the_log_for_admins() {
         identifier: COMPANY.into(),
         item: "GOV_PROCUREMENT".into(),
         as_of: "2026-06-01".into(),
-        department: String::new(),
+        ..Default::default()
     };
     let checked = checks.check(call(check, regulator)).await.unwrap().into_inner().result.unwrap();
     let mut reports = ReportServiceClient::new(server.channel.clone());
@@ -251,12 +251,7 @@ async fn audit_verify_names_the_tampered_entry() {
     let regulator = Some(server.tokens.regulator.as_str());
     let mut checks = credit_proto::v1::joint_check_service_client::JointCheckServiceClient::new(server.channel.clone());
     for _ in 0..5 {
-        let check = pb::CheckRequest {
-            identifier: COMPANY.into(),
-            item: "BIDDING".into(),
-            as_of: String::new(),
-            department: String::new(),
-        };
+        let check = pb::CheckRequest { identifier: COMPANY.into(), item: "BIDDING".into(), ..Default::default() };
         checks.check(call(check, regulator)).await.unwrap();
     }
     let data = server.data.clone();

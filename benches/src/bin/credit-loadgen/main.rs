@@ -81,7 +81,8 @@ struct Args {
     /// One JSON object on the last line of stdout instead of text.
     #[arg(long)]
     json: bool,
-    /// `get-subject`: ask for the typed answer only (`omit_json`), not the page's JSON copy.
+    /// `get-subject`, `check` and `batch-check`: ask for the typed answer only (`omit_json`), not the
+    /// JSON copy of the page or result.
     #[arg(long)]
     omit_json: bool,
 }

@@ -166,6 +166,7 @@ impl Caller {
             item: self.item.clone(),
             as_of: String::new(),
             department: self.department.clone(),
+            omit_json: self.omit_json,
         }
     }
 

@@ -83,11 +83,17 @@ fn division_prefix(code: &str) -> &str {
 }
 
 impl<E: Engine> Checker<'_, E> {
-    /// Statistics over the check log and its feedback.
+    /// Statistics over the check log and its feedback. The whole log is read, so the work stops with
+    /// [`CheckError::Cancelled`] once the checker's cancel flag is raised (its caller is gone).
     pub fn statistics(&self, filter: &StatsFilter) -> Result<CheckStats, CheckError> {
         let mut latest: HashMap<(u64, String), Outcome> = HashMap::new();
         let mut failure: Option<StoreError> = None;
+        let mut cancelled = false;
         self.store.scan_feedback(&mut |_, value| {
+            if self.cancel.is_cancelled() {
+                cancelled = true;
+                return false;
+            }
             match from_json::<Feedback>(value) {
                 Ok(f) => {
                     latest.insert((f.check_id, f.measure_id), f.outcome);
@@ -99,11 +105,18 @@ impl<E: Engine> Checker<'_, E> {
         if let Some(e) = failure {
             return Err(e.into());
         }
+        if cancelled {
+            return Err(crate::cancel::Cancelled.into());
+        }
 
         let mut stats = CheckStats::default();
         let mut groups: [BTreeMap<String, StatsGroup>; 5] = Default::default();
         let division = filter.division.as_deref().map(division_prefix);
         self.store.scan_checks(&mut |_, value| {
+            if self.cancel.is_cancelled() {
+                cancelled = true;
+                return false;
+            }
             let check: CheckRecord = match from_json(value) {
                 Ok(c) => c,
                 Err(e) => {
@@ -139,6 +152,9 @@ impl<E: Engine> Checker<'_, E> {
         })?;
         if let Some(e) = failure {
             return Err(e.into());
+        }
+        if cancelled {
+            return Err(crate::cancel::Cancelled.into());
         }
         stats.total.key = "total".to_string();
         stats.total.finish();

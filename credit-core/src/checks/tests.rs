@@ -192,6 +192,10 @@ fn a_cancelled_batch_stops_and_records_nothing() {
     // The next check is the log's first: the stopped batch left nothing behind.
     let next = Checker::new(&store, RuleSet::builtin()).check(&requests[0]).unwrap();
     assert_eq!(next.check_id, 1);
+    // Statistics read the whole log: with no feedback yet, the check log's scan sees the flag.
+    let stopped = checker.statistics(&StatsFilter::default()).unwrap_err();
+    assert!(matches!(stopped, CheckError::Cancelled(_)), "{stopped}");
+    assert_eq!(Checker::new(&store, RuleSet::builtin()).statistics(&StatsFilter::default()).unwrap().checks, 1);
 }
 
 #[test]
@@ -269,6 +273,12 @@ fn checks_are_recorded_and_feedback_feeds_the_statistics() {
     let tomorrow = crate::time::today_cst().succ_opt().unwrap();
     let future = StatsFilter { from: Some(tomorrow), ..StatsFilter::default() };
     assert_eq!(checker.statistics(&future).unwrap().checks, 0);
+    // A caller gone: the feedback's scan stops first.
+    let cancel = crate::cancel::Cancel::new();
+    cancel.cancel();
+    let stopped =
+        Checker::new(&store, RuleSet::builtin()).with_cancel(cancel).statistics(&StatsFilter::default()).unwrap_err();
+    assert!(matches!(stopped, CheckError::Cancelled(_)), "{stopped}");
 }
 
 #[test]

@@ -329,9 +329,14 @@ impl<E: Engine> Platform<E> {
     }
 
     /// How checks and their feedback went, by item and measure (regulators only).
-    pub fn check_statistics(&self, actor: &Actor, filter: &StatsFilter) -> Result<CheckStats, PlatformError> {
+    pub fn check_statistics(
+        &self,
+        actor: &Actor,
+        filter: &StatsFilter,
+        cancel: &Cancel,
+    ) -> Result<CheckStats, PlatformError> {
         permit(actor, UseCase::GetStatistics)?;
-        Ok(self.checker().statistics(filter)?)
+        Ok(self.checker().with_cancel(cancel.clone()).statistics(filter)?)
     }
 
     /// A search in the view the request names (the regulator view for regulators only).

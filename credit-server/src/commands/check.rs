@@ -216,7 +216,11 @@ pub fn check_stats(data_dir: &Path, args: &CheckStatsArgs) -> Result<i32> {
         department: args.department.clone(),
         division: args.division.clone(),
     };
-    super::print_json(&platform.check_statistics(&super::console_actor(None), &filter)?)?;
+    super::print_json(&platform.check_statistics(
+        &super::console_actor(None),
+        &filter,
+        &credit_core::cancel::Cancel::never(),
+    )?)?;
     Ok(0)
 }
 

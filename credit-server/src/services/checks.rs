@@ -157,7 +157,9 @@ impl JointCheckService for JointCheckApi {
         };
         let stats = self
             .context
-            .blocking(move |context| Ok(context.platform.check_statistics(&caller.actor(), &filter)?))
+            .blocking(move |context| {
+                Ok(context.platform.check_statistics(&caller.actor(), &filter, &context.cancel)?)
+            })
             .await?;
         Ok(Response::new(convert::statistics(stats)))
     }

@@ -8,6 +8,7 @@
 
 // Millions of lookups a run: a fast, seeded hash.
 use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,29 @@ pub struct StatsCube {
     pub columns: Vec<String>,
     /// In (division, industry) order.
     pub cells: Vec<CubeCell>,
+    /// The counts of the subjects with no division, which are in no cell (division and industry empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unplaced: Option<CubeCell>,
+    /// Whether the cube counts every subject: cells and `unplaced`. Cubes stored before `unplaced` was
+    /// kept left those subjects out, and read as `false`.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+impl StatsCube {
+    /// Each column's total over every subject, or `None` for a cube that does not count them all.
+    pub fn totals(&self) -> Option<BTreeMap<&str, u64>> {
+        if !self.complete {
+            return None;
+        }
+        let mut totals = BTreeMap::new();
+        for cell in self.cells.iter().chain(&self.unplaced) {
+            for (column, count) in self.columns.iter().zip(&cell.counts) {
+                *totals.entry(column.as_str()).or_insert(0u64) += count;
+            }
+        }
+        Some(totals)
+    }
 }
 
 /// A cube being built or updated.
@@ -75,6 +99,19 @@ pub struct CubeBuilder {
     column_index: HashMap<String, usize>,
     /// Division → industry → (subjects, counts per column).
     cells: HashMap<String, HashMap<String, (i64, Vec<i64>)>>,
+    /// The same for the subjects with no division.
+    unplaced: (i64, Vec<i64>),
+}
+
+/// Adds `sign` to a cell's subjects and to each of its counts at `indexes`.
+fn bump(cell: &mut (i64, Vec<i64>), indexes: &[usize], sign: i64) {
+    cell.0 += sign;
+    for &i in indexes {
+        if cell.1.len() <= i {
+            cell.1.resize(i + 1, 0);
+        }
+        cell.1[i] += sign;
+    }
 }
 
 impl CubeBuilder {
@@ -84,24 +121,28 @@ impl CubeBuilder {
             columns: cube.columns.clone(),
             column_index: cube.columns.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect(),
             cells: HashMap::new(),
+            unplaced: (0, Vec::new()),
         };
-        for cell in &cube.cells {
+        let signed = |cell: &CubeCell| {
             let counts = cell.counts.iter().map(|&n| i64::try_from(n).unwrap_or(i64::MAX)).collect();
-            builder
-                .cells
-                .entry(cell.division.clone())
-                .or_default()
-                .insert(cell.industry.clone(), (i64::try_from(cell.subjects).unwrap_or(i64::MAX), counts));
+            (i64::try_from(cell.subjects).unwrap_or(i64::MAX), counts)
+        };
+        if let Some(unplaced) = &cube.unplaced {
+            builder.unplaced = signed(unplaced);
+        }
+        for cell in &cube.cells {
+            builder.cells.entry(cell.division.clone()).or_default().insert(cell.industry.clone(), signed(cell));
         }
         builder
     }
 
     /// Adds (`sign` 1) or takes away (`sign` -1) one subject's tally.
     pub fn add(&mut self, tally: &Tally, sign: i64) {
+        let indexes: Vec<usize> = tally.columns.iter().map(|c| self.column(c)).collect();
         if tally.division.is_empty() {
+            bump(&mut self.unplaced, &indexes, sign);
             return;
         }
-        let indexes: Vec<usize> = tally.columns.iter().map(|c| self.column(c)).collect();
         // Looked up by reference: a subject's cell mostly exists already.
         if !self.cells.contains_key(&tally.division) {
             self.cells.insert(tally.division.clone(), HashMap::new());
@@ -110,14 +151,7 @@ impl CubeBuilder {
         if !industries.contains_key(&tally.industry) {
             industries.insert(tally.industry.clone(), (0, Vec::new()));
         }
-        let cell = industries.get_mut(&tally.industry).expect("inserted above");
-        cell.0 += sign;
-        for i in indexes {
-            if cell.1.len() <= i {
-                cell.1.resize(i + 1, 0);
-            }
-            cell.1[i] += sign;
-        }
+        bump(industries.get_mut(&tally.industry).expect("inserted above"), &indexes, sign);
     }
 
     fn column(&mut self, name: &str) -> usize {
@@ -133,6 +167,13 @@ impl CubeBuilder {
     /// away twice) would be a fault of the run: it shows as 0 rather than wrapping.
     pub fn finish(self, as_of: NaiveDate, model_version: &str, batch: Option<u64>) -> StatsCube {
         let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+        let cell = |division: String, industry: String, (subjects, counts): (i64, Vec<i64>)| {
+            let mut counts: Vec<u64> = counts.into_iter().map(unsigned).collect();
+            while counts.last() == Some(&0) {
+                counts.pop();
+            }
+            CubeCell { division, industry, subjects: unsigned(subjects), counts }
+        };
         let mut cells: Vec<CubeCell> = self
             .cells
             .into_iter()
@@ -140,16 +181,19 @@ impl CubeBuilder {
                 industries.into_iter().map(move |(i, cell)| ((division.clone(), i), cell))
             })
             .filter(|(_, (subjects, _))| *subjects > 0)
-            .map(|((division, industry), (subjects, counts))| {
-                let mut counts: Vec<u64> = counts.into_iter().map(unsigned).collect();
-                while counts.last() == Some(&0) {
-                    counts.pop();
-                }
-                CubeCell { division, industry, subjects: unsigned(subjects), counts }
-            })
+            .map(|((division, industry), counts)| cell(division, industry, counts))
             .collect();
         cells.sort_unstable_by(|a, b| (&a.division, &a.industry).cmp(&(&b.division, &b.industry)));
-        StatsCube { as_of: Some(as_of), model_version: model_version.to_string(), batch, columns: self.columns, cells }
+        let unplaced = (self.unplaced.0 > 0).then(|| cell(String::new(), String::new(), self.unplaced));
+        StatsCube {
+            as_of: Some(as_of),
+            model_version: model_version.to_string(),
+            batch,
+            columns: self.columns,
+            cells,
+            unplaced,
+            complete: true,
+        }
     }
 }
 
@@ -183,8 +227,27 @@ mod tests {
         assert_eq!((cell.subjects, cell.counts.clone()), (1, vec![1, 1, 2]));
         let mut builder = CubeBuilder::from_cube(&once);
         builder.add(&a, -1);
-        builder.add(&tally("", "C", &["type:enterprise"]), 1);
-        assert!(builder.finish(day, "m", None).cells.is_empty(), "no division, no cell; empty cells dropped");
+        builder.add(&tally("", "C", &["type:enterprise", "grade:C"]), 1);
+        let unplaced = builder.finish(day, "m", None);
+        assert!(unplaced.cells.is_empty(), "no division, no cell; empty cells dropped");
+        let count = |cube: &StatsCube, column: &str| cube.totals().expect("complete").get(column).copied().unwrap_or(0);
+        assert!(unplaced.complete, "a cube built now counts every subject");
+        assert_eq!(
+            (count(&unplaced, "type:enterprise"), count(&unplaced, "grade:C"), count(&unplaced, "grade:B")),
+            (1, 1, 0)
+        );
+        // Kept across an incremental run's rebuild, and taken away like any tally.
+        let mut builder = CubeBuilder::from_cube(&unplaced);
+        builder.add(&b, 1);
+        let both = builder.finish(day, "m", None);
+        assert_eq!((count(&both, "type:enterprise"), count(&both, "grade:C"), count(&both, "grade:A")), (2, 1, 1));
+        let mut builder = CubeBuilder::from_cube(&both);
+        builder.add(&tally("", "C", &["type:enterprise", "grade:C"]), -1);
+        let placed_only = builder.finish(day, "m", None);
+        assert_eq!(placed_only.unplaced, None);
+        assert_eq!((count(&placed_only, "grade:C"), count(&placed_only, "grade:A")), (0, 1));
+        let old = StatsCube { complete: false, ..placed_only };
+        assert_eq!(old.totals(), None, "a cube stored before: no totals to trust");
     }
 
     #[test]

@@ -151,9 +151,32 @@ impl<E: Engine> Platform<E> {
         Ok(self.store.evaluation(subject)?)
     }
 
-    /// The distribution of the stored evaluations (regulators and admins).
+    /// The distribution of the stored evaluations (regulators and admins): from the statistics cube
+    /// the last run kept (in memory), which counts every evaluated subject's grade and class; read
+    /// from every stored evaluation only for a cube stored before it counted subjects with no division.
     pub fn grade_distribution(&self, actor: &Actor) -> Result<GradeDistribution, PlatformError> {
         permit(actor, UseCase::RegulatorView)?;
+        let Some(mark) = self.store.evaluated_through()? else { return self.grade_distribution_scanned() };
+        let Some(cube) = self.cube_of(&mark)? else { return self.grade_distribution_scanned() };
+        let Some(totals) = cube.totals() else { return self.grade_distribution_scanned() };
+        let mut distribution = GradeDistribution {
+            model_version: Some(mark.model_version),
+            as_of: Some(mark.as_of),
+            ..GradeDistribution::default()
+        };
+        for (column, count) in totals.into_iter().filter(|(_, count)| *count > 0) {
+            if let Some(grade) = column.strip_prefix("grade:") {
+                distribution.total += count;
+                distribution.grades.insert(grade.to_string(), count);
+            } else if let Some(class) = column.strip_prefix("class:") {
+                distribution.risk_classes.insert(class.to_string(), count);
+            }
+        }
+        Ok(distribution)
+    }
+
+    /// [`Self::grade_distribution`] counted from every stored evaluation.
+    pub(crate) fn grade_distribution_scanned(&self) -> Result<GradeDistribution, PlatformError> {
         let mark = self.store.evaluated_through()?;
         let mut distribution = GradeDistribution {
             model_version: mark.as_ref().map(|m| m.model_version.clone()),

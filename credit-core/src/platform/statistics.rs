@@ -154,7 +154,7 @@ impl<E: Engine> Platform<E> {
     }
 
     /// The cube matching the store's mark: the one in memory, or the one stored (then kept in memory).
-    fn current_cube(&self) -> Result<Option<Arc<StatsCube>>, PlatformError> {
+    pub(crate) fn current_cube(&self) -> Result<Option<Arc<StatsCube>>, PlatformError> {
         let Some(mark) = self.store.evaluated_through()? else { return Ok(None) };
         self.cube_of(&mark)
     }

@@ -313,14 +313,29 @@ mod replication {
         assert_eq!((full.evaluated, full.grade_changed), (3, 0), "{full:?}");
         cube_matches_scan(&platform, on);
         let distribution = platform.grade_distribution(&actor(Role::Regulator)).unwrap();
+        assert_eq!(distribution, platform.grade_distribution_scanned().unwrap(), "the cube's counts are the store's");
         assert_eq!(distribution.total, 3);
         assert_eq!(distribution.grades.get("D"), Some(&1));
         assert_eq!(distribution.risk_classes.values().sum::<u64>(), 3);
+        // An organisation registered without a division is in no cell of the credit map, yet counted.
+        // (Known by its organisation code alone: a unified code would give the division; the default
+        // model leaves such organisations out, so the cube's own test covers a graded one.)
+        let nowhere = "ZZJGDM,JGMC,ZCDZXZQHDM,CLRQ,ZT\n867247399,唐山市荣远房地产开发有限公司,,2012-01-01,存续\n";
+        import(&platform, &dir, ImportKind::Subject, nowhere, false);
+        let unplaced = platform.store().find_subject_id("867247399").unwrap().unwrap();
+        assert_eq!(platform.store().subject(unplaced).unwrap().unwrap().division, None);
+        let changed = platform.evaluate_changed(&console, on).unwrap();
+        assert_eq!((changed.kind, changed.evaluated, changed.out_of_scope), ("incremental", 0, 1), "{changed:?}");
+        let cube = platform.current_cube().unwrap().expect("kept");
+        assert_eq!(cube.unplaced.as_ref().map(|u| u.subjects), Some(1), "{cube:?}");
+        let distribution = platform.grade_distribution(&actor(Role::Regulator)).unwrap();
+        assert_eq!(distribution, platform.grade_distribution_scanned().unwrap());
+        assert_eq!(distribution.total, 3);
         let audited = platform.store().audit().query(&AuditQuery::default()).unwrap();
         assert_eq!(
             audited.iter().filter(|e| e.entry.event.operation == "evaluate").count(),
-            3,
-            "every run that evaluated something is audited"
+            4,
+            "every run that evaluated something (or found it out of scope) is audited"
         );
         // Another day is a full run: records age with the day.
         let next_day = on.succ_opt().unwrap();

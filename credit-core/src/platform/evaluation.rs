@@ -156,12 +156,12 @@ impl<E: Engine> Platform<E> {
     /// from every stored evaluation only for a cube stored before it counted subjects with no division.
     pub fn grade_distribution(&self, actor: &Actor) -> Result<GradeDistribution, PlatformError> {
         permit(actor, UseCase::RegulatorView)?;
-        let Some(mark) = self.store.evaluated_through()? else { return self.grade_distribution_scanned() };
-        let Some(cube) = self.cube_of(&mark)? else { return self.grade_distribution_scanned() };
+        // The cube matches the mark, so it carries the mark's model version and day.
+        let Some(cube) = self.current_cube()? else { return self.grade_distribution_scanned() };
         let Some(totals) = cube.totals() else { return self.grade_distribution_scanned() };
         let mut distribution = GradeDistribution {
-            model_version: Some(mark.model_version),
-            as_of: Some(mark.as_of),
+            model_version: Some(cube.model_version.clone()),
+            as_of: cube.as_of,
             ..GradeDistribution::default()
         };
         for (column, count) in totals.into_iter().filter(|(_, count)| *count > 0) {

@@ -79,8 +79,10 @@ impl JointCheckService for JointCheckApi {
         self.context.limits.charge(&caller, weight - 1)?;
         let parsed: Vec<(Result<CheckRequest, ApiError>, bool)> = checks
             .into_iter()
-            .map(|message| (message.omit_json, message))
-            .map(|(omit, m)| (check_request(&caller, m), omit))
+            .map(|message| {
+                let omit_json = message.omit_json;
+                (check_request(&caller, message), omit_json)
+            })
             .collect();
         let results = self
             .context
